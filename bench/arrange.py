@@ -1,0 +1,225 @@
+"""Benchmark of facilitation.grouping against the authors' own theme groupings.
+
+For each case: shuffle the points (fixed seed), group them without the number of themes, and compare
+with the authors' grouping (Adjusted Rand Index, NMI), label quality (overlap with the authors'
+headings, words per label) and speed. A baseline is measured in the same run: TF-IDF + average-link
+agglomerative clustering (cosine), number of clusters chosen by silhouette.
+
+    python bench/arrange.py [--data FILE] [--heldout FILE] [--no-embeddings] [--sweep]
+
+The last line printed is the ratio of our default (lexical) mean ARI to the baseline's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import mean
+
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from facilitation import grouping  # noqa: E402
+from facilitation.grouping import GroupItem, group_ideas  # noqa: E402
+from facilitation.grouping_text import content_stems  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/arrange-public.json"
+DEFAULT_HELDOUT = Path(__file__).resolve().parent / "data/arrange-heldout.json"
+SEED = 20200601
+SIZES = (50, 200, 1000)
+
+Grouper = Callable[[list[str]], list[int]]
+
+
+@dataclass
+class Scores:
+    ari: list[float] = field(default_factory=list)
+    nmi: list[float] = field(default_factory=list)
+    overlap: list[float] = field(default_factory=list)
+    words: list[float] = field(default_factory=list)
+    themes: list[int] = field(default_factory=list)
+    labels_ok: bool = True
+
+
+def load_cases(path: Path) -> list[tuple[str, list[str], list[int], list[str]]]:
+    """(case id, shuffled texts, gold theme index per text, gold headings)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    cases = []
+    for case in data["cases"]:
+        points = [(t, text) for t, theme in enumerate(case["themes"]) for text in theme["items"]]
+        random.Random(SEED).shuffle(points)
+        headings = [theme["label"] for theme in case["themes"]]
+        cases.append((case["id"], [p[1] for p in points], [p[0] for p in points], headings))
+    return cases
+
+
+def baseline(texts: list[str]) -> list[int]:
+    """TF-IDF + average-link (cosine), k by best silhouette over 2..n-1."""
+    if len(texts) < 3:
+        return [0] * len(texts)
+    vectors = TfidfVectorizer(stop_words="english").fit_transform(texts).toarray()
+    best: tuple[float, list[int]] | None = None
+    for k in range(2, len(texts)):
+        labels = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(vectors)
+        score = silhouette_score(vectors, labels, metric="cosine")
+        if best is None or score > best[0]:
+            best = (score, labels.tolist())
+    assert best is not None
+    return best[1]
+
+
+def ours(embed: grouping.Embed | None) -> Callable[[list[str]], tuple[list[int], list[str]]]:
+    def run(texts: list[str]) -> tuple[list[int], list[str]]:
+        themes = group_ideas([GroupItem(id=str(i), text=t) for i, t in enumerate(texts)], embed=embed)
+        assignment = {item_id: k for k, theme in enumerate(themes) for item_id in theme.item_ids}
+        return [assignment[str(i)] for i in range(len(texts))], [t.label for t in themes]
+
+    return run
+
+
+def label_overlap(pred: list[int], gold: list[int], labels: list[str], headings: list[str]) -> float:
+    """For each authors' theme, the share of its heading's content words found in the label of our
+    theme that holds most of its points."""
+    shares = []
+    for g, heading in enumerate(headings):
+        members = [p for p, gg in zip(pred, gold, strict=True) if gg == g]
+        if not members:
+            continue
+        ours_theme = max(set(members), key=lambda k: (members.count(k), -k))
+        want = set(content_stems(heading))
+        if want:
+            shares.append(len(want & set(content_stems(labels[ours_theme]))) / len(want))
+    return mean(shares) if shares else 0.0
+
+
+def evaluate(cases: list, run: Callable[[list[str]], tuple[list[int], list[str]]] | None) -> Scores:
+    scores = Scores()
+    for _case_id, texts, gold, headings in cases:
+        if run is None:
+            pred, labels = baseline(texts), []
+        else:
+            pred, labels = run(texts)
+        scores.ari.append(adjusted_rand_score(gold, pred))
+        scores.nmi.append(normalized_mutual_info_score(gold, pred))
+        scores.themes.append(len(set(pred)))
+        if labels:
+            scores.overlap.append(label_overlap(pred, gold, labels, headings))
+            scores.words.append(mean(len(label.split()) for label in labels))
+            lengths_ok = all(2 <= len(label.split()) <= 5 for label in labels)
+            unique = len({label.casefold() for label in labels}) == len(labels)
+            scores.labels_ok &= lengths_ok and unique
+    return scores
+
+
+def synthetic(texts: list[str], n: int) -> list[str]:
+    """n ideas made by joining two sentences drawn (seeded) from the real points."""
+    sentences = sorted({s.strip() for t in texts for s in t.split(". ") if len(s.split()) >= 4})
+    rng = random.Random(SEED + n)
+    return [f"{rng.choice(sentences)}. {rng.choice(sentences)}" for _ in range(n)]
+
+
+def timing(run: Callable[[list[str]], object], pool: list[str]) -> list[float]:
+    out = []
+    for n in SIZES:
+        texts = synthetic(pool, n)
+        start = time.perf_counter()
+        run(texts)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def sweep(cases_by_set: dict[str, list], embed: grouping.Embed | None) -> None:
+    """Leave-one-case-out choice of Z over all cases (public + held-out): for each case, pick the Z
+    that maximises mean ARI on the other cases, then score that case with it."""
+    grid = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+    all_cases = [c for cases in cases_by_set.values() for c in cases]
+    attr = "EMBEDDING_Z" if embed is not None else "LEXICAL_Z"
+    saved = getattr(grouping, attr)
+    table = {}
+    for z in grid:
+        setattr(grouping, attr, z)
+        table[z] = evaluate(all_cases, ours(embed)).ari
+    setattr(grouping, attr, saved)
+    mode = "embeddings" if embed is not None else "lexical"
+    print(f"\nZ sweep ({mode}); mean ARI per Z over {len(all_cases)} cases:")
+    print("  " + "  ".join(f"Z={z}: {mean(v):.3f}" for z, v in table.items()))
+    loco = []
+    for i in range(len(all_cases)):
+        best = max(grid, key=lambda z: (mean(v for j, v in enumerate(table[z]) if j != i), -z))
+        loco.append(table[best][i])
+        print(f"  held out {all_cases[i][0]:<28} chosen Z={best:<5} ARI={table[best][i]:.3f}")
+    print(f"  leave-one-case-out mean ARI: {mean(loco):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT)
+    parser.add_argument("--no-embeddings", action="store_true")
+    parser.add_argument("--sweep", action="store_true", help="leave-one-case-out choice of the threshold Z")
+    args = parser.parse_args()
+
+    embed = None
+    if not args.no_embeddings:
+        from bot.embeddings import load_embedder
+
+        embed = load_embedder()
+    sets = {"public": load_cases(args.data)}
+    if args.heldout.is_file():
+        sets["held-out"] = load_cases(args.heldout)
+
+    modes: list[tuple[str, grouping.Embed | None]] = [("lexical", None)]
+    if embed is not None:
+        modes.append(("embeddings", embed))
+    pool = [t for _, texts, _, _ in sets["public"] for t in texts]
+
+    header = f"{'set':<9} {'method':<11} {'ARI':>6} {'xBase':>6} {'NMI':>6} {'xBase':>6} {'themes':>14} " \
+             f"{'lblOvl':>6} {'words':>5} {'lblOK':>5}"
+    print(header)
+    print("-" * len(header))
+    result: dict[tuple[str, str], Scores] = {}
+    for set_name, cases in sets.items():
+        base = evaluate(cases, None)
+        result[(set_name, "baseline")] = base
+        print(f"{set_name:<9} {'baseline':<11} {mean(base.ari):6.3f} {'':>6} {mean(base.nmi):6.3f} {'':>6} "
+              f"{str(base.themes):>14}")
+        for mode, fn in modes:
+            s = evaluate(cases, ours(fn))
+            result[(set_name, mode)] = s
+            print(f"{set_name:<9} {mode:<11} {mean(s.ari):6.3f} {mean(s.ari) / mean(base.ari):6.2f} "
+                  f"{mean(s.nmi):6.3f} {mean(s.nmi) / mean(base.nmi):6.2f} {str(s.themes):>14} "
+                  f"{mean(s.overlap):6.2f} {mean(s.words):5.2f} {str(s.labels_ok):>5}")
+        gold_k = [len(set(g)) for _, _, g, _ in cases]
+        print(f"{set_name:<9} {'(authors)':<11} {'':>6} {'':>6} {'':>6} {'':>6} {str(gold_k):>14}")
+    print("\nper case ARI (public):")
+    for i, (case_id, *_rest) in enumerate(sets["public"]):
+        cells = "  ".join(f"{m}={result[('public', m)].ari[i]:.3f}" for m in ["baseline", *[m for m, _ in modes]])
+        print(f"  {case_id:<24} {cells}")
+
+    print("\ntime to group (s):      " + "  ".join(f"{n:>6}" for n in SIZES))
+    for mode, fn in modes:
+        times = timing(ours(fn), pool)
+        print(f"  ours {mode:<18} " + "  ".join(f"{t:6.3f}" for t in times))
+    base_times = timing(lambda texts: baseline(texts) if len(texts) <= 200 else None, pool)
+    print("  baseline               " + "  ".join(f"{t:6.3f}" for t in base_times[:2]) + "     (skipped)")
+
+    if args.sweep:
+        for _mode, fn in modes:
+            sweep(sets, fn)
+
+    public = result[("public", "lexical")]
+    print(f"\nARI ratio (ours/baseline): {mean(public.ari) / mean(result[('public', 'baseline')].ari):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Loading structures and wording from config/, with errors that name the file and the key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+from facilitation.config import EngineConfig, Limits
+from facilitation.models import Options, Structure
+
+
+class ConfigError(ValueError):
+    """A configuration file is wrong; the message says which file, where, and what."""
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def load_structure(settings: Settings, name: str) -> Structure:
+    path = settings.config_dir / "structures" / f"{name}.toml"
+    if not path.exists():
+        known = ", ".join(sorted(list_structures(settings))) or "none"
+        raise ConfigError(f"no structure called {name!r} (in {path.parent}; available: {known})")
+    data = _read_toml(path)
+    try:
+        return Structure.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"key {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+def list_structures(settings: Settings) -> dict[str, str]:
+    """Structure file names and their one-line descriptions."""
+    out = {}
+    for path in sorted((settings.config_dir / "structures").glob("*.toml")):
+        data = _read_toml(path)
+        out[path.stem] = str(data.get("description", ""))
+    return out
+
+
+def load_messages(settings: Settings) -> dict[str, str]:
+    path = settings.config_dir / "messages" / f"{settings.language}.toml"
+    data = _read_toml(path)
+    bad = [k for k, v in data.items() if not isinstance(v, str)]
+    if bad:
+        raise ConfigError(f"{path}: key {bad[0]}: every message must be a string")
+    return data
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    return EngineConfig(messages=load_messages(settings), limits=Limits(**settings.limits))
+
+
+def default_options(settings: Settings, structure: Structure) -> Options:
+    d = settings.session
+    own = next((p for p in structure.phases if p.kind == "own"), None)
+    return Options(
+        own_private=own.private if own else True,
+        ideas_per_person=d.ideas_per_person,
+        picks_per_pair=d.picks_per_pair,
+        voting=d.voting,  # type: ignore[arg-type]
+        dots=d.dots,
+        dots_per_proposal=d.dots_per_proposal,
+        attribution=d.attribution,
+        reminder_seconds=d.reminder_seconds,
+    )

@@ -1,0 +1,31 @@
+"""What the engine reads from `config/`, passed in as data (the engine itself opens no files)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Limits(BaseModel):
+    idea_chars: int = 1500  # longer ideas are kept whole; posts show this many characters
+    reason_chars: int = 300
+    label_chars: int = 60
+    preview_chars: int = 200
+
+
+class EngineConfig(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    messages: dict[str, str]
+    limits: Limits = Limits()
+    # Optional sentence embedder for grouping (see bot/embeddings.py); None means lexical grouping.
+    embed: Callable[[list[str]], list[list[float]]] | None = None
+
+    def say(self, key: str, **values: object) -> str:
+        """A user-facing sentence from config/messages, with its placeholders filled in."""
+        try:
+            template = self.messages[key]
+        except KeyError as exc:
+            raise KeyError(f"message {key!r} is missing from config/messages") from exc
+        return template.format(**values).strip("\n")

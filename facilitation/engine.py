@@ -1,0 +1,186 @@
+"""The engine: `handle(session, event, config) -> (session, effects)`. Pure and deterministic."""
+
+from __future__ import annotations
+
+from facilitation import controls, ideas, lifecycle
+from facilitation.config import EngineConfig
+from facilitation.effects import Effect
+from facilitation.events import (
+    ActionTaken,
+    CommandGiven,
+    Event,
+    ReplyDeleted,
+    ReplyEdited,
+    ReplyPosted,
+    SessionStarted,
+    TimerFired,
+)
+from facilitation.models import EmptyChairAnswer, Session
+from facilitation.phases import RULES
+from facilitation.text import is_blank, neutralise, one_line
+from facilitation.turn import Turn
+
+PARTICIPANT_COMMANDS = {"join", "leave", "mine", "help"}
+
+
+def handle(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Session | None, list[Effect]]:
+    """Apply one event. The input state is never changed; unknown or stale events change nothing."""
+    if isinstance(event, SessionStarted):
+        return (state, []) if state is not None else lifecycle.start(event, cfg)
+    if state is None:
+        return None, []
+    s = state.model_copy(deep=True)
+    s.events_handled += 1
+    t = Turn(s, cfg, event.at)
+    if isinstance(event, TimerFired):
+        _timer(t, event)
+    elif isinstance(event, ReplyPosted):
+        _reply(t, event)
+    elif isinstance(event, ReplyEdited):
+        _edited(t, event)
+    elif isinstance(event, ReplyDeleted):
+        _deleted(t, event)
+    elif isinstance(event, ActionTaken):
+        _action(t, event)
+    elif isinstance(event, CommandGiven):
+        _command(t, event)
+    return s, t.effects
+
+
+def _rules(t: Turn):  # noqa: ANN202 - the running phase's rules, or None
+    return RULES[t.s.phase.kind] if t.s.phase is not None and t.s.status != "ended" else None
+
+
+def _timer(t: Turn, ev: TimerFired) -> None:
+    s = t.s
+    timer = s.timers.pop(ev.timer_id, None)
+    if timer is None or s.status != "running":
+        return  # cancelled by a pause, an extension or a move to the next phase
+    if timer.kind == "end":
+        lifecycle.advance(t)
+        return
+    t.to_thread(t.say("reminder", phase=s.phase.title if s.phase else "", left=t.minutes_left()))
+    rules = _rules(t)
+    if rules and rules.nudges and s.phase_index not in s.nudged:
+        s.nudged.append(s.phase_index)
+        done = set(s.contributed.get(s.phase_index, []))
+        for p in s.present():
+            if p.id not in done:
+                t.to_person(p.id, t.say(f"nudge_{rules.kind}", left=t.minutes_left()))
+
+
+def _reply(t: Turn, ev: ReplyPosted) -> None:
+    s = t.s
+    s.names.setdefault(ev.person, ev.name)
+    if ev.reply_to and ev.reply_to.startswith("empty-chair:"):
+        _empty_chair(t, ev)
+        return
+    rules = _rules(t)
+    if rules and rules.on_reply(t, ev):
+        return
+    if ev.reply_to and ev.reply_to.startswith("proposal:"):
+        from facilitation.phases.explain import comment_from_reply
+
+        comment_from_reply(t, ev)
+        return
+    if ev.reply_to and ev.reply_to.startswith("pair:"):
+        return  # pair discussion after Pair closed stays the pair's own
+    _late(t, ev)
+
+
+def _late(t: Turn, ev: ReplyPosted) -> None:
+    """A reply no open phase wants is kept as a late idea and the facilitator is told: nothing is dropped."""
+    if any(i.message_ref == ev.message_ref for i in t.s.ideas):
+        return
+    ideas.join(t, ev.person, ev.name, ev.tags)
+    added = ideas.add(t, ev.person, ev.text, ev.message_ref, late=True, private_ack=False)
+    if added:
+        preview = "\n".join(one_line(i.text, t.cfg.limits.preview_chars) for i in added)
+        t.to_person(ev.person, t.say("late_kept"))
+        t.to_facilitators(t.say("late_told", name=neutralise(ev.name), ideas=preview))
+
+
+def _empty_chair(t: Turn, ev: ReplyPosted) -> None:
+    s = t.s
+    if any(a.text == ev.text and a.author == ev.person for a in s.empty_chair) or is_blank(ev.text):
+        return
+    point = s.empty_chair_posts.get(ev.reply_to or "", "")
+    s.empty_chair.append(EmptyChairAnswer(author=ev.person, text=ev.text.strip(), point=point))
+
+
+def _edited(t: Turn, ev: ReplyEdited) -> None:
+    s = t.s
+    own = [i for i in s.ideas if i.message_ref == ev.message_ref and i.author == ev.person]
+    rules = _rules(t)
+    if own:
+        open_now = rules is not None and rules.kind == "own" and not own[0].late and own[0].phase == s.phase_index
+        if open_now:
+            if is_blank(ev.text):
+                t.to_person(ev.person, t.say("idea_edit_empty"))
+            else:
+                ideas.replace_from_message(t, own, ev.text)
+        else:
+            own[0].late_edits.append(ev.text)
+            t.to_person(ev.person, t.say("edit_after_close"))
+        return
+    for c in [c for p in s.proposals for c in p.comments] + s.general_comments:
+        if c.message_ref == ev.message_ref and c.author == ev.person:
+            c.text = ev.text
+
+
+def _deleted(t: Turn, ev: ReplyDeleted) -> None:
+    s = t.s
+    own = [i for i in s.ideas if i.message_ref == ev.message_ref and not i.withdrawn]
+    rules = _rules(t)
+    if own:
+        if rules is not None and rules.kind == "own" and own[0].phase == s.phase_index:
+            for i in own:
+                i.withdrawn = True
+        else:
+            t.to_person(own[0].author, t.say("delete_after_close"))
+        return
+    for p in s.proposals:
+        p.comments = [c for c in p.comments if c.message_ref != ev.message_ref]
+    s.general_comments = [c for c in s.general_comments if c.message_ref != ev.message_ref]
+
+
+def _action(t: Turn, ev: ActionTaken) -> None:
+    s = t.s
+    s.names.setdefault(ev.person, ev.name)
+    if ev.action == "join":
+        lifecycle.join_reply(t, ev.person, ev.name)
+        return
+    if ev.action == "approve_note":
+        controls.approve(t, ev.person)
+        return
+    if ev.action.startswith("control:"):
+        command = ev.action.split(":", 1)[1]
+        controls.run(t, ev.person, command, ev.value)
+        return
+    if ev.action == "confirm_themes":
+        controls.run(t, ev.person, "confirm", "")
+        return
+    rules = _rules(t)
+    if rules and rules.on_action(t, ev):
+        return
+    t.to_person(ev.person, t.say("action_closed"))
+
+
+def _command(t: Turn, ev: CommandGiven) -> None:
+    s = t.s
+    s.names.setdefault(ev.person, ev.name)
+    cmd = ev.command.lower()
+    if cmd == "join":
+        lifecycle.join_reply(t, ev.person, ev.name)
+    elif cmd == "leave":
+        controls.leave(t, ev.person)
+    elif cmd == "mine":
+        t.to_person(ev.person, ideas.mine(t, ev.person))
+    elif cmd == "help":
+        t.to_person(ev.person, t.say("help"))
+    elif controls.run(t, ev.person, cmd, ev.args):
+        pass
+    elif (rules := _rules(t)) and rules.on_command(t, ev.model_copy(update={"command": cmd})):
+        pass
+    else:
+        t.to_person(ev.person, t.say("command_not_now", command=neutralise(one_line(cmd, 40))))

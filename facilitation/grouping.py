@@ -1,0 +1,232 @@
+"""Themes for the Arrange phase and the round-up note: group similar ideas and label each group.
+
+Method (see docs/arrange.md for how it was chosen and measured):
+1. Items with the same normalised text are grouped up front (duplicates always share a theme).
+2. Each distinct idea becomes a vector: TF-IDF over light stems of its content words (terms used by
+   only one idea are dropped, they can never link two ideas), or the caller's sentence embeddings.
+3. Average-link agglomerative clustering on cosine similarity, stopped by a threshold relative to the
+   session's own similarity distribution (mean + Z * std of the pairwise similarities). The number of
+   themes is therefore never given; an idea that resembles nothing stays a theme of its own.
+4. Labels: the most characteristic run of 2-3 adjacent content words of the theme's ideas, unique.
+
+Pure and deterministic: ideas are put in a canonical order (text, then id) before any computation,
+so the input order does not change the partition.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from pydantic import BaseModel
+from sklearn.cluster import AgglomerativeClustering
+
+from facilitation.grouping_text import content_stems, phrase_runs
+
+Embed = Callable[[list[str]], list[list[float]]]
+
+# Stop merging when the average similarity between two groups falls below mean + Z * std of all
+# pairwise similarities. Chosen by leave-one-case-out over the public and held-out sets (docs/arrange.md).
+LEXICAL_Z = 0.5
+EMBEDDING_Z = 0.75
+MAX_LABEL_WORDS = 5
+_WORDS = re.compile(r"[^\W_]+")
+_MAX_WORD_CHARS = 30  # a label word longer than this is cut, so one 20,000-char token stays readable
+
+
+class GroupItem(BaseModel):
+    id: str
+    text: str
+    lead: bool = False  # a proposal from the Explain phase: it leads its theme (first in its theme)
+
+
+class ThemeDraft(BaseModel):
+    label: str  # 2 to 5 words, key phrase from the ideas themselves, unique (case-insensitive)
+    item_ids: list[str]  # every input id appears in exactly one theme; lead items first
+
+
+def group_ideas(items: list[GroupItem], embed: Embed | None = None) -> list[ThemeDraft]:
+    """Group ideas into labelled themes without knowing how many themes there are."""
+    if not items:
+        return []
+    canonical = sorted(items, key=lambda it: (_normalise(it.text), it.id))
+    # Duplicates (same normalised text) are one "distinct idea" for clustering.
+    distinct: dict[str, list[GroupItem]] = {}
+    for item in canonical:
+        distinct.setdefault(_normalise(item.text), []).append(item)
+    texts = [members[0].text for members in distinct.values()]
+    clusters = _cluster(texts, embed)
+    groups = [[it for i in cluster for it in distinct[_normalise(texts[i])]] for cluster in clusters]
+    ordered = _order_themes(groups, items)
+    labels = _labels([[it.text for it in group] for group in ordered])
+    return [
+        ThemeDraft(label=label, item_ids=[it.id for it in _leads_first(group, items)])
+        for label, group in zip(labels, ordered, strict=True)
+    ]
+
+
+# --- clustering -------------------------------------------------------------------------------------
+
+
+def _normalise(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _cluster(texts: list[str], embed: Embed | None) -> list[list[int]]:
+    """Indices of `texts` grouped into clusters (each cluster sorted, clusters in canonical order)."""
+    n = len(texts)
+    if n == 1:
+        return [[0]]
+    if embed is not None:
+        vectors = _unit_rows(np.asarray(embed(texts), dtype=np.float64))
+        z = EMBEDDING_Z
+    else:
+        vectors = _tfidf(texts)
+        z = LEXICAL_Z
+    similarity = np.clip(vectors @ vectors.T, -1.0, 1.0)
+    off_diagonal = similarity[~np.eye(n, dtype=bool)]
+    threshold = float(off_diagonal.mean() + z * off_diagonal.std())
+    # Ideas sharing no term have similarity 0; never merge at or below 0, whatever the distribution.
+    threshold = max(threshold, 1e-9)
+    model = AgglomerativeClustering(
+        n_clusters=None,
+        metric="precomputed",
+        linkage="average",
+        distance_threshold=1.0 - threshold,
+    )
+    labels = model.fit_predict(1.0 - similarity)
+    members: dict[int, list[int]] = defaultdict(list)
+    for index, label in enumerate(labels):
+        members[int(label)].append(index)
+    return sorted(members.values(), key=lambda c: c[0])
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms
+
+
+def _tfidf(texts: Sequence[str]) -> np.ndarray:
+    """Sublinear TF-IDF over content stems; terms seen in one idea only are dropped (they add
+    length to a vector but can never link two ideas)."""
+    counts = [Counter(content_stems(text)) for text in texts]
+    document_frequency: Counter[str] = Counter()
+    for count in counts:
+        document_frequency.update(count.keys())
+    terms = sorted(t for t, df in document_frequency.items() if df >= 2)
+    column = {t: j for j, t in enumerate(terms)}
+    n = len(texts)
+    matrix = np.zeros((n, len(terms)))
+    for i, count in enumerate(counts):
+        for term, tf in count.items():
+            if term in column:
+                matrix[i, column[term]] = 1.0 + math.log(tf)
+    idf = np.array([math.log((n + 1) / (document_frequency[t] + 1)) + 1.0 for t in terms])
+    return _unit_rows(matrix * idf) if terms else matrix
+
+
+# --- ordering ---------------------------------------------------------------------------------------
+
+
+def _order_themes(groups: list[list[GroupItem]], given: list[GroupItem]) -> list[list[GroupItem]]:
+    """Themes with lead items first (by their first lead's position as given), then larger themes,
+    then by the canonical text of their first idea."""
+    lead_rank = {it.id: pos for pos, it in enumerate(i for i in given if i.lead)}
+
+    def key(group: list[GroupItem]) -> tuple[int, int, int, str, str]:
+        ranks = [lead_rank[it.id] for it in group if it.id in lead_rank]
+        first = group[0]
+        if ranks:
+            return (0, min(ranks), 0, "", "")
+        return (1, 0, -len(group), _normalise(first.text), first.id)
+
+    return sorted(groups, key=key)
+
+
+def _leads_first(group: list[GroupItem], given: list[GroupItem]) -> list[GroupItem]:
+    position = {it.id: pos for pos, it in enumerate(given)}
+    leads = sorted((it for it in group if it.lead), key=lambda it: position[it.id])
+    return leads + [it for it in group if not it.lead]
+
+
+# --- labels -----------------------------------------------------------------------------------------
+
+
+def _labels(themes: list[list[str]]) -> list[str]:
+    """One unique label per theme: its most characteristic 2-3 word phrase from the ideas."""
+    candidates = [_phrase_candidates(texts, themes) for texts in themes]
+    used: set[str] = set()
+    labels: list[str] = []
+    for texts, ranked in zip(themes, candidates, strict=True):
+        label = next((p for p in ranked if p.casefold() not in used), None)
+        if label is None:
+            label = _fallback_label(texts, used)
+        used.add(label.casefold())
+        labels.append(label)
+    return labels
+
+
+def _phrase_candidates(texts: list[str], themes: list[list[str]]) -> list[str]:
+    """Phrases ranked by how many of the theme's ideas use their words (coverage), then how rarely
+    the other themes do (distinctiveness), then length and first appearance."""
+    theme_stems = [set(content_stems(t)) for t in texts]
+    all_stems: Counter[str] = Counter()
+    for other in themes:
+        for text in other:
+            all_stems.update(set(content_stems(text)))
+    total = sum(len(other) for other in themes)
+    scored: dict[str, tuple[float, str]] = {}
+    order = 0
+    for text in texts:
+        for run in phrase_runs(text):
+            for size in (3, 2):
+                for start in range(len(run) - size + 1):
+                    gram = run[start : start + size]
+                    stems = [s for s, _ in gram]
+                    if len(set(stems)) < size:
+                        continue
+                    coverage = sum(sum(s in ts for ts in theme_stems) for s in stems) / size
+                    inside = coverage / len(texts)
+                    outside = sum(all_stems[s] for s in stems) / size / total
+                    score = coverage * (1.0 + inside - outside) + 0.1 * size
+                    surface = " ".join(_cap_word(w) for _, w in gram)
+                    key = " ".join(stems)
+                    if key not in scored or scored[key][0] < score:
+                        scored[key] = (score, f"{order:08d}{surface}")
+                    order += 1
+    ranked = sorted(scored.values(), key=lambda v: (-v[0], v[1]))
+    return [_sentence_case(v[1][8:]) for v in ranked]
+
+
+def _fallback_label(texts: list[str], used: set[str]) -> str:
+    """No phrase of two content words: use the first words of the idea (emoji, stop-words only ...),
+    extended word by word until unique; 'Idea' pads a one-word idea to the 2-word minimum."""
+    # Prefer word characters (drops stray punctuation); emoji-only ideas keep their whitespace tokens.
+    tokens = [_cap_word(w) for text in texts for w in _WORDS.findall(text)]
+    tokens = tokens or [_cap_word(w) for text in texts for w in text.split()] or ["(empty)"]
+    for size in range(2, MAX_LABEL_WORDS + 1):
+        words = tokens[:size]
+        if len(words) < 2:
+            words = ["Idea", *words]
+        label = _sentence_case(" ".join(words))
+        if label.casefold() not in used:
+            return label
+    base = _sentence_case(" ".join(tokens[:3] if len(tokens) >= 2 else ["Idea", *tokens[:1]]))
+    number = 2
+    while f"{base} {number}".casefold() in used:
+        number += 1
+    return f"{base} {number}"
+
+
+def _cap_word(word: str) -> str:
+    return word[:_MAX_WORD_CHARS]
+
+
+def _sentence_case(label: str) -> str:
+    """Capitalise the first letter only; keep acronyms and names as written."""
+    return label[:1].upper() + label[1:] if label else label

@@ -1,0 +1,142 @@
+"""A session's course: start, entering and closing phases, the empty chair, the end and the note."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from facilitation.config import EngineConfig
+from facilitation.effects import Action, DeliverNote, Effect, Person
+from facilitation.events import SessionStarted
+from facilitation.ideas import join
+from facilitation.models import Session
+from facilitation.note import build_note, render_markdown
+from facilitation.phases import RULES
+from facilitation.text import neutralise
+from facilitation.themes import place_newcomers, regroup
+from facilitation.turn import QUESTION_KEY, Turn
+
+CONTROLS = ("next", "extend", "pause", "resume", "skip", "end", "status")
+
+
+def control_actions(t: Turn) -> list[Action]:
+    s = t.s
+    only = [s.facilitator, *s.cofacilitators]
+    return [Action(id=f"control:{c}", label=t.say(f"button_{c}"), value="5" if c == "extend" else "",
+                   only_for=only, style="danger" if c == "end" else None) for c in CONTROLS]
+
+
+def start(ev: SessionStarted, cfg: EngineConfig) -> tuple[Session, list[Effect]]:
+    s = Session(
+        id=ev.session_id,
+        channel=ev.channel,
+        question=ev.question,
+        facilitator=ev.facilitator,
+        cofacilitators=ev.cofacilitators,
+        convenor=ev.convenor or ev.facilitator,
+        started_at=ev.at,
+        seed=ev.seed,
+        structure=ev.structure,
+        options=ev.options,
+        past_pairs=ev.past_pairs,
+        names={**ev.names, ev.facilitator: ev.facilitator_name},
+    )
+    t = Turn(s, cfg, ev.at)
+    phases = " \u2192 ".join(p.title for p in s.structure.phases)
+    t.to_channel(
+        t.say("session_started", question=neutralise(s.question), structure=s.structure.name, phases=phases,
+              facilitator=neutralise(ev.facilitator_name)),
+        [Action(id="join", label=t.say("button_join"), style="primary")],
+        key=QUESTION_KEY,
+    )
+    t.to_person(s.facilitator, t.say("controls_help"), control_actions(t))
+    enter(t, 0)
+    return s, t.effects
+
+
+def minutes_for(s: Session, index: int) -> float:
+    spec = s.structure.phases[index]
+    return s.options.minutes.get(spec.kind, spec.minutes)
+
+
+def enter(t: Turn, index: int) -> None:
+    s = t.s
+    s.phase_index = index
+    s.phase_started_at = t.at
+    s.deadline = t.at + timedelta(minutes=minutes_for(s, index))
+    spec = s.structure.phases[index]
+    if f"start:{spec.kind}" in s.structure.empty_chair:
+        ask_empty_chair(t, f"start:{spec.kind}")
+    RULES[spec.kind].open(t)
+    t.arm_phase_timers()
+    t.to_facilitators(t.say("phase_started_facilitator", phase=spec.title, minutes=t.minutes_left()))
+
+
+def close(t: Turn) -> None:
+    s = t.s
+    spec = s.phase
+    if spec is None:
+        return
+    RULES[spec.kind].close(t)
+    if f"end:{spec.kind}" in s.structure.empty_chair:
+        ask_empty_chair(t, f"end:{spec.kind}")
+    t.disarm_all()
+
+
+def advance(t: Turn) -> None:
+    """Close the current phase and open the next one that was not skipped, or finish."""
+    s = t.s
+    close(t)
+    nxt = s.phase_index + 1
+    while nxt < len(s.structure.phases) and nxt in s.skipped:
+        nxt += 1
+    if nxt >= len(s.structure.phases):
+        finish(t)
+    else:
+        enter(t, nxt)
+
+
+def ask_empty_chair(t: Turn, point: str) -> None:
+    key = f"empty-chair:{point}"
+    if key in t.s.empty_chair_posts:
+        return
+    t.s.empty_chair_posts[key] = point
+    t.to_thread(t.say("empty_chair"), key=key)
+
+
+def finish(t: Turn) -> None:
+    s = t.s
+    if s.status == "ended":
+        return
+    if s.phase is not None and s.status != "ended" and s.phase_index < len(s.structure.phases):
+        t.disarm_all()
+    s.status = "ended"
+    s.ended_at = t.at
+    s.deadline = None
+    draft_note(t)
+    t.to_channel(t.say("session_ended", convenor=neutralise(s.name_of(s.convenor))), key="ended")
+
+
+def draft_note(t: Turn) -> None:
+    s = t.s
+    if s.themes:
+        place_newcomers(s, t.say("theme_added_later"))
+    else:
+        regroup(s, t.cfg)
+    note = build_note(s, t.cfg)
+    s.note_status = "draft"
+    t.effects.append(
+        DeliverNote(
+            key="note:draft",
+            convenor=Person(id=s.convenor, name=s.name_of(s.convenor)),
+            title=note.title,
+            markdown=render_markdown(note, t.cfg, draft=True),
+            json_text=note.model_dump_json(indent=2),
+            actions=[Action(id="approve_note", label=t.say("button_approve_note"), style="primary",
+                            only_for=[s.convenor])],
+        )
+    )
+
+
+def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = None) -> None:
+    if join(t, person, name, tags):
+        t.to_person(person, t.say("joined", question=neutralise(t.s.question)))

@@ -1,0 +1,262 @@
+"""The round-up note: a model built from the session, rendered to Markdown; its JSON is the model itself.
+
+Shaped like the notes convenors write by hand (see shared/examples): summary of key points,
+discussion by theme, ranking, who isn't here, participation, next steps. Unattributed unless
+the session opted in.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from pydantic import BaseModel
+
+from facilitation.config import EngineConfig
+from facilitation.ideas import number
+from facilitation.models import Session
+from facilitation.text import neutralise, one_line
+from facilitation.voting import TIE_BREAK_RULE
+
+SCHEMA_VERSION = 1
+
+
+class NoteIdea(BaseModel):
+    id: str
+    number: int
+    text: str
+    theme_id: str | None
+    theme: str | None
+    proposal_id: str | None
+    late: bool
+    later_edits: list[str] = []
+    author: str | None = None  # only when the session opted in to attribution
+
+
+class NoteProposal(BaseModel):
+    id: str
+    number: int
+    idea_id: str
+    text: str
+    reason: str
+    rank: int | None
+    score: int | None
+    supporters: int | None
+    comments: list[str]
+
+
+class NoteTheme(BaseModel):
+    id: str
+    label: str
+    idea_ids: list[str]
+
+
+class NoteRanking(BaseModel):
+    method: str
+    description: str
+    ballots: int
+    tie_break_rule: str
+    tie_breaks: list[str]
+
+
+class NoteParticipation(BaseModel):
+    people: int
+    ideas: int
+    late_ideas: int
+    withdrawn_ideas: int
+    pairs: int
+    trios: int
+    pairs_without_pick: int
+    ballots: int
+    comments: int
+    empty_chair_answers: int
+    most_active_fifth_people: int
+    most_active_fifth_share: float  # share of ideas written by the most active fifth of people
+
+
+class RoundUpNote(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    title: str
+    date: date
+    question: str
+    structure: str
+    skipped_phases: list[str]
+    attributed: bool
+    key_points: list[str]
+    themes: list[NoteTheme]
+    ideas: list[NoteIdea]
+    proposals: list[NoteProposal]
+    ranking: NoteRanking | None
+    general_comments: list[str]
+    empty_chair: list[str]
+    participation: NoteParticipation
+    next_steps: list[str]
+
+
+def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
+    theme_of = {i: t for t in s.themes for i in t.idea_ids}
+    proposal_of = {p.idea_id: p for p in s.proposals}
+    rows = {r.proposal_id: r for r in s.tally.rows} if s.tally else {}
+    by_attr = s.options.attribution
+
+    def author(person: str) -> str | None:
+        return s.name_of(person) if by_attr else None
+
+    def with_author(text: str, person: str) -> str:
+        return f"{text} ({s.name_of(person)})" if by_attr else text
+
+    idea_models = []
+    for i in s.live_ideas():
+        theme = theme_of.get(i.id)
+        p = proposal_of.get(i.id)
+        idea_models.append(NoteIdea(
+            id=i.id, number=int(i.id[1:]), text=i.text, theme_id=theme.id if theme else None,
+            theme=theme.label if theme else None, proposal_id=p.id if p else None, late=i.late,
+            later_edits=i.late_edits, author=author(i.author),
+        ))
+    proposals = []
+    for p in s.proposals:
+        idea = s.idea(p.idea_id)
+        row = rows.get(p.id)
+        proposals.append(NoteProposal(
+            id=p.id, number=int(p.id[1:]), idea_id=p.idea_id, text=idea.text if idea else "", reason=p.reason,
+            rank=row.rank if row else None, score=row.score if row else None,
+            supporters=row.supporters if row else None,
+            comments=[with_author(c.text, c.author) for c in p.comments],
+        ))
+    ranked = sorted(proposals, key=lambda p: (p.rank is None, p.rank or 0, p.number))
+    ranking = None
+    if s.tally:
+        o = s.options
+        ranking = NoteRanking(
+            method=s.tally.method,
+            description=cfg.say(f"note_method_{s.tally.method}", dots=o.dots, cap=o.dots_per_proposal),
+            ballots=s.tally.ballots,
+            tie_break_rule=TIE_BREAK_RULE,
+            tie_breaks=[cfg.say(f"note_tie_{tb.by}", above=tb.above[1:], below=tb.below[1:])
+                        for tb in s.tally.tie_breaks],
+        )
+    key_points = [p.text for p in ranked if p.rank is None or (p.score or 0) > 0] or [p.text for p in ranked]
+    empty_chair = [with_author(a.text, a.author) for a in s.empty_chair]
+    next_steps = [cfg.say("note_next_take_forward", text=one_line(p.text, 200)) for p in ranked[:3]]
+    if empty_chair:
+        next_steps.append(cfg.say("note_next_empty_chair"))
+    if any(not pair.picks for pair in s.pairs):
+        next_steps.append(cfg.say("note_next_unpicked"))
+    return RoundUpNote(
+        title=cfg.say("note_title", question=one_line(s.question, 80)),
+        date=s.started_at.date(),
+        question=s.question,
+        structure=s.structure.name,
+        skipped_phases=[s.structure.phases[n].title for n in s.skipped if n < len(s.structure.phases)],
+        attributed=by_attr,
+        key_points=key_points,
+        themes=[_theme_model(t) for t in s.themes],
+        ideas=idea_models,
+        proposals=proposals,
+        ranking=ranking,
+        general_comments=[with_author(c.text, c.author) for c in s.general_comments],
+        empty_chair=empty_chair,
+        participation=_participation(s),
+        next_steps=next_steps,
+    )
+
+
+def _theme_model(t) -> NoteTheme:  # noqa: ANN001
+    return NoteTheme(id=t.id, label=t.label, idea_ids=list(t.idea_ids))
+
+
+def _participation(s: Session) -> NoteParticipation:
+    live = s.live_ideas()
+    people = list(s.participants)
+    per_person = sorted((sum(1 for i in live if i.author == p) for p in people), reverse=True)
+    fifth = math.ceil(len(people) / 5) if people else 0
+    share = sum(per_person[:fifth]) / len(live) if live else 0.0
+    comments = sum(len(p.comments) for p in s.proposals) + len(s.general_comments)
+    return NoteParticipation(
+        people=len(people), ideas=len(live), late_ideas=sum(1 for i in live if i.late),
+        withdrawn_ideas=sum(1 for i in s.ideas if i.withdrawn), pairs=len(s.pairs),
+        trios=sum(1 for p in s.pairs if len(p.members) == 3),
+        pairs_without_pick=sum(1 for p in s.pairs if not p.picks), ballots=len(s.ballots), comments=comments,
+        empty_chair_answers=len(s.empty_chair), most_active_fifth_people=fifth,
+        most_active_fifth_share=round(share, 3),
+    )
+
+
+def _bullet(text: str) -> str:
+    """A note bullet: participant text on one line, neutralised so the note can be posted safely."""
+    return " ".join(neutralise(text).split())
+
+
+def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
+    say = cfg.say
+    out = [f"# {_bullet(note.title)}", ""]
+    if draft:
+        out += [say("note_draft_banner"), ""]
+    out += [say("note_meta", date=f"{note.date.day} {note.date:%B %Y}", structure=note.structure),
+            "", say("note_question", question=_bullet(note.question)), ""]
+    if note.skipped_phases:
+        out += [say("note_skipped", phases=", ".join(note.skipped_phases)), ""]
+
+    out += [f"## {say('note_h_summary')}", ""]
+    out += [f"{n}. {_bullet(p)}" for n, p in enumerate(note.key_points, start=1)] or [say("note_no_points")]
+
+    out += ["", f"## {say('note_h_themes')}", ""]
+    by_id = {i.id: i for i in note.ideas}
+    proposal = {p.idea_id: p for p in note.proposals}
+    for theme in note.themes:
+        out += [f"### {_bullet(theme.label)}", ""]
+        for idea_id in theme.idea_ids:
+            idea = by_id.get(idea_id)
+            if idea is None:
+                continue
+            out.append(_idea_line(idea, proposal.get(idea_id), cfg))
+        out.append("")
+    if not note.themes:
+        out += [say("note_no_ideas"), ""]
+    if note.general_comments:
+        out += [f"**{say('note_general_comments')}**", ""] + [f"- {_bullet(c)}" for c in note.general_comments]
+        out.append("")
+
+    out += [f"## {say('note_h_ranking')}", ""]
+    if note.ranking:
+        r = note.ranking
+        out += [say("note_ranking_intro", description=r.description, ballots=r.ballots), ""]
+        out += [say("note_ranking_header"), "|---|---|---|---|"]
+        for p in sorted(note.proposals, key=lambda p: p.rank or 0):
+            out.append(f"| {p.rank} | {_bullet(one_line(p.text, 120)).replace('|', '/')} | {p.score} | {p.supporters} |")
+        out += ["", say("note_tie_rule", rule=r.tie_break_rule)]
+        out += [f"- {tb}" for tb in r.tie_breaks]
+    else:
+        out.append(say("note_not_ranked"))
+
+    out += ["", f"## {say('note_h_empty_chair')}", ""]
+    out += [f"- {_bullet(a)}" for a in note.empty_chair] or [say("note_no_empty_chair")]
+
+    p = note.participation
+    out += ["", f"## {say('note_h_participation')}", "",
+            say("note_participation", people=p.people, ideas=p.ideas, late=p.late_ideas, pairs=p.pairs,
+                trios=p.trios, unpicked=p.pairs_without_pick, ballots=p.ballots, comments=p.comments),
+            say("note_balance", fifth=p.most_active_fifth_people, people=p.people,
+                share=round(p.most_active_fifth_share * 100))]
+
+    out += ["", f"## {say('note_h_next')}", ""]
+    out += [f"- {_bullet(s)}" for s in note.next_steps] or [say("note_no_next")]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _idea_line(idea: NoteIdea, proposal: NoteProposal | None, cfg: EngineConfig) -> str:
+    text = _bullet(idea.text)
+    by = f" ({_bullet(idea.author)})" if idea.author else ""
+    late = cfg.say("note_late_mark") if idea.late else ""
+    line = f"- {text}{by}{late}"
+    if proposal is not None:
+        rank = cfg.say("note_rank_mark", rank=proposal.rank, score=proposal.score) if proposal.rank else ""
+        line = f"- **{cfg.say('note_proposal_mark', number=proposal.number)}{rank}** {text}{by}{late}"
+        if proposal.reason:
+            line += "\n  " + cfg.say("note_reason", reason=_bullet(proposal.reason))
+        for c in proposal.comments:
+            line += "\n  " + cfg.say("note_comment", comment=_bullet(c))
+    for edit in idea.later_edits:
+        line += "\n  " + cfg.say("note_later_edit", text=_bullet(edit))
+    return line

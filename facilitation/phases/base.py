@@ -1,0 +1,33 @@
+"""What one phase's rules look like; each phase module fills in the parts it needs."""
+
+from __future__ import annotations
+
+from facilitation.events import ActionTaken, CommandGiven, ReplyPosted
+from facilitation.turn import Turn
+
+
+class PhaseRules:
+    kind: str = ""
+    # Whether people who have not contributed get one private nudge before the phase ends.
+    nudges: bool = False
+
+    def open(self, t: Turn) -> None:
+        """The phase starts: post what people need, open spaces."""
+
+    def close(self, t: Turn) -> None:
+        """The phase ends: turn what was collected into what the next phase needs."""
+
+    def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
+        """A reply while this phase runs; False if this phase has no use for it."""
+        return False
+
+    def on_action(self, t: Turn, ev: ActionTaken) -> bool:
+        return False
+
+    def on_command(self, t: Turn, ev: CommandGiven) -> bool:
+        return False
+
+    def status_line(self, t: Turn, person: str) -> str:
+        """What `status` says about one person in this phase: counts only, never content."""
+        done = person in t.s.contributed.get(t.s.phase_index, [])
+        return t.say("status_done" if done else "status_not_yet")

@@ -1,0 +1,88 @@
+"""Explain: each pair's pick goes to the whole group as a proposal; replies become comments."""
+
+from __future__ import annotations
+
+import re
+
+from facilitation.events import CommandGiven, ReplyPosted
+from facilitation.models import Comment, Proposal
+from facilitation.phases.base import PhaseRules
+from facilitation.text import is_blank, one_line
+from facilitation.turn import QUESTION_KEY, Turn
+
+_ADDRESSED = re.compile(r"^\s*(?:P|#|proposal\s*)?(\d+)\s*[:.)\-\u2014]\s*(.+)$", re.S | re.I)
+
+
+def proposal_number(p: Proposal) -> str:
+    return p.id.lstrip("P")
+
+
+def ensure_proposals(t: Turn) -> None:
+    """Without a Pair phase (absent or skipped), every idea goes forward as a proposal."""
+    s = t.s
+    phases = enumerate(s.structure.phases)
+    if s.proposals or any(p.kind == "pair" and n not in s.skipped for n, p in phases):
+        return
+    for idea in s.live_ideas():
+        s.proposals.append(Proposal(id=f"P{len(s.proposals) + 1}", idea_id=idea.id, pair_id=None))
+
+
+def add_comment(t: Turn, ev: ReplyPosted, proposal: Proposal | None, text: str) -> None:
+    s = t.s
+    every = [c for p in s.proposals for c in p.comments] + s.general_comments
+    if any(c.message_ref == ev.message_ref for c in every):
+        return  # the same message delivered twice
+    if is_blank(text):
+        t.to_person(ev.person, t.say("comment_empty"))
+        return
+    s.names[ev.person] = ev.name
+    comment = Comment(author=ev.person, text=text.strip(), message_ref=ev.message_ref)
+    (proposal.comments if proposal else s.general_comments).append(comment)
+    t.mark_contributed(ev.person)
+
+
+def comment_from_reply(t: Turn, ev: ReplyPosted) -> bool:
+    """Replies to a proposal's post, or thread replies starting with its number ("2: why not ..."), are comments."""
+    s = t.s
+    if ev.reply_to and ev.reply_to.startswith("proposal:"):
+        proposal = next((p for p in s.proposals if p.id == ev.reply_to.split(":", 1)[1]), None)
+        add_comment(t, ev, proposal, ev.text)
+        return True
+    if ev.reply_to != QUESTION_KEY or not s.proposals:
+        return False
+    m = _ADDRESSED.match(ev.text)
+    target = next((p for p in s.proposals if m and proposal_number(p) == m.group(1)), None)
+    add_comment(t, ev, target, m.group(2) if (m and target) else ev.text)
+    return True
+
+
+class Explain(PhaseRules):
+    kind = "explain"
+
+    def open(self, t: Turn) -> None:
+        s = t.s
+        ensure_proposals(t)
+        if not s.proposals:
+            t.to_thread(t.say("explain_none"), key=f"phase{s.phase_index}:open")
+            return
+        t.to_thread(t.say("explain_open", count=len(s.proposals), minutes=t.minutes_left()),
+                    key=f"phase{s.phase_index}:open")
+        limits = t.cfg.limits
+        for p in s.proposals:
+            idea = s.idea(p.idea_id)
+            text = one_line(idea.text if idea else "", limits.idea_chars)
+            reason = one_line(p.reason, limits.reason_chars) or t.say("no_reason")
+            t.to_thread(t.say("proposal", number=proposal_number(p), text=text, reason=reason),
+                        key=f"proposal:{p.id}")
+
+    def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
+        return comment_from_reply(t, ev)
+
+    def on_command(self, t: Turn, ev: CommandGiven) -> bool:
+        if ev.command != "comment":
+            return False
+        fake = ReplyPosted(at=ev.at, person=ev.person, name=ev.name, text=ev.args,
+                           message_ref=f"cmd:{t.s.events_handled}", reply_to=QUESTION_KEY)
+        if not comment_from_reply(t, fake):
+            t.to_person(ev.person, t.say("comment_nothing_to_comment_on"))
+        return True

@@ -1,0 +1,154 @@
+"""Pair: pairs (one trio for an odd count) discuss their ideas and pick their best, with a reason."""
+
+from __future__ import annotations
+
+import re
+
+from facilitation import ideas
+from facilitation.effects import Action, Choice, Form, FormField, OpenPairSpace, Person
+from facilitation.events import ActionTaken, CommandGiven, ReplyPosted
+from facilitation.models import Idea, PairSpace, Proposal
+from facilitation.pairing import make_pairs
+from facilitation.phases.base import PhaseRules
+from facilitation.text import is_blank, one_line
+from facilitation.turn import Turn
+
+_PICK = re.compile(r"^\s*((?:#?\d+\s*[, ]\s*)*#?\d+)\s*(?:(?:because|:|-|\u2014|\|)\s*)?(.*)$", re.S | re.I)
+
+
+def pair_ideas(t: Turn, pair: PairSpace) -> list[Idea]:
+    return [i for i in t.s.live_ideas() if i.author in pair.members]
+
+
+def pair_of(t: Turn, person: str) -> PairSpace | None:
+    return next((p for p in t.s.pairs if person in p.members), None)
+
+
+def _pick_form(t: Turn, pair: PairSpace) -> Form:
+    limit = t.cfg.limits
+    n = t.s.options.picks_per_pair
+    fields: list[FormField] = []
+    choices = [Choice(value=i.id, label=one_line(i.text, 75)) for i in pair_ideas(t, pair)]
+    if choices:
+        kind = "select" if n == 1 else "multi_select"
+        fields.append(
+            FormField(id="ideas", label=t.say("form_pick_label", n=n), kind=kind, choices=choices[:100],
+                      max_selected=n, required=False)
+        )
+    fields.append(FormField(id="new_idea", label=t.say("form_pick_new_label"), kind="long_text", required=False))
+    fields.append(
+        FormField(id="reason", label=t.say("form_pick_reason", limit=limit.reason_chars), kind="text", required=False)
+    )
+    return Form(title=t.say("form_pick_title"), submit_label=t.say("form_pick_submit"), fields=fields)
+
+
+class Pair(PhaseRules):
+    kind = "pair"
+    nudges = True
+
+    def open(self, t: Turn) -> None:
+        s = t.s
+        present = [p.id for p in s.present()]
+        if not present:
+            t.to_thread(t.say("pair_nobody"), key=f"phase{s.phase_index}:open")
+            return
+        tags = {p.id: p.tags for p in s.present()}
+        groups = make_pairs(present, s.seed + s.phase_index, tags, s.past_pairs)
+        s.pairs = [PairSpace(id=f"p{n}", members=g) for n, g in enumerate(groups, start=1)]
+        t.to_thread(
+            t.say("pair_open", pairs=len(s.pairs), minutes=t.minutes_left(), n=s.options.picks_per_pair),
+            key=f"phase{s.phase_index}:open",
+        )
+        preview = t.cfg.limits.preview_chars
+        for pair in s.pairs:
+            members = [Person(id=m, name=s.name_of(m)) for m in pair.members]
+            names = ", ".join(m.name for m in members)
+            t.effects.append(
+                OpenPairSpace(key=f"pair:{pair.id}", pair_id=pair.id, title=t.say("pair_title"), members=members)
+            )
+            listing = "\n".join(f"{ideas.number(i.id)} {one_line(i.text, preview)}" for i in pair_ideas(t, pair))
+            action = Action(id="pick", label=t.say("button_pick"), style="primary", form=_pick_form(t, pair),
+                            only_for=pair.members)
+            t.to_pair(
+                pair.id,
+                t.say("pair_intro", names=one_line(names, 300), ideas=listing or t.say("pair_no_ideas"),
+                      n=s.options.picks_per_pair, question=one_line(s.question, 300)),
+                [action],
+                key=f"pair:{pair.id}:intro",
+            )
+
+    def on_action(self, t: Turn, ev: ActionTaken) -> bool:
+        if ev.action != "pick":
+            return False
+        chosen = ev.values.get("ideas", [])
+        chosen = [chosen] if isinstance(chosen, str) else chosen
+        reason = ev.values.get("reason", "")
+        new_idea = ev.values.get("new_idea", "")
+        self._pick(t, ev.person, [c for c in chosen if c], str(reason), str(new_idea))
+        return True
+
+    def on_command(self, t: Turn, ev: CommandGiven) -> bool:
+        if ev.command != "pick":
+            return False
+        m = _PICK.match(ev.args)
+        if m:
+            picks = ["i" + n.lstrip("#") for n in re.findall(r"#?\d+", m.group(1))]
+            self._pick(t, ev.person, picks, m.group(2), "")
+        else:
+            text, _, reason = ev.args.partition(" because ")
+            self._pick(t, ev.person, [], reason, text)
+        return True
+
+    def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
+        # Conversation inside a pair space stays there: it is the pair's own discussion.
+        return bool(ev.reply_to and ev.reply_to.startswith("pair:"))
+
+    def _pick(self, t: Turn, person: str, picks: list[str], reason: str, new_idea: str) -> None:
+        s, limits = t.s, t.cfg.limits
+        pair = pair_of(t, person)
+        if pair is None:
+            t.to_person(person, t.say("pick_not_in_pair"))
+            return
+        if not is_blank(new_idea):
+            added = ideas.add(t, person, new_idea, None, late=False, private_ack=False)
+            picks = picks + [i.id for i in added]
+        allowed = {i.id for i in pair_ideas(t, pair)}
+        unknown = [p for p in picks if p not in allowed]
+        if unknown:
+            t.to_person(person, t.say("pick_unknown", number=ideas.number(unknown[0])))
+            return
+        picks = list(dict.fromkeys(picks))
+        if not picks:
+            t.to_person(person, t.say("pick_empty"))
+            return
+        if len(picks) > s.options.picks_per_pair:
+            t.to_person(person, t.say("pick_too_many", n=s.options.picks_per_pair))
+            return
+        reason = reason.strip()
+        if len(reason) > limits.reason_chars:
+            t.to_person(person, t.say("reason_too_long", limit=limits.reason_chars))
+        pair.picks, pair.reason, pair.picked_by = picks, reason, person
+        for member in pair.members:
+            t.mark_contributed(member)
+        chosen = "\n".join(f"{ideas.number(p)} {one_line(s.idea(p).text, limits.preview_chars)}"  # type: ignore[union-attr]
+                           for p in picks)
+        t.to_pair(pair.id, t.say("pair_picked", name=one_line(s.name_of(person), 80), ideas=chosen,
+                                 reason=one_line(reason, limits.reason_chars) or t.say("no_reason")))
+
+    def close(self, t: Turn) -> None:
+        s = t.s
+        for pair in s.pairs:
+            if pair.picks:
+                for idea_id in pair.picks:
+                    n = len(s.proposals) + 1
+                    s.proposals.append(Proposal(id=f"P{n}", idea_id=idea_id, pair_id=pair.id, reason=pair.reason))
+            else:
+                t.to_facilitators(t.say("pair_no_pick", pair=pair.id.lstrip("p"), count=len(pair_ideas(t, pair))))
+                t.to_pair(pair.id, t.say("pair_closed_no_pick"))
+
+    def status_line(self, t: Turn, person: str) -> str:
+        pair = pair_of(t, person)
+        if pair is None:
+            return t.say("status_no_pair")
+        return t.say("status_pair_picked" if pair.picks else "status_pair_waiting", pair=pair.id.lstrip("p"))
+

@@ -1,0 +1,93 @@
+"""One event's worth of work: the session being changed, and the effects collected on the way."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from facilitation.config import EngineConfig
+from facilitation.effects import (
+    Action,
+    Audience,
+    CancelTimer,
+    Effect,
+    Post,
+    StartTimer,
+)
+from facilitation.models import Session, Timer
+
+QUESTION_KEY = "question"  # the session's anchor post; its thread is the session thread
+
+
+class Turn:
+    def __init__(self, session: Session, cfg: EngineConfig, at: datetime) -> None:
+        self.s = session
+        self.cfg = cfg
+        self.at = at
+        self.effects: list[Effect] = []
+        self._n = 0
+
+    def key(self, name: str | None = None) -> str:
+        """A key that is the same when the event is replayed, and unique within the session."""
+        if name:
+            return name
+        self._n += 1
+        return f"e{self.s.events_handled}.{self._n}"
+
+    def say(self, key: str, **values: object) -> str:
+        return self.cfg.say(key, **values)
+
+    def post(
+        self, audience: Audience, text: str, actions: list[Action] | None = None, key: str | None = None
+    ) -> str:
+        k = self.key(key)
+        self.effects.append(Post(key=k, audience=audience, text=text, actions=actions or []))
+        return k
+
+    def to_channel(self, text: str, actions: list[Action] | None = None, key: str | None = None) -> str:
+        return self.post(Audience(kind="channel"), text, actions, key)
+
+    def to_thread(self, text: str, actions: list[Action] | None = None, key: str | None = None) -> str:
+        return self.post(Audience(kind="thread", anchor=QUESTION_KEY), text, actions, key)
+
+    def to_person(self, person: str, text: str, actions: list[Action] | None = None) -> str:
+        return self.post(Audience(kind="private", person=person), text, actions)
+
+    def to_facilitators(self, text: str) -> None:
+        for person in [self.s.facilitator, *self.s.cofacilitators]:
+            self.to_person(person, text)
+
+    def to_pair(self, pair_id: str, text: str, actions: list[Action] | None = None, key: str | None = None) -> str:
+        return self.post(Audience(kind="pair", pair_id=pair_id), text, actions, key)
+
+    # Timers: ids carry a generation so a timer from before a pause or extension is recognisably stale.
+    def arm(self, kind: str, fire_at: datetime) -> None:
+        s = self.s
+        timer = Timer(id=f"{s.id}:{s.timer_generation}:{kind}", kind=kind, fire_at=fire_at)  # type: ignore[arg-type]
+        s.timers[timer.id] = timer
+        self.effects.append(StartTimer(key=self.key(), timer_id=timer.id, fire_at=fire_at))
+
+    def disarm_all(self) -> None:
+        for timer_id in list(self.s.timers):
+            self.effects.append(CancelTimer(key=self.key(), timer_id=timer_id))
+        self.s.timers.clear()
+        self.s.timer_generation += 1
+
+    def arm_phase_timers(self) -> None:
+        """(Re)arm the end of the phase and the reminder before it, from the session's deadline."""
+        self.disarm_all()
+        if self.s.deadline is None:
+            return
+        self.arm("end", self.s.deadline)
+        remind_at = self.s.deadline - timedelta(seconds=self.s.options.reminder_seconds)
+        if remind_at > self.at:
+            self.arm("reminder", remind_at)
+
+    def minutes_left(self) -> str:
+        if self.s.deadline is None:
+            return "?"
+        return f"{max((self.s.deadline - self.at).total_seconds(), 0) / 60:g}"
+
+    def mark_contributed(self, person: str) -> None:
+        done = self.s.contributed.setdefault(self.s.phase_index, [])
+        if person not in done:
+            done.append(person)
