@@ -122,3 +122,10 @@ class Adapter(Protocol):
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         """Post the approved note to the channel."""
+
+
+class DeliveryError(Exception):
+    """An adapter call failed for a reason the facilitator can fix (e.g. a missing permission).
+
+    The runtime sends `str(error)` privately to the facilitator and the session carries on.
+    """

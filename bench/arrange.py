@@ -70,7 +70,8 @@ def baseline(texts: list[str]) -> list[int]:
     vectors = TfidfVectorizer(stop_words="english").fit_transform(texts).toarray()
     best: tuple[float, list[int]] | None = None
     for k in range(2, len(texts)):
-        labels = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(vectors)
+        model = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average")
+        labels = model.fit_predict(vectors)
         score = silhouette_score(vectors, labels, metric="cosine")
         if best is None or score > best[0]:
             best = (score, labels.tolist())
@@ -162,7 +163,9 @@ def sweep(cases_by_set: dict[str, list], embed: grouping.Embed | None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--heldout", type=Path, default=DEFAULT_HELDOUT)
     parser.add_argument("--no-embeddings", action="store_true")
@@ -203,7 +206,8 @@ def main() -> None:
         print(f"{set_name:<9} {'(authors)':<11} {'':>6} {'':>6} {'':>6} {'':>6} {str(gold_k):>14}")
     print("\nper case ARI (public):")
     for i, (case_id, *_rest) in enumerate(sets["public"]):
-        cells = "  ".join(f"{m}={result[('public', m)].ari[i]:.3f}" for m in ["baseline", *[m for m, _ in modes]])
+        names = ["baseline", *[m for m, _ in modes]]
+        cells = "  ".join(f"{m}={result[('public', m)].ari[i]:.3f}" for m in names)
         print(f"  {case_id:<24} {cells}")
 
     print("\ntime to group (s):      " + "  ".join(f"{n:>6}" for n in SIZES))

@@ -1,4 +1,4 @@
-"""The facilitator's controls (next, extend, pause, resume, skip, end, status, add, remove) and the convenor's approval."""
+"""The facilitator's controls (next, extend, pause, resume, skip, end, status, add, remove) and note approval."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from facilitation import lifecycle
 from facilitation.effects import PublishNote
-from facilitation.ideas import join
 from facilitation.note import build_note, render_markdown
 from facilitation.phases import RULES
 from facilitation.text import neutralise, one_line

@@ -178,9 +178,10 @@ def _command(t: Turn, ev: CommandGiven) -> None:
         t.to_person(ev.person, ideas.mine(t, ev.person))
     elif cmd == "help":
         t.to_person(ev.person, t.say("help"))
-    elif controls.run(t, ev.person, cmd, ev.args):
-        pass
-    elif (rules := _rules(t)) and rules.on_command(t, ev.model_copy(update={"command": cmd})):
-        pass
-    else:
+    elif not controls.run(t, ev.person, cmd, ev.args) and not _phase_command(t, ev.model_copy(update={"command": cmd})):
         t.to_person(ev.person, t.say("command_not_now", command=neutralise(one_line(cmd, 40))))
+
+
+def _phase_command(t: Turn, ev: CommandGiven) -> bool:
+    rules = _rules(t)
+    return bool(rules and rules.on_command(t, ev))

@@ -14,7 +14,8 @@ _CLAUSE = re.compile(r"[.,;:!?()\[\]{}\"“”‘’\-–—/\n]+")
 
 # Function words plus the connective filler of meeting talk ("we need", "it was felt"): they carry
 # no theme. Written out rather than imported so the engine stays dependency-light.
-_STOPWORD_TEXT = """a about above after again against all almost along already also although always am among an and
+_STOPWORD_TEXT = """
+    a about above after again against all almost along already also although always am among an and
     another any anyone anything are around as at be became because become been before being below
     between both but by can cannot could did do does doing done down during each either else enough
     even ever every everyone for from further get gets getting give given go going got had has have

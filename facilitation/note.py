@@ -13,7 +13,6 @@ from datetime import date
 from pydantic import BaseModel
 
 from facilitation.config import EngineConfig
-from facilitation.ideas import number
 from facilitation.models import Session
 from facilitation.text import neutralise, one_line
 from facilitation.voting import TIE_BREAK_RULE
@@ -210,7 +209,7 @@ def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
             idea = by_id.get(idea_id)
             if idea is None:
                 continue
-            out.append(_idea_line(idea, proposal.get(idea_id), cfg))
+            out.append(_idea_line(idea, proposal.get(idea_id), len(note.proposals), cfg))
         out.append("")
     if not note.themes:
         out += [say("note_no_ideas"), ""]
@@ -224,7 +223,8 @@ def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
         out += [say("note_ranking_intro", description=r.description, ballots=r.ballots), ""]
         out += [say("note_ranking_header"), "|---|---|---|---|"]
         for p in sorted(note.proposals, key=lambda p: p.rank or 0):
-            out.append(f"| {p.rank} | {_bullet(one_line(p.text, 120)).replace('|', '/')} | {p.score} | {p.supporters} |")
+            text = _bullet(one_line(p.text, 120)).replace("|", "/")
+            out.append(f"| {p.rank} | {text} | {p.score} | {p.supporters} |")
         out += ["", say("note_tie_rule", rule=r.tie_break_rule)]
         out += [f"- {tb}" for tb in r.tie_breaks]
     else:
@@ -245,13 +245,13 @@ def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _idea_line(idea: NoteIdea, proposal: NoteProposal | None, cfg: EngineConfig) -> str:
+def _idea_line(idea: NoteIdea, proposal: NoteProposal | None, of: int, cfg: EngineConfig) -> str:
     text = _bullet(idea.text)
     by = f" ({_bullet(idea.author)})" if idea.author else ""
     late = cfg.say("note_late_mark") if idea.late else ""
     line = f"- {text}{by}{late}"
     if proposal is not None:
-        rank = cfg.say("note_rank_mark", rank=proposal.rank, score=proposal.score) if proposal.rank else ""
+        rank = cfg.say("note_rank_mark", rank=proposal.rank, of=of, score=proposal.score) if proposal.rank else ""
         line = f"- **{cfg.say('note_proposal_mark', number=proposal.number)}{rank}** {text}{by}{late}"
         if proposal.reason:
             line += "\n  " + cfg.say("note_reason", reason=_bullet(proposal.reason))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from facilitation.models import Ballot, Options, Tally, TallyRow, TieBreak, VotingMethod
 
-TIE_BREAK_RULE = "supporters, then the order proposals were explained"
+TIE_BREAK_RULE = "the number of people supporting each proposal, then the order proposals were explained"
 
 
 class BallotError(ValueError):

@@ -1,0 +1,128 @@
+"""The bot's typed command (`/opera ...` on every platform): splitting it and reading `start` options."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from facilitation.models import Options, Structure
+from facilitation.text import is_blank
+
+QUESTION_MAX = 500
+_OPTION = re.compile(r"^(\w+)=(\S+)$")
+_PERSON = re.compile(r"<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>|^@?([\w.\-]+)$")
+
+
+class CommandError(ValueError):
+    """A command the user must correct; the message says how."""
+
+
+class StartRequest(BaseModel):
+    question: str
+    structure: str | None = None
+    convenor: str | None = None
+    cofacilitators: list[str] = []
+    option_updates: dict[str, Any] = {}
+
+
+def split(text: str) -> tuple[str, str]:
+    """`"extend 5"` -> `("extend", "5")`; the command word is lower-cased."""
+    word, _, rest = text.strip().partition(" ")
+    return word.lower().lstrip("/"), rest.strip()
+
+
+def _person(value: str) -> str:
+    m = _PERSON.search(value.strip())
+    if not m:
+        raise CommandError(f"'{value}' is not a person: mention them, like @name.")
+    return m.group(1) or m.group(2)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("on", "yes", "true", "1"):
+        return True
+    if str(value).lower() in ("off", "no", "false", "0"):
+        return False
+    raise CommandError(f"'{value}' should be on or off.")
+
+
+def _minutes(value: Any) -> dict[str, float]:
+    text_pairs = [part.split(":", 1) for part in str(value).split(",") if part] if not isinstance(value, dict) else []
+    pairs = value.items() if isinstance(value, dict) else text_pairs
+    out: dict[str, float] = {}
+    for kind, minutes in pairs:
+        try:
+            m = float(minutes)
+        except (TypeError, ValueError):
+            raise CommandError(f"minutes for {kind} must be a number, like own:3.") from None
+        if not 0.05 <= m <= 240:
+            raise CommandError(f"minutes for {kind} must be between 0.05 and 240.")
+        out[str(kind).strip().lower()] = m
+    return out
+
+
+def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
+    """`start [voting=borda] [own=open] [dots=5] [convenor=@x] [minutes=own:3,pair:5] Question...`,
+    or the same keys from a platform's start form (which win over typed ones)."""
+    words = args.split()
+    typed: dict[str, Any] = {}
+    while words and (m := _OPTION.match(words[0])):
+        typed[m.group(1).lower()] = m.group(2)
+        words.pop(0)
+    given = {**typed, **{k: v for k, v in form.items() if v not in (None, "", [])}}
+    question = str(given.pop("question", " ".join(words))).strip()
+    if is_blank(question):
+        raise CommandError("Give the question: start What should the council learn from people who use its services?")
+    if len(question) > QUESTION_MAX:
+        raise CommandError(f"The question is {len(question)} characters; keep it under {QUESTION_MAX}.")
+    req = StartRequest(question=question)
+    updates: dict[str, Any] = {}
+    for key, value in given.items():
+        if key == "structure":
+            req.structure = str(value).lower()
+        elif key == "convenor":
+            req.convenor = _person(str(value))
+        elif key in ("cofacilitators", "cofacilitator"):
+            items = value if isinstance(value, list) else str(value).split(",")
+            req.cofacilitators = [_person(v) for v in items if str(v).strip()]
+        elif key == "own":
+            if str(value).lower() not in ("private", "open"):
+                raise CommandError("own must be private or open.")
+            updates["own_private"] = str(value).lower() == "private"
+        elif key == "voting":
+            updates["voting"] = str(value).lower()
+        elif key in ("dots", "picks", "ideas", "dots_per_proposal"):
+            field = {"picks": "picks_per_pair", "ideas": "ideas_per_person"}.get(key, key)
+            try:
+                updates[field] = int(value)
+            except ValueError:
+                raise CommandError(f"{key} must be a whole number.") from None
+        elif key == "attribution":
+            updates["attribution"] = _bool(value)
+        elif key == "minutes":
+            updates["minutes"] = _minutes(value)
+        else:
+            raise CommandError(
+                f"Unknown option '{key}'. Options: structure, voting, dots, picks, ideas, own, attribution, "
+                "convenor, cofacilitators, minutes."
+            )
+    req.option_updates = updates
+    return req
+
+
+def build_options(base: Options, updates: dict[str, Any], structure: Structure) -> Options:
+    try:
+        options = Options.model_validate({**base.model_dump(), **updates})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CommandError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    if options.dots < 1 or options.dots_per_proposal < 1 or options.picks_per_pair < 1 or options.ideas_per_person < 0:
+        raise CommandError("dots, dots per proposal and picks must be at least 1; ideas at least 0.")
+    unknown = set(options.minutes) - {p.kind for p in structure.phases}
+    if unknown:
+        raise CommandError(f"{structure.name} has no phase called {sorted(unknown)[0]}.")
+    return options

@@ -1,0 +1,310 @@
+"""The runtime: platform message -> event store -> engine -> effects -> adapter. Nothing reaches back.
+
+Every event is appended to the store before the engine sees it; every effect carries a key, and
+its platform ref is recorded once it is carried out, so a replay after a crash posts nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapters.base import (
+    ActionSubmitted,
+    Adapter,
+    CommandIssued,
+    DeliveryError,
+    Inbound,
+    MessageDeleted,
+    MessageEdited,
+    Reply,
+    Target,
+    UserMessage,
+)
+from bot import commands
+from bot.configuration import ConfigError, default_options, engine_config, load_structure
+from bot.scheduler import AsyncTimers, Timers
+from bot.settings import Settings
+from bot.store import FAILED, Store
+from facilitation.config import EngineConfig
+from facilitation.effects import (
+    CancelTimer,
+    DeliverNote,
+    Effect,
+    OpenPairSpace,
+    Post,
+    PublishNote,
+    StartTimer,
+)
+from facilitation.engine import handle
+from facilitation.events import (
+    ActionTaken,
+    CommandGiven,
+    Event,
+    ReplyDeleted,
+    ReplyEdited,
+    ReplyPosted,
+    SessionStarted,
+    TimerFired,
+)
+from facilitation.models import Session
+
+log = logging.getLogger("facilitator.runtime")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Runtime:
+    def __init__(
+        self,
+        adapter: Adapter,
+        store: Store,
+        timers: Timers,
+        settings: Settings,
+        cfg: EngineConfig,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.store = store
+        self.timers = timers
+        self.settings = settings
+        self.cfg = cfg
+        self.clock = clock or utc_now
+        self.sessions: dict[str, Session] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._start_lock = asyncio.Lock()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild open sessions by replaying their events, finish any effect a crash interrupted,
+        and re-arm their timers (a timer that fell due while the process was down fires at once)."""
+        self.timers.start(self.fire_timer)
+        for session_id in await self.store.open_sessions():
+            state: Session | None = None
+            pending: list[Effect] = []
+            for event in await self.store.events(session_id):
+                state, effects = handle(state, event, self.cfg)
+                pending += effects
+            if state is None:
+                continue
+            self.sessions[session_id] = state
+            done = await self.store.refs(session_id)
+            async with self._lock(session_id):
+                await self._execute(state, [e for e in pending if e.key not in done and not _is_timer(e)])
+            for timer in state.timers.values():
+                self.timers.arm(session_id, timer.id, timer.fire_at)
+            log.info("session %s restored (%s, phase %s)", session_id, state.status, state.phase_index)
+
+    async def stop(self) -> None:
+        self.timers.shutdown()
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(session_id, asyncio.Lock())
+
+    # --- inbound ---------------------------------------------------------------------------
+
+    async def receive(self, inbound: Inbound) -> Reply | None:
+        """The adapters' entry point. Returns text to show only to the sender, if any."""
+        if inbound.event_id and not await self.store.first_delivery(inbound.event_id):
+            log.info("duplicate delivery %s ignored", inbound.event_id)
+            return None
+        if isinstance(inbound, CommandIssued):
+            return await self._command(inbound)
+        if isinstance(inbound, UserMessage):
+            return await self._message(inbound)
+        if isinstance(inbound, MessageEdited | MessageDeleted):
+            session_id = await self.store.session_for_message(inbound.message_ref)
+            if session_id is None:
+                return None
+            if isinstance(inbound, MessageEdited):
+                ev: Event = ReplyEdited(at=self.clock(), person=inbound.person.id, message_ref=inbound.message_ref,
+                                        text=inbound.text)
+            else:
+                ev = ReplyDeleted(at=self.clock(), person=inbound.person.id if inbound.person else None,
+                                  message_ref=inbound.message_ref)
+            await self.apply(session_id, ev)
+            return None
+        if isinstance(inbound, ActionSubmitted):
+            if inbound.session_id not in self.sessions:
+                return Reply(text=self.cfg.say("runtime_session_gone"))
+            await self.apply(inbound.session_id, ActionTaken(
+                at=self.clock(), person=inbound.person.id, name=inbound.person.name, action=inbound.action,
+                value=inbound.value, values=inbound.values))
+        return None
+
+    def _running_in(self, channel: str) -> Session | None:
+        return next((s for s in self.sessions.values() if s.channel == channel and s.status != "ended"), None)
+
+    async def _command(self, inbound: CommandIssued) -> Reply | None:
+        word, args = commands.split(inbound.text)
+        if word == "start":
+            return await self._start(inbound, args)
+        if word in ("", "help"):
+            return Reply(text=self.cfg.say("runtime_help"))
+        session = self._running_in(inbound.channel) or self._only_session_of(inbound.person.id)
+        if session is None:
+            return Reply(text=self.cfg.say("runtime_no_session"))
+        await self.apply(session.id, CommandGiven(at=self.clock(), person=inbound.person.id,
+                                                  name=inbound.person.name, command=word, args=args))
+        return None
+
+    def _only_session_of(self, person: str) -> Session | None:
+        """For commands given outside a session channel (e.g. in a DM): the one session the person is in."""
+        mine = [s for s in self.sessions.values()
+                if (person in s.participants or s.is_facilitator(person) or s.convenor == person)]
+        live = [s for s in mine if s.status != "ended"] or mine
+        return live[0] if len(live) == 1 else None
+
+    async def _start(self, inbound: CommandIssued, args: str) -> Reply | None:
+        async with self._start_lock:
+            if self._running_in(inbound.channel):
+                return Reply(text=self.cfg.say("runtime_already_running"))
+            try:
+                req = commands.parse_start(args, inbound.options)
+                structure = load_structure(self.settings, req.structure or self.settings.session.structure)
+                options = commands.build_options(default_options(self.settings, structure), req.option_updates,
+                                                 structure)
+            except (commands.CommandError, ConfigError) as exc:
+                return Reply(text=self.cfg.say("runtime_start_problem", problem=str(exc)))
+            session_id = secrets.token_hex(4)
+            event = SessionStarted(
+                at=self.clock(), session_id=session_id, channel=inbound.channel, question=req.question,
+                facilitator=inbound.person.id, facilitator_name=inbound.person.name,
+                cofacilitators=req.cofacilitators, convenor=req.convenor, structure=structure, options=options,
+                seed=secrets.randbelow(2**31), past_pairs=await self.store.past_pairs(inbound.channel),
+            )
+            await self.store.create_session(session_id, inbound.channel)
+        await self.apply(session_id, event)
+        return None
+
+    async def _message(self, inbound: UserMessage) -> Reply | None:
+        session_id: str | None = None
+        reply_to: str | None = None
+        if inbound.reply_to_ref:
+            found = await self.store.key_for_ref(inbound.reply_to_ref)
+            if found:
+                session_id, reply_to = found
+        elif inbound.private:
+            session = self._only_session_of(inbound.person.id)
+            if session is None:
+                live = [s for s in self.sessions.values() if s.status != "ended"
+                        and inbound.person.id in s.participants]
+                return Reply(text=self.cfg.say("runtime_dm_ambiguous" if live else "runtime_dm_no_session"))
+            session_id = session.id
+        if session_id is None or session_id not in self.sessions:
+            return None  # ordinary conversation the bot is not part of
+        await self.store.remember_message(inbound.message_ref, session_id)
+        await self.apply(session_id, ReplyPosted(
+            at=self.clock(), person=inbound.person.id, name=inbound.person.name, text=inbound.text,
+            message_ref=inbound.message_ref, reply_to=reply_to, private=inbound.private))
+        return None
+
+    async def fire_timer(self, session_id: str, timer_id: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is None or timer_id not in session.timers:
+            return
+        await self.apply(session_id, TimerFired(at=self.clock(), timer_id=timer_id))
+
+    # --- the one path every event takes ------------------------------------------------------
+
+    async def apply(self, session_id: str, event: Event) -> None:
+        async with self._lock(session_id):
+            await self.store.append(session_id, event)
+            state, effects = handle(self.sessions.get(session_id), event, self.cfg)
+            if state is None:
+                return
+            self.sessions[session_id] = state
+            await self._execute(state, effects)
+            if state.status == "ended" and state.note_status == "approved":
+                await self.store.close_session(session_id)
+
+    async def _execute(self, s: Session, effects: list[Effect]) -> None:
+        refs = await self.store.refs(s.id)
+        for effect in effects:
+            if isinstance(effect, StartTimer):
+                self.timers.arm(s.id, effect.timer_id, effect.fire_at)
+                continue
+            if isinstance(effect, CancelTimer):
+                self.timers.cancel(effect.timer_id)
+                continue
+            if effect.key in refs:
+                continue  # carried out before a restart
+            try:
+                ref = await self._carry_out(s, effect, refs)
+            except DeliveryError as exc:
+                ref = FAILED
+                log.warning("session %s: %s failed: %s", s.id, effect.type, exc)
+                await self._tell_facilitator(s, str(exc))
+            except Exception:
+                log.exception("session %s: %s failed", s.id, effect.type)
+                ref = FAILED
+            refs[effect.key] = ref
+            await self.store.record_ref(s.id, effect.key, ref)
+
+    async def _carry_out(self, s: Session, effect: Effect, refs: dict[str, str]) -> str:
+        a = self.adapter
+        if isinstance(effect, Post):
+            aud = effect.audience
+            if aud.kind == "thread":
+                target = Target(kind="thread", ref=refs.get(aud.anchor or ""))
+                if target.ref in (None, FAILED):
+                    target = Target(kind="channel")
+            elif aud.kind == "private":
+                target = Target(kind="private", ref=aud.person)
+            elif aud.kind == "pair":
+                target = Target(kind="pair", ref=refs.get(f"pair:{aud.pair_id}"))
+                if target.ref in (None, FAILED):
+                    target = Target(kind="thread", ref=refs.get("question"))
+            else:
+                target = Target(kind="channel")
+            return await a.post(s.channel, target, effect.text, effect.actions, s.id)
+        if isinstance(effect, OpenPairSpace):
+            ref = await a.open_pair_space(s.channel, effect.pair_id, effect.title, effect.members, s.id)
+            await self.store.record_pair(s.channel, s.id, [m.id for m in effect.members])
+            return ref
+        if isinstance(effect, DeliverNote):
+            return await a.deliver_note(s.channel, effect.convenor, effect.title, effect.markdown,
+                                        effect.json_text, effect.actions, s.id)
+        if isinstance(effect, PublishNote):
+            return await a.publish_note(s.channel, effect.title, effect.markdown, s.id)
+        raise TypeError(f"unknown effect {effect!r}")
+
+    async def _tell_facilitator(self, s: Session, text: str) -> None:
+        try:
+            await self.adapter.post(s.channel, Target(kind="private", ref=s.facilitator), text, [], s.id)
+        except Exception:
+            log.exception("could not tell the facilitator of session %s", s.id)
+
+
+def _is_timer(effect: Effect) -> bool:
+    return isinstance(effect, StartTimer | CancelTimer)
+
+
+@asynccontextmanager
+async def running(
+    adapter: Adapter,
+    directory: Path,
+    settings: Settings | None = None,
+    timers: Timers | None = None,
+    clock: Callable[[], datetime] | None = None,
+    db_name: str = "facilitator.sqlite3",
+) -> AsyncIterator[Runtime]:
+    """A started runtime on `directory/db_name`, stopped and closed on exit."""
+    settings = settings or Settings()
+    store = await Store.open(directory / db_name)
+    runtime = Runtime(adapter, store, timers or AsyncTimers(), settings, engine_config(settings), clock)
+    adapter.bind(runtime.receive)
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+        await store.close()
