@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -70,8 +70,11 @@ class Runtime:
         settings: Settings,
         cfg: EngineConfig,
         clock: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.adapter = adapter
+        # Session ids and pairing seeds; a seeded generator makes simulations repeatable.
+        self.rng = rng or random.SystemRandom()
         self.store = store
         self.timers = timers
         self.settings = settings
@@ -174,12 +177,12 @@ class Runtime:
                                                  structure)
             except (commands.CommandError, ConfigError) as exc:
                 return Reply(text=self.cfg.say("runtime_start_problem", problem=str(exc)))
-            session_id = secrets.token_hex(4)
+            session_id = f"{self.rng.getrandbits(32):08x}"
             event = SessionStarted(
                 at=self.clock(), session_id=session_id, channel=inbound.channel, question=req.question,
                 facilitator=inbound.person.id, facilitator_name=inbound.person.name,
                 cofacilitators=req.cofacilitators, convenor=req.convenor, structure=structure, options=options,
-                seed=secrets.randbelow(2**31), past_pairs=await self.store.past_pairs(inbound.channel),
+                seed=self.rng.randrange(2**31), past_pairs=await self.store.past_pairs(inbound.channel),
             )
             await self.store.create_session(session_id, inbound.channel)
         await self.apply(session_id, event)

@@ -8,6 +8,7 @@ Participants refer to ideas and proposals by their text, never by internal ids.
 from __future__ import annotations
 
 import asyncio
+import random
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,7 @@ class Scenario(BaseModel):
     participants: list[Participant] = []
     steps: list[Step] = []
     approve: bool = True  # the convenor approves the note at the end
+    seed: int = 1  # pairs and tie-breaks repeat exactly for the same seed
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -275,11 +277,12 @@ async def run_scenario(
     from bot.configuration import engine_config
 
     store = await Store.open(db)
+    rng = random.Random(scenario.seed)
     if mode == "simulated":
         runtime = Runtime(adapter, store, VirtualTimers(), settings, engine_config(settings),
-                          SimulatedClock(start or datetime.now(UTC)))
+                          SimulatedClock(start or datetime.now(UTC)), rng=rng)
     else:
-        runtime = Runtime(adapter, store, AsyncTimers(), settings, engine_config(settings))
+        runtime = Runtime(adapter, store, AsyncTimers(), settings, engine_config(settings), rng=rng)
     adapter.bind(runtime.receive)
     await runtime.start()
     try:

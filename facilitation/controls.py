@@ -10,7 +10,7 @@ from facilitation.effects import PublishNote
 from facilitation.note import build_note, render_markdown
 from facilitation.phases import RULES
 from facilitation.text import neutralise, one_line
-from facilitation.turn import Turn
+from facilitation.turn import Turn, duration_text
 
 FACILITATOR_ONLY = {"next", "extend", "pause", "resume", "skip", "end", "status", "add", "remove", "confirm"}
 MAX_EXTEND_MINUTES = 120
@@ -116,7 +116,7 @@ def _status(t: Turn, person: str, args: str) -> None:
     if s.status == "ended":
         state = t.say("status_ended")
     elif s.status == "paused":
-        state = t.say("status_paused", phase=spec.title if spec else "", left=f"{(s.paused_remaining or 0) / 60:g}")
+        state = t.say("status_paused", phase=spec.title if spec else "", left=duration_text(s.paused_remaining or 0))
     else:
         state = t.say("status_running", phase=spec.title if spec else "", left=t.minutes_left())
     t.to_person(person, t.say("status", state=state, people=len(lines), ideas=len(s.live_ideas()),

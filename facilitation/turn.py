@@ -83,11 +83,18 @@ class Turn:
             self.arm("reminder", remind_at)
 
     def minutes_left(self) -> str:
+        """Time left in the phase, as people say it: "5 min", "90 s"."""
         if self.s.deadline is None:
             return "?"
-        return f"{max((self.s.deadline - self.at).total_seconds(), 0) / 60:g}"
+        return duration_text(max((self.s.deadline - self.at).total_seconds(), 0))
 
     def mark_contributed(self, person: str) -> None:
         done = self.s.contributed.setdefault(self.s.phase_index, [])
         if person not in done:
             done.append(person)
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{round(seconds)} s"
+    return f"{round(seconds / 60)} min"
