@@ -197,10 +197,12 @@ class Runtime:
                 session_id, reply_to = found
         elif inbound.private:
             session = self._only_session_of(inbound.person.id)
+            live = [s for s in self.sessions.values() if s.status != "ended"]
+            if session is None and len(live) == 1:
+                session = live[0]  # a newcomer's first private idea: joining by replying
             if session is None:
-                live = [s for s in self.sessions.values() if s.status != "ended"
-                        and inbound.person.id in s.participants]
-                return Reply(text=self.cfg.say("runtime_dm_ambiguous" if live else "runtime_dm_no_session"))
+                mine = [s for s in live if inbound.person.id in s.participants]
+                return Reply(text=self.cfg.say("runtime_dm_ambiguous" if mine else "runtime_dm_no_session"))
             session_id = session.id
         if session_id is None or session_id not in self.sessions:
             return None  # ordinary conversation the bot is not part of

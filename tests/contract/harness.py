@@ -26,6 +26,8 @@ class Harness(Protocol):
     """All user-facing ids are the platform's own; `person` is a user id the harness knows a name for."""
 
     channel: str
+    facilitator: str  # the user who starts sessions in the contract tests
+    people: list[str]  # at least seven other users who take part
 
     async def command(self, person: str, text: str) -> str | None:
         """Run the bot's command with `text` (e.g. "start What next?"); return any reply shown only to them."""

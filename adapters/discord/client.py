@@ -1,0 +1,163 @@
+"""The discord.py client: the `/opera` command group, persistent buttons, and the gateway listeners.
+
+Everything here only translates: interactions and gateway events become calls on the adapter,
+which turns them into the runtime's inbound messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.rendering import CUSTOM_ID_PATTERN, NO_PINGS, button_label, encode_custom_id
+
+if TYPE_CHECKING:
+    from adapters.discord.adapter import DiscordAdapter
+
+log = logging.getLogger("facilitator.discord")
+
+_STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
+
+
+class OperaButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile(CUSTOM_ID_PATTERN)):
+    """A button whose custom id carries session, action and value: it works on any message, after any restart."""
+
+    def __init__(self, session_id: str, action_id: str, value: str, label: str = "\u2026",
+                 style: str | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=button_label(label), custom_id=encode_custom_id(session_id, action_id, value),
+                style=_STYLES.get(style or "", discord.ButtonStyle.secondary),
+            )
+        )
+        self.session_id = session_id
+        self.action_id = action_id
+        self.value = value
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> OperaButton:
+        return cls(match["session"], match["action"], match["value"], label=item.label or "\u2026")
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        client = interaction.client
+        assert isinstance(client, OperaClient)
+        await client.adapter.clicked(interaction, self.session_id, self.action_id, self.value)
+
+
+VOTING = [app_commands.Choice(name=n, value=n) for n in ("dots", "borda", "approval")]
+OWN = [app_commands.Choice(name="private (ideas hidden until Explain)", value="private"),
+       app_commands.Choice(name="open (replies in the thread)", value="open")]
+
+
+def command_group(adapter: DiscordAdapter, name: str) -> app_commands.Group:
+    """`/<name> start|next|extend|pause|resume|skip|end|status|join|mine|vote|do|help`."""
+    group = app_commands.Group(name=name, description="Run a facilitated breakout session (OPERA)", guild_only=True)
+
+    @group.command(name="start", description="Start a session (leave out the question for the full settings form)")
+    @app_commands.describe(
+        question="The question the group works on", voting="How the group ranks the proposals",
+        dots="Dots per person (dot voting)", own="Whether ideas stay private during Own",
+        convenor="Who receives the round-up note (default: you)", cofacilitator="Someone who may steer with you",
+        structure="Structure name (default: opera)", attribution="Name people in the note",
+    )
+    @app_commands.choices(voting=VOTING, own=OWN)
+    async def start(
+        interaction: discord.Interaction, question: str | None = None,
+        voting: app_commands.Choice[str] | None = None, dots: app_commands.Range[int, 1, 50] | None = None,
+        own: app_commands.Choice[str] | None = None, convenor: discord.User | None = None,
+        cofacilitator: discord.User | None = None, structure: str | None = None, attribution: bool | None = None,
+    ) -> None:
+        options: dict[str, Any] = {
+            "voting": voting.value if voting else None, "dots": dots, "own": own.value if own else None,
+            "convenor": str(convenor.id) if convenor else None, "structure": structure, "attribution": attribution,
+            "cofacilitators": [str(cofacilitator.id)] if cofacilitator else None,
+        }
+        options = {k: v for k, v in options.items() if v is not None}
+        if question is None:
+            await adapter.start_form(interaction, options)
+            return
+        options["question"] = question
+        await adapter.command(interaction, f"start {question}", options)
+
+    def control(word: str, description: str) -> None:
+        async def run(interaction: discord.Interaction) -> None:
+            await adapter.command(interaction, word)
+
+        group.command(name=word, description=description)(run)
+
+    control("next", "Facilitator: close this phase and open the next")
+    control("pause", "Facilitator: stop the clock")
+    control("resume", "Facilitator: start the clock again")
+    control("skip", "Facilitator: skip the next phase")
+    control("end", "Facilitator: end the session and draft the round-up note")
+    control("status", "Facilitator: who has contributed so far")
+    control("join", "Take part in the session in this channel")
+    control("mine", "See your own ideas")
+    control("help", "What you can do")
+
+    @group.command(name="extend", description="Facilitator: add minutes to this phase")
+    async def extend(interaction: discord.Interaction, minutes: app_commands.Range[int, 1, 120] = 5) -> None:
+        await adapter.command(interaction, f"extend {minutes}")
+
+    @group.command(name="vote", description="Vote by proposal numbers, e.g. 2 2 5 (dots) or 3 1 2 (a ranking)")
+    async def vote(interaction: discord.Interaction, numbers: str) -> None:
+        await adapter.command(interaction, f"vote {numbers}")
+
+    @group.command(name="do", description="Any session command as text: idea ..., pick #3 because ..., theme ...")
+    async def do(interaction: discord.Interaction, text: str) -> None:
+        await adapter.command(interaction, text)
+
+    return group
+
+
+class OperaClient(discord.Client):
+    def __init__(self, adapter: DiscordAdapter, command_name: str, sync_commands: bool = True) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True  # privileged: needed to read replies in threads
+        # guild_ready_timeout: don't wait for member chunks we never use; startup stays fast.
+        super().__init__(intents=intents, allowed_mentions=NO_PINGS, guild_ready_timeout=0.5)
+        self.adapter = adapter
+        self.sync_commands = sync_commands
+        self.tree = app_commands.CommandTree(self)
+        self.tree.add_command(command_group(adapter, command_name))
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(OperaButton)
+        if self.sync_commands:
+            await self._sync_if_changed()
+
+    async def _sync_if_changed(self) -> None:
+        """Sync is rate-limited: compare with what Discord has and only push a changed command set."""
+        assert self.application_id is not None
+        remote = await self.http.get_global_commands(self.application_id)
+        local = [c.to_dict(self.tree) for c in self.tree.get_commands()]
+        if _shape(remote) != _shape(local):
+            log.info("registering the slash commands with Discord")
+            await self.tree.sync()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.message_created(message)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        await self.adapter.message_edited(payload)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self.adapter.message_deleted(payload)
+
+    async def on_thread_create(self, thread: discord.Thread) -> None:
+        self.adapter.thread_seen(thread)
+
+
+def _shape(commands: list[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """Names, subcommands and option names/types: enough to tell whether a sync is needed."""
+
+    def options(opts: list[dict[str, Any]]) -> tuple[Any, ...]:
+        return tuple(sorted((o["name"], o["type"], options(o.get("options", []))) for o in opts))
+
+    return sorted((c["name"], options(c.get("options", []))) for c in commands)

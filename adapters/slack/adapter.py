@@ -1,0 +1,266 @@
+"""The Slack adapter: the runtime's outbound calls as Slack Web API calls, and inbound hand-off.
+
+Refs: a message is `"<channel id>:<ts>"` (ts is only unique within a channel); a pair space is the
+group DM's channel id. Private posts go to the person's DM with the bot (conversations.open, cached):
+unlike chat.postEphemeral they stay after a reload, their buttons keep working, and each DM is its own
+channel for the 1 msg/s limit. Ephemeral messages are kept for immediate replies to the sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from adapters.base import DeliveryError, Inbound, Reply, Sink, Target
+from adapters.slack import render
+from adapters.slack.throttle import ChannelThrottle
+from facilitation.effects import Action, Form, Person
+
+log = logging.getLogger("facilitator.slack")
+
+NOTE_DRAFT_EVENT = "opera_note_draft"
+NOTE_PUBLISHED_EVENT = "opera_note_published"
+
+# Slack errors a facilitator can fix, in words they can act on.
+_FIXABLE = {
+    "not_in_channel": "I'm not in this channel yet: invite me with /invite, then try again.",
+    "channel_not_found": "I can't see that channel: invite me to it (or check it still exists).",
+    "missing_scope": "The Slack app is missing a permission ({needed}); reinstall it from config/slack-manifest.yml.",
+    "cannot_dm_bot": "I can't send a direct message to another bot.",
+    "user_not_found": "Slack doesn't know that person any more.",
+    "is_archived": "This channel is archived, so I can't post here.",
+}
+
+
+def make_client(token: str, base_url: str, max_429_retries: int = 3) -> AsyncWebClient:
+    """A Web API client that retries 429s (Retry-After), 500/503s and dropped connections."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=max_429_retries),
+            AsyncServerErrorRetryHandler(),
+        ],
+    )
+
+
+def message_ref(channel: str, ts: str) -> str:
+    return f"{channel}:{ts}"
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    channel, _, ts = ref.partition(":")
+    return channel, ts or None
+
+
+class SlackAdapter:
+    name = "slack"
+
+    def __init__(self, client: AsyncWebClient, throttle: ChannelThrottle | None = None,
+                 extra_429_rounds: int = 10) -> None:
+        self.client = client
+        self.throttle = throttle or ChannelThrottle()
+        self.extra_429_rounds = extra_429_rounds
+        self._sink: Sink | None = None
+        self._dms: dict[str, str] = {}
+        self._names: dict[str, str] = {}
+        # Forms too large to travel in a button's value, by (channel, message ts, action id).
+        self._forms: dict[tuple[str, str, str], Form] = {}
+        self.inflight = 0
+
+    def bind(self, sink: Sink) -> None:
+        self._sink = sink
+
+    @property
+    def idle(self) -> bool:
+        return self.inflight == 0 and not self.throttle.busy
+
+    async def receive(self, inbound: Inbound) -> Reply | None:
+        """Hand an inbound message to the runtime (listeners call this after they have acked)."""
+        if self._sink is None:
+            raise RuntimeError("SlackAdapter.bind() was not called")
+        self.inflight += 1
+        try:
+            return await self._sink(inbound)
+        finally:
+            self.inflight -= 1
+
+    def track(self) -> _Tracked:
+        return _Tracked(self)
+
+    # --- Web API calls ------------------------------------------------------------------------
+
+    async def call(self, method: str, **params: Any) -> AsyncSlackResponse:
+        """One Web API call; 429s the SDK's handler gave up on are waited out here too (a 429 means
+        nothing was posted, so repeating the call cannot post twice)."""
+        for attempt in range(self.extra_429_rounds + 1):
+            try:
+                return await getattr(self.client, method.replace(".", "_"))(**params)
+            except SlackApiError as exc:
+                if exc.response.status_code != 429 or attempt == self.extra_429_rounds:
+                    raise _delivery_error(exc) from exc
+                wait = _retry_after(exc.response.headers)
+                log.warning("%s still rate limited; waiting %.0f s", method, wait)
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
+
+    async def post_message(self, channel: str, **params: Any) -> str:
+        """chat.postMessage through the channel's throttle; returns the message ref."""
+        params.setdefault("unfurl_links", False)
+        params.setdefault("unfurl_media", False)
+
+        async def send() -> AsyncSlackResponse:
+            return await self.call("chat.postMessage", channel=channel, link_names=False, parse="none", **params)
+
+        response = await self.throttle.run(channel, send)
+        return message_ref(response["channel"], response["ts"])
+
+    async def dm_channel(self, person: str) -> str:
+        if person not in self._dms:
+            response = await self.call("conversations.open", users=[person])
+            self._dms[person] = response["channel"]["id"]
+        return self._dms[person]
+
+    async def person(self, user_id: str, hint: str | None = None) -> Person:
+        """The person with a display name (users.info, cached; the id if Slack won't say)."""
+        if user_id not in self._names:
+            try:
+                user = (await self.call("users.info", user=user_id))["user"]
+                profile = user.get("profile") or {}
+                self._names[user_id] = (profile.get("display_name") or profile.get("real_name")
+                                        or user.get("real_name") or user.get("name") or hint or user_id)
+            except DeliveryError:
+                return Person(id=user_id, name=hint or user_id)
+        return Person(id=user_id, name=self._names[user_id])
+
+    def remember_form(self, ref: str, actions: list[Action]) -> None:
+        channel, ts = split_ref(ref)
+        for action in actions:
+            if action.form is not None and render.unpack_button_value(render.pack_button_value(action))[1] is None:
+                self._forms[(channel, ts or "", action.id)] = action.form
+
+    def form_for(self, channel: str, ts: str, action_id: str) -> Form | None:
+        return self._forms.get((channel, ts, action_id))
+
+    # --- the Adapter protocol -----------------------------------------------------------------
+
+    async def post(self, channel: str, target: Target, text: str, actions: list[Action], session_id: str) -> str:
+        params: dict[str, Any] = {}
+        where = channel
+        if target.kind == "thread" and target.ref:
+            where, params["thread_ts"] = split_ref(target.ref)
+        elif target.kind == "private" and target.ref:
+            where = await self.dm_channel(target.ref)
+        elif target.kind == "pair" and target.ref:
+            where = split_ref(target.ref)[0]
+        body = render.mrkdwn(text)
+        ref = await self.post_message(where, text=render.fallback_text(body),
+                                      blocks=render.message_blocks(body, actions, session_id), **params)
+        self.remember_form(ref, actions)
+        return ref
+
+    async def open_pair_space(self, channel: str, pair_id: str, title: str, members: list[Person],
+                              session_id: str) -> str:
+        """A group DM of the members and the bot (conversations.open, Tier 3): private to the pair, and a
+        channel of its own, so 30 pairs' intros don't queue behind each other at 1 msg/s."""
+        response = await self.call("conversations.open", users=[m.id for m in members])
+        return response["channel"]["id"]
+
+    async def deliver_note(self, channel: str, convenor: Person, title: str, markdown: str, json_text: str,
+                           actions: list[Action], session_id: str) -> str:
+        dm = await self.dm_channel(convenor.id)
+        body = render.note_mrkdwn(markdown)
+        ref = await self.post_message(
+            dm, text=render.fallback_text(body), blocks=render.message_blocks(body, actions, session_id),
+            metadata={"event_type": NOTE_DRAFT_EVENT, "event_payload": {"session": session_id}},
+        )
+        self.remember_form(ref, actions)
+        stem = _file_stem(title)
+        await self.throttle.run(dm, lambda: self.upload_files(dm, [
+            (f"{stem}.md", markdown, f"{title} (Markdown)"),
+            (f"{stem}.json", json_text, f"{title} (JSON)"),
+        ]))
+        return ref
+
+    async def upload_files(self, channel: str, files: list[tuple[str, str, str]]) -> None:
+        """files_upload_v2: files.getUploadURLExternal, the upload itself, files.completeUploadExternal."""
+        uploads = [{"filename": name, "content": content, "title": label} for name, content, label in files]
+        for attempt in range(self.extra_429_rounds + 1):
+            try:
+                await self.client.files_upload_v2(file_uploads=uploads, channel=channel)
+                return
+            except SlackApiError as exc:
+                if exc.response.status_code != 429 or attempt == self.extra_429_rounds:
+                    raise _delivery_error(exc) from exc
+                await asyncio.sleep(1)
+
+    async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
+        body = render.note_mrkdwn(markdown)
+        return await self.post_message(
+            channel, text=render.fallback_text(body), blocks=render.message_blocks(body, [], session_id),
+            metadata={"event_type": NOTE_PUBLISHED_EVENT, "event_payload": {"session": session_id}},
+        )
+
+    # --- replies shown only to the sender ----------------------------------------------------
+
+    async def tell(self, person: str, channel: str, text: str, thread_ts: str | None = None) -> None:
+        """An immediate answer to one person: ephemeral where others are present, a plain message in their DM."""
+        body = render.mrkdwn(text)
+        try:
+            if channel.startswith("D"):
+                await self.post_message(channel, text=render.fallback_text(body),
+                                        blocks=render.message_blocks(body, [], ""))
+                return
+            params: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
+            await self.call("chat.postEphemeral", channel=channel, user=person, text=render.fallback_text(body),
+                            blocks=render.message_blocks(body, [], ""), **params)
+        except DeliveryError:
+            log.warning("could not answer %s in %s", person, channel)
+
+
+class _Tracked:
+    """Counts listener work in flight so tests (and shutdown) can wait for quiet."""
+
+    def __init__(self, adapter: SlackAdapter) -> None:
+        self.adapter = adapter
+
+    async def __aenter__(self) -> None:
+        self.adapter.inflight += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.adapter.inflight -= 1
+
+
+def _delivery_error(exc: SlackApiError) -> DeliveryError:
+    code = str(exc.response.get("error", "unknown_error")) if exc.response is not None else "unknown_error"
+    message = _FIXABLE.get(code, f"Slack refused the call ({code}).")
+    if "{needed}" in message:
+        message = message.format(needed=exc.response.get("needed", "?"))
+    return DeliveryError(message)
+
+
+def _file_stem(title: str) -> str:
+    stem = "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
+    while "--" in stem:
+        stem = stem.replace("--", "-")
+    return (stem[:60].rstrip("-") or "note")
+
+
+def _retry_after(headers: Any) -> float:
+    value = next((v for k, v in dict(headers or {}).items() if k.lower() == "retry-after"), "1")
+    value = value[0] if isinstance(value, list) else value
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return 1.0

@@ -1,0 +1,170 @@
+"""The adapter contract: what every platform must let a facilitator, participants and a convenor do.
+
+Runs once per harness in tests/contract/harnesses.py, each driving the real runtime and adapter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.contract.harness import Harness, Seen
+from tests.contract.harnesses import HARNESSES
+
+QUESTION = "How could our network share power with people who use services?"
+
+
+@pytest.fixture(params=sorted(HARNESSES))
+async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with HARNESSES[request.param](tmp_path) as harness:
+        yield harness
+
+
+def _where(h: Harness, prefix: str) -> list[Seen]:
+    return [m for m in h.seen() if m.where.startswith(prefix)]
+
+
+def _last_with(h: Harness, text: str) -> Seen:
+    found = [m for m in h.seen() if text in m.text]
+    assert found, f"no bot message contains {text!r}"
+    return found[-1]
+
+
+async def _start(h: Harness, options: str = "") -> None:
+    reply = await h.command(h.facilitator, f"start {options} {QUESTION}".replace("  ", " "))
+    await h.settle()
+    assert reply is None, reply
+
+
+async def _status(h: Harness) -> str:
+    await h.command(h.facilitator, "status")
+    await h.settle()
+    return _last_with(h, "People:").text
+
+
+async def test_start_posts_the_question_with_a_join_button_and_opens_own(h: Harness) -> None:
+    await _start(h)
+    question = [m for m in _where(h, "channel") if QUESTION in m.text]
+    assert question and "Join" in question[0].buttons
+    own = _last_with(h, "**Own**")
+    assert own.where == "thread" and "Add an idea" in own.buttons
+
+
+async def test_a_second_session_in_the_same_channel_is_refused_with_a_reason(h: Harness) -> None:
+    await _start(h)
+    reply = await h.command(h.people[0], "start Another question?")
+    assert reply and "already running" in reply
+
+
+async def test_private_ideas_reach_nobody_else_before_explain(h: Harness) -> None:
+    await _start(h)
+    secret = "Ring-fence a budget for community-led research"
+    await h.direct_message(h.people[0], secret)
+    await h.settle()
+    holders = [m.where for m in h.seen() if secret in m.text]
+    assert holders and set(holders) == {f"private:{h.people[0]}"}
+    assert "Ideas: 1" in await _status(h)
+
+
+async def test_a_retried_delivery_does_not_duplicate_an_idea(h: Harness) -> None:
+    await _start(h, "own=open")
+    await h.reply_in_thread(h.people[0], "Open every board meeting to the public", event_id="Ev-1")
+    await h.reply_in_thread(h.people[0], "Open every board meeting to the public", event_id="Ev-1")
+    await h.settle()
+    assert "Ideas: 1" in await _status(h)
+
+
+async def test_edits_and_deletions_of_thread_replies_are_followed(h: Harness) -> None:
+    await _start(h, "own=open")
+    first = await h.reply_in_thread(h.people[0], "Pay people for their tme")
+    second = await h.reply_in_thread(h.people[1], "Something I regret writing")
+    await h.settle()
+    await h.edit(h.people[0], first, "Pay people for their time")
+    await h.delete(h.people[1], second)
+    await h.settle()
+    await h.command(h.people[0], "mine")
+    await h.settle()
+    assert "Pay people for their time" in _last_with(h, "Your ideas").text
+    assert "Ideas: 1" in await _status(h)
+
+
+async def test_only_the_facilitator_can_move_the_session_on(h: Harness) -> None:
+    await _start(h)
+    await h.command(h.people[0], "next")
+    await h.settle()
+    refusal = _last_with(h, "Only the facilitator")
+    assert refusal.where == f"private:{h.people[0]}"
+    assert not any("**Pair**" in m.text for m in h.seen())
+
+
+async def test_each_pair_space_shows_only_its_members_ideas(h: Harness) -> None:
+    await _start(h)
+    ideas = {p: f"Idea number {n} from a participant" for n, p in enumerate(h.people[:3], start=1)}
+    for person, text in ideas.items():
+        await h.direct_message(person, text)
+    await h.settle()
+    await h.command(h.facilitator, "next")
+    await h.settle()
+    spaces = {m.where for m in _where(h, "pair:")}
+    assert len(spaces) == 1, "three people make one trio"
+    intro = next(m for m in _where(h, "pair:") if "Pick" in m.buttons)
+    assert all(text in intro.text for text in ideas.values())
+
+
+async def test_hostile_text_is_repeated_without_pinging_anyone(h: Harness) -> None:
+    await _start(h, "own=open")
+    hostile = "@everyone <!channel> <!here> <@U0123ABC> @here look **at** ```me```"
+    await h.reply_in_thread(h.people[0], hostile)
+    await h.reply_in_thread(h.people[1], "A calm idea")
+    await h.settle()
+    await h.command(h.facilitator, "next")
+    await h.settle()
+    repeated = [m for m in h.seen() if "look" in m.text]
+    assert repeated, "the pair space repeats the idea"
+    assert not any(m.pings for m in h.seen())
+
+
+async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness) -> None:
+    await _start(h)
+    people = h.people[:3]
+    texts = ["Share budgets with community groups", "Pay for lived experience", "Plain English in all letters"]
+    for person, text in zip(people, texts, strict=True):
+        await h.direct_message(person, text)
+    await h.settle()
+    await h.command(h.facilitator, "next")  # Pair
+    await h.settle()
+    intro = next(m for m in _where(h, "pair:") if "Pick" in m.buttons)
+    chosen = re.search(r"#(\d+) Pay for lived experience", intro.text)
+    assert chosen
+    await h.click(people[1], intro.ref, "Pick", {"ideas": [f"i{chosen.group(1)}"], "reason": "It is fair"})
+    await h.settle()
+    await h.command(h.facilitator, "next")  # Explain
+    await h.settle()
+    proposal = _last_with(h, "Proposal 1")
+    await h.reply_to(people[2], proposal.ref, "Who pays, the council or funders?")
+    await h.command(h.facilitator, "next")  # Rank
+    await h.settle()
+    ballot = _last_with(h, "**Rank**")
+    for person in people:
+        await h.click(person, ballot.ref, "Vote", {"P1": "2"})
+    await h.settle()
+    await h.command(h.facilitator, "next")  # Arrange
+    await h.settle()
+    chair = _last_with(h, "empty chair")
+    await h.reply_to(people[0], chair.ref, "Young carers")
+    await h.command(h.facilitator, "next")  # the end
+    await h.settle()
+
+    notes = h.notes()
+    assert len(notes) == 1 and notes[0].where == f"private:{h.facilitator}"
+    assert any(f.endswith(".md") for f in notes[0].files)
+    for expected in texts + ["It is fair", "Who pays, the council or funders?", "Young carers"]:
+        assert expected in notes[0].text
+    await h.click(h.facilitator, notes[0].ref, "Approve")
+    await h.click(h.facilitator, notes[0].ref, "Approve")
+    await h.settle()
+    assert len(h.published()) == 1
+    assert "Share budgets with community groups" in h.published()[0].text
