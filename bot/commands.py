@@ -59,8 +59,8 @@ def _minutes(value: Any) -> dict[str, float]:
             m = float(minutes)
         except (TypeError, ValueError):
             raise CommandError(f"minutes for {kind} must be a number, like own:3.") from None
-        if not 0.05 <= m <= 240:
-            raise CommandError(f"minutes for {kind} must be between 0.05 and 240.")
+        if not 0.01 <= m <= 240:
+            raise CommandError(f"minutes for {kind} must be between 0.01 and 240.")
         out[str(kind).strip().lower()] = m
     return out
 

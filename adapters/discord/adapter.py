@@ -39,6 +39,7 @@ from adapters.base import (
 from adapters.discord.client import OperaButton, OperaClient
 from adapters.discord.forms import FormBook, FormFlow, Values
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
+from adapters.discord.start_form import start_form, start_options
 from facilitation.effects import Action, Person
 
 log = logging.getLogger("facilitator.discord")
@@ -501,12 +502,8 @@ class DiscordAdapter:
         ))
 
     async def start_form(self, interaction: discord.Interaction, options: dict[str, Any]) -> None:
-        from adapters.discord.start_form import start_form
-
         async def submitted(modal_interaction: discord.Interaction, values: Values) -> None:
             await self.command(modal_interaction, "start", {**options, **start_options(values)})
-
-        from adapters.discord.start_form import start_options
 
         await FormFlow(start_form(), submitted).start(interaction)
 

@@ -107,7 +107,8 @@ def merge(form: Form, raw: Values) -> Values:
         if f.id in raw:
             out[f.id] = raw[f.id]
             continue
-        parts = [raw[k] for k in sorted((k for k in raw if k.startswith(f.id + "#")), key=lambda k: int(k.rsplit("#", 1)[1]))]
+        keys = sorted((k for k in raw if k.startswith(f.id + "#")), key=lambda k: int(k.rsplit("#", 1)[1]))
+        parts = [raw[k] for k in keys]
         if not parts:
             continue
         picked = [v for p in parts for v in (p if isinstance(p, list) else [p]) if v]

@@ -1,0 +1,276 @@
+"""The contract harness for Slack: the real runtime, the real slack-bolt app behind signed HTTP requests,
+and the real slack_sdk client talking to a loopback fake of the Slack Web API."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.slack import SlackAdapter, build_app, make_client, start_defaults
+from adapters.slack.adapter import NOTE_DRAFT_EVENT, NOTE_PUBLISHED_EVENT
+from adapters.slack.render import escape, unescape
+from adapters.slack.throttle import ChannelThrottle
+from bot.runtime import Runtime, running
+from bot.settings import Settings
+from tests.contract.harness import Seen
+from tests.slack.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, Message
+from tests.slack.signed import APP_ID, SECRET, SignedSlack
+
+CHANNEL = "C0SESSION"
+TOKEN = "xoxb-fake-bot-token-1234"
+_PING = re.compile(r"<[!@]")
+
+
+class SlackHarness:
+    def __init__(self, fake: FakeSlack, signed: SignedSlack, adapter: SlackAdapter, command_name: str = "/opera"):
+        self.fake = fake
+        self.signed = signed
+        self.adapter = adapter
+        self.command_name = command_name
+        self.channel = CHANNEL
+        self.runtime: Runtime | None = None
+        self.last_status = 0
+        self.last_errors: dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    # --- playing users -------------------------------------------------------------------------
+
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):06d}"
+
+    def name(self, person: str) -> str:
+        return self.fake.users.get(person, person)
+
+    async def command(self, person: str, text: str, channel: str | None = None) -> str | None:
+        where = channel or self.channel
+        before = len(self.fake.messages)
+        status, _ = await self.signed.command(
+            self.command_name, text, person, self.name(person), where,
+            self.fake.response_url(person, where), self._id("trig"))
+        self.last_status = status
+        await self.settle()
+        return self._replies_to(person, before)
+
+    def _replies_to(self, person: str, since: int) -> str | None:
+        texts = [self._display(m) for m in self.fake.messages[since:] if m.ephemeral_to == person]
+        return "\n".join(texts) or None
+
+    def session_thread(self) -> str | None:
+        """The session's anchor: the latest top-level bot post in the channel with a Join button."""
+        tops = [m for m in self.fake.bot_messages() if m.channel == self.channel and not m.thread_ts
+                and not m.ephemeral_to]
+        joins = [m for m in tops if any(unescape(b["text"]["text"]) == "Join" for b in m.buttons())]
+        anchor = (joins or tops or [None])[-1]
+        return anchor.ts if anchor else None
+
+    async def _say(self, person: str, channel: str, kind: str, text: str, thread_ts: str | None = None,
+                   event_id: str | None = None) -> str:
+        msg = self.fake.add_user_message(channel, person, escape(text), thread_ts)
+        event: dict[str, Any] = {"type": "message", "channel": channel, "user": person, "text": msg.text,
+                                 "ts": msg.ts, "event_ts": msg.ts, "channel_type": kind, "team": TEAM}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        await self.deliver(event, event_id)
+        return msg.ref
+
+    async def deliver(self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None) -> int:
+        status, _ = await self.signed.event(event, event_id or self._id("Ev"), retry=retry)
+        self.last_status = status
+        await self.settle()
+        return status
+
+    async def reply_in_thread(self, person: str, text: str, event_id: str | None = None) -> str:
+        return await self._say(person, self.channel, "channel", text, self.session_thread(), event_id)
+
+    async def reply_to(self, person: str, message_ref: str, text: str) -> str:
+        target = self.fake.message(message_ref)
+        if target.channel.startswith("D"):
+            return await self.direct_message(person, text)
+        kind = "mpim" if target.channel.startswith("G") else "channel"
+        # Slack has one level of threads: replying to any message in a thread replies in that thread.
+        return await self._say(person, target.channel, kind, text, target.thread_ts or target.ts)
+
+    async def direct_message(self, person: str, text: str) -> str:
+        return await self._say(person, self.fake.im_of(person), "im", text)
+
+    async def say_in_pair(self, person: str, text: str) -> str:
+        space = self.fake.pair_space_of(person)
+        if space is None:
+            raise AssertionError(f"{person} is in no pair space")
+        return await self._say(person, space, "mpim", text)
+
+    async def click(self, person: str, message_ref: str, label: str,
+                    values: dict[str, str | list[str]] | None = None) -> None:
+        msg = self.fake.message(message_ref)
+        block_id, button = next(
+            (b.get("block_id", ""), e) for b in msg.blocks if b.get("type") == "actions"
+            for e in b.get("elements", []) if unescape(e["text"]["text"]) == label)
+        trigger = self._id("trig")
+        payload = {
+            "type": "block_actions", "api_app_id": APP_ID, "token": "legacy", "trigger_id": trigger,
+            "user": {"id": person, "username": self.name(person), "name": self.name(person), "team_id": TEAM},
+            "team": {"id": TEAM, "domain": "fake"},
+            "container": {"type": "message", "message_ts": msg.ts, "channel_id": msg.channel,
+                          "is_ephemeral": bool(msg.ephemeral_to)},
+            "channel": {"id": msg.channel, "name": "x"},
+            "message": {"type": "message", "ts": msg.ts, "thread_ts": msg.thread_ts, "text": msg.text,
+                        "blocks": msg.blocks, "user": BOT_USER, "bot_id": BOT_ID},
+            "response_url": self.fake.response_url(person, msg.channel),
+            "actions": [{"type": "button", "action_id": button["action_id"], "block_id": block_id,
+                         "text": button["text"], "value": button.get("value"), "action_ts": f"{time.time():.6f}"}],
+        }
+        status, _ = await self.signed.interaction(payload)
+        self.last_status = status
+        await self.settle()
+        view = self.fake.views.get(trigger)
+        if view is not None:
+            await self.submit(person, view, values or {})
+
+    async def submit(self, person: str, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        """Fill in and submit a modal the bot opened, as Slack's view_submission."""
+        state: dict[str, Any] = {}
+        for block in view.get("blocks", []):
+            if block.get("type") != "input":
+                continue
+            bid = block["block_id"]
+            key = bid[2:] if bid.startswith("f_") else bid
+            element = block["element"]
+            state[bid] = {element["action_id"]: _element_state(element, values.get(key))}
+        payload = {
+            "type": "view_submission", "api_app_id": APP_ID, "token": "legacy", "trigger_id": self._id("trig"),
+            "team": {"id": TEAM, "domain": "fake"},
+            "user": {"id": person, "username": self.name(person), "name": self.name(person), "team_id": TEAM},
+            "view": {**view, "state": {"values": state}, "hash": "h"}, "response_urls": [],
+        }
+        status, text = await self.signed.interaction(payload)
+        self.last_status = status
+        answer = json.loads(text) if text.strip().startswith("{") else {}
+        self.last_errors = answer.get("errors", {}) if answer.get("response_action") == "errors" else {}
+        await self.settle()
+        return answer
+
+    async def edit(self, person: str, message_ref: str, text: str) -> None:
+        msg = self.fake.message(message_ref)
+        old = {"type": "message", "user": person, "text": msg.text, "ts": msg.ts}
+        msg.text = escape(text)
+        new = {"type": "message", "user": person, "text": msg.text, "ts": msg.ts, "edited": {"user": person}}
+        if msg.thread_ts:
+            old["thread_ts"] = new["thread_ts"] = msg.thread_ts
+        await self.deliver({"type": "message", "subtype": "message_changed", "channel": msg.channel,
+                            "hidden": True, "message": new, "previous_message": old, "ts": self.fake.next_ts(),
+                            "event_ts": msg.ts, "channel_type": _kind(msg.channel)})
+
+    async def delete(self, person: str, message_ref: str) -> None:
+        msg = self.fake.message(message_ref)
+        msg.deleted = True
+        old = {"type": "message", "user": person, "text": msg.text, "ts": msg.ts}
+        await self.deliver({"type": "message", "subtype": "message_deleted", "channel": msg.channel,
+                            "hidden": True, "deleted_ts": msg.ts, "previous_message": old,
+                            "ts": self.fake.next_ts(), "event_ts": msg.ts, "channel_type": _kind(msg.channel)})
+
+    async def settle(self) -> None:
+        """Quiet means: no listener work, no queued post, for several polls in a row."""
+        quiet = 0
+        deadline = time.monotonic() + 30
+        while quiet < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+            quiet = quiet + 1 if self.adapter.idle else 0
+
+    # --- what users saw -------------------------------------------------------------------------
+
+    def _display(self, m: Message) -> str:
+        texts = [b["text"]["text"] for b in m.blocks if b.get("type") == "section" and b.get("text")]
+        return unescape("\n".join(texts) if texts else m.text)
+
+    def _seen(self, m: Message, files: list[str]) -> Seen:
+        raw = " ".join([m.text] + [json.dumps(b) for b in m.blocks])
+        if m.ephemeral_to:
+            where = f"private:{m.ephemeral_to}"
+        elif m.channel.startswith("D"):
+            where = f"private:{m.channel[1:]}"
+        elif m.channel.startswith("G"):
+            where = f"pair:{m.channel}"
+        else:
+            where = "thread" if m.thread_ts else "channel"
+        return Seen(ref=m.ref, text=self._display(m), where=where, files=files, pings=bool(_PING.search(raw)),
+                    buttons=[unescape(b["text"]["text"]) for b in m.buttons()])
+
+    def _all(self) -> list[tuple[Message, Seen]]:
+        out: list[tuple[Message, Seen]] = []
+        for m in self.fake.bot_messages():
+            if m.via == "files" and out and out[-1][0].channel == m.channel and not m.text:
+                prev, seen = out[-1]
+                out[-1] = (prev, seen.model_copy(update={"files": seen.files + m.files}))
+                continue
+            out.append((m, self._seen(m, list(m.files))))
+        return out
+
+    def seen(self) -> list[Seen]:
+        return [s for _, s in self._all()]
+
+    def notes(self) -> list[Seen]:
+        return [s for m, s in self._all() if (m.metadata or {}).get("event_type") == NOTE_DRAFT_EVENT]
+
+    def published(self) -> list[Seen]:
+        return [s for m, s in self._all() if (m.metadata or {}).get("event_type") == NOTE_PUBLISHED_EVENT]
+
+
+def _kind(channel: str) -> str:
+    return {"D": "im", "G": "mpim"}.get(channel[:1], "channel")
+
+
+def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
+    kind = element["type"]
+    out: dict[str, Any] = {"type": kind}
+    if kind in ("plain_text_input", "number_input"):
+        out["value"] = None if value in (None, "") else str(value)
+    elif kind in ("static_select", "radio_buttons"):
+        opt = next((o for o in element.get("options", []) if o["value"] == value), None)
+        out["selected_option"] = opt
+    elif kind in ("multi_static_select", "checkboxes"):
+        wanted = [value] if isinstance(value, str) else list(value or [])
+        if kind == "checkboxes" and value is True:
+            wanted = [o["value"] for o in element.get("options", [])]
+        out["selected_options"] = [o for o in element.get("options", []) if o["value"] in wanted]
+    elif kind == "users_select":
+        out["selected_user"] = value or None
+    elif kind == "multi_users_select":
+        out["selected_users"] = list(value or [])
+    return out
+
+
+@asynccontextmanager
+async def make_slack_harness(
+    tmp_path: Path,
+    *,
+    fake: FakeSlack | None = None,
+    throttle: ChannelThrottle | None = None,
+    settings: Settings | None = None,
+) -> AsyncIterator[SlackHarness]:
+    fake = fake or FakeSlack()
+    await fake.start()
+    settings = settings or Settings()
+    adapter = SlackAdapter(make_client(TOKEN, fake.api_url),
+                           throttle or ChannelThrottle(per_second=500, burst=50))
+    app = build_app(adapter, signing_secret=SECRET, command=settings.slack_command,
+                    defaults=start_defaults(settings))
+    client = TestClient(TestServer(app.web_app()))
+    await client.start_server()
+    try:
+        async with running(adapter, tmp_path, settings) as runtime:
+            harness = SlackHarness(fake, SignedSlack(client), adapter, settings.slack_command)
+            harness.runtime = runtime
+            yield harness
+            await harness.settle()
+    finally:
+        await client.close()
+        await fake.stop()

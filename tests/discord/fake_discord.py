@@ -1,0 +1,507 @@
+"""A loopback fake of Discord: the REST API (v10) and the gateway, speaking the real wire formats.
+
+A real `discord.Client` logs in, identifies over the websocket, receives READY and GUILD_CREATE, and
+then sees MESSAGE_CREATE/UPDATE/DELETE, THREAD_CREATE and INTERACTION_CREATE exactly as from Discord.
+Every REST call is recorded with its JSON body, so tests can assert on what was sent (for example the
+`allowed_mentions` field). Test knobs: injected 429s, refused permissions, users who block DMs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+JSON = "application/json"  # exactly: discord.py's json_or_text rejects "application/json; charset=utf-8"
+EPHEMERAL = 64
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    files: list[str] = field(default_factory=list)
+    status: int = 200
+
+
+@dataclass
+class FakeInteraction:
+    id: str
+    token: str
+    user_id: str
+    channel_id: str
+    kind: int
+    responses: list[dict[str, Any]] = field(default_factory=list)  # callback bodies
+    followups: list[dict[str, Any]] = field(default_factory=list)  # message objects
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class FakeDiscord:
+    """One guild, one text channel, some users, and a bot. Start with `await fake.start()`."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1_300_000_000_000_000_000)
+        self.application_id = self.new_id()
+        self.bot = {"id": self.application_id, "username": "opera", "global_name": "OPERA", "discriminator": "0",
+                    "avatar": None, "bot": True}
+        self.guild_id = self.new_id()
+        self.channel_id = self.new_id()
+        self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {
+            self.channel_id: {"id": self.channel_id, "type": 0, "guild_id": self.guild_id, "name": "breakout",
+                              "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None,
+                              "topic": None, "last_message_id": None, "rate_limit_per_user": 0}
+        }
+        self.dm_channels: dict[str, str] = {}  # user id -> dm channel id
+        self.thread_members: dict[str, set[str]] = {}
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.calls: list[Call] = []
+        self.interactions: dict[str, FakeInteraction] = {}
+        self.commands: list[dict[str, Any]] = []
+        # knobs
+        self.deny_private_threads = False
+        self.deny_public_threads = False
+        self.dm_blocked: set[str] = set()
+        self._rate_limits: list[tuple[str, re.Pattern[str], int, float]] = []
+        self._sockets: list[web.WebSocketResponse] = []
+        self._seq = 0
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.activity = asyncio.Event()
+
+    def new_id(self) -> str:
+        return str(next(self._ids))
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def add_user(self, name: str) -> str:
+        uid = self.new_id()
+        self.users[uid] = {"id": uid, "username": name.lower(), "global_name": name, "discriminator": "0",
+                           "avatar": None}
+        return uid
+
+    def rate_limit(self, method: str, path_pattern: str, times: int = 1, retry_after: float = 0.2) -> None:
+        """The next `times` matching requests get a 429 (with the Via header discord.py expects from Discord)."""
+        self._rate_limits.append((method, re.compile(path_pattern), times, retry_after))
+
+    # --- gateway -----------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}, "s": None, "t": None}))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                if frame["op"] == 1:
+                    await ws.send_str(json.dumps({"op": 11, "d": None}))
+                elif frame["op"] == 2:
+                    await self._ready(ws)
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def _send_event(self, ws: web.WebSocketResponse, name: str, data: dict[str, Any]) -> None:
+        self._seq += 1
+        await ws.send_str(json.dumps({"op": 0, "t": name, "s": self._seq, "d": data}))
+
+    async def _ready(self, ws: web.WebSocketResponse) -> None:
+        await self._send_event(ws, "READY", {
+            "v": 10, "user": self.bot, "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
+            "application": {"id": self.application_id, "flags": 0}, "private_channels": [], "relationships": [],
+        })
+        threads = [c for c in self.channels.values() if c["type"] in (11, 12)]
+        await self._send_event(ws, "GUILD_CREATE", {
+            "id": self.guild_id, "name": "Community network", "owner_id": next(iter(self.users), self.bot["id"]),
+            "unavailable": False, "large": False, "member_count": len(self.users) + 1, "features": [],
+            "roles": [{"id": self.guild_id, "name": "@everyone", "permissions": "2248473465835073", "position": 0,
+                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+            "channels": [c for c in self.channels.values() if c["type"] == 0], "threads": threads,
+            "members": [self._member(uid) for uid in [self.bot["id"], *self.users]],
+            "emojis": [], "stickers": [], "presences": [], "voice_states": [], "stage_instances": [],
+            "guild_scheduled_events": [], "premium_tier": 0, "afk_timeout": 300, "verification_level": 0,
+            "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0,
+            "preferred_locale": "en-US", "joined_at": _now(),
+        })
+
+    async def dispatch(self, name: str, data: dict[str, Any]) -> None:
+        for ws in list(self._sockets):
+            await self._send_event(ws, name, data)
+
+    def _user(self, uid: str) -> dict[str, Any]:
+        return self.bot if uid == self.bot["id"] else self.users[uid]
+
+    def _member(self, uid: str) -> dict[str, Any]:
+        return {"user": self._user(uid), "roles": [], "joined_at": _now(), "deaf": False, "mute": False,
+                "flags": 0, "nick": None, "permissions": "2248473465835073"}
+
+    # --- REST ---------------------------------------------------------------------------------
+
+    def _json(self, data: Any, status: int = 200) -> web.Response:
+        return web.Response(text=json.dumps(data), status=status, content_type=JSON)
+
+    def _error(self, status: int, code: int, message: str) -> web.Response:
+        return self._json({"message": message, "code": code}, status)
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body, files = await self._body(request)
+        for n, (method, pattern, times, retry_after) in enumerate(self._rate_limits):
+            if method == request.method and pattern.fullmatch(path) and times > 0:
+                self._rate_limits[n] = (method, pattern, times - 1, retry_after)
+                self.calls.append(Call(request.method, path, body, files, 429))
+                return web.Response(
+                    text=json.dumps({"message": "You are being rate limited.", "retry_after": retry_after,
+                                     "global": False}),
+                    status=429, content_type=JSON,
+                    headers={"Via": "1.1 google", "Retry-After": str(retry_after), "X-RateLimit-Scope": "user"},
+                )
+        if request.headers.get("Authorization") != "Bot fake-token" and not path.startswith(("/webhooks",
+                                                                                              "/interactions")):
+            return self._error(401, 0, "401: Unauthorized")
+        call = Call(request.method, path, body, files)
+        self.calls.append(call)
+        response = await self._route(request.method, path, body or {}, files, request.query)
+        call.status = response.status
+        self.activity.set()
+        return response
+
+    async def _body(self, request: web.Request) -> tuple[dict[str, Any] | None, list[str]]:
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            body: dict[str, Any] | None = None
+            files: list[str] = []
+            while (part := await reader.next()) is not None:
+                if part.name == "payload_json":  # type: ignore[union-attr]
+                    body = json.loads(await part.text())  # type: ignore[union-attr]
+                else:
+                    files.append(part.filename or "")  # type: ignore[union-attr]
+                    await part.read()  # type: ignore[union-attr]
+            return body, files
+        if request.can_read_body:
+            text = await request.text()
+            return (json.loads(text) if text else None), []
+        return None, []
+
+    async def _route(
+        self, method: str, path: str, body: dict[str, Any], files: list[str], query: Any
+    ) -> web.Response:
+        routes: list[tuple[str, str, Callable[..., Any]]] = [
+            ("GET", r"/users/@me", lambda: self._json(self.bot)),
+            ("GET", r"/oauth2/applications/@me", lambda: self._json(
+                {"id": self.application_id, "name": "OPERA", "description": "", "icon": None, "bot_public": True,
+                 "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": 0, "team": None,
+                 "owner": self.users.get(next(iter(self.users), ""), self.bot)})),
+            ("GET", r"/applications/(\d+)/commands", lambda _a: self._json(self.commands)),
+            ("PUT", r"/applications/(\d+)/commands", lambda _a: self._put_commands(body)),
+            ("GET", r"/channels/(\d+)", self._get_channel),
+            ("POST", r"/channels/(\d+)/messages", lambda c: self._post_message(c, body, files)),
+            ("PATCH", r"/channels/(\d+)/messages/(\d+)", lambda c, m: self._edit_message(m, body)),
+            ("POST", r"/channels/(\d+)/messages/(\d+)/threads", lambda c, m: self._thread_from_message(c, m, body)),
+            ("POST", r"/channels/(\d+)/threads", lambda c: self._thread(c, body)),
+            ("PUT", r"/channels/(\d+)/thread-members/(\d+)", self._add_thread_member),
+            ("POST", r"/users/@me/channels", lambda: self._open_dm(body)),
+            ("POST", r"/interactions/(\d+)/([^/]+)/callback", lambda i, t: self._callback(i, body, files)),
+            ("POST", r"/webhooks/(\d+)/([^/]+)", lambda a, t: self._followup(t, body, files)),
+            ("GET", r"/webhooks/(\d+)/([^/]+)/messages/@original", lambda a, t: self._original(t)),
+            ("PATCH", r"/webhooks/(\d+)/([^/]+)/messages/@original", lambda a, t: self._original(t, body)),
+        ]
+        for verb, pattern, handler in routes:
+            m = re.fullmatch(pattern, path)
+            if m and verb == method:
+                result = handler(*m.groups())
+                return await result if asyncio.iscoroutine(result) else result
+        return self._error(404, 0, f"404: Not Found ({method} {path})")
+
+    def _put_commands(self, body: Any) -> web.Response:
+        self.commands = [{**c, "id": self.new_id(), "application_id": self.application_id, "version": "1"}
+                         for c in body]
+        return self._json(self.commands)
+
+    def _get_channel(self, channel_id: str) -> web.Response:
+        channel = self.channels.get(channel_id)
+        return self._json(channel) if channel else self._error(404, 10003, "Unknown Channel")
+
+    def _message(self, channel_id: str, author_id: str, content: str, **extra: Any) -> dict[str, Any]:
+        channel = self.channels.get(channel_id, {})
+        msg: dict[str, Any] = {
+            "id": self.new_id(), "channel_id": channel_id, "author": self._user(author_id), "content": content,
+            "timestamp": _now(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
+            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0,
+            "flags": 0, "components": [],
+        }
+        if channel.get("guild_id"):
+            msg["guild_id"] = channel["guild_id"]
+        msg.update(extra)
+        self.messages[msg["id"]] = msg
+        return msg
+
+    async def _post_message(self, channel_id: str, body: dict[str, Any], files: list[str]) -> web.Response:
+        channel = self.channels.get(channel_id)
+        if channel is None:
+            return self._error(404, 10003, "Unknown Channel")
+        if channel["type"] == 1 and channel["recipients"][0]["id"] in self.dm_blocked:
+            return self._error(403, 50007, "Cannot send messages to this user")
+        attachments = [{"id": self.new_id(), "filename": f, "size": 1, "url": f"https://cdn.invalid/{f}",
+                        "proxy_url": f"https://cdn.invalid/{f}"} for f in files]
+        msg = self._message(channel_id, self.bot["id"], body.get("content", ""),
+                            components=body.get("components", []), attachments=attachments,
+                            allowed_mentions=body.get("allowed_mentions"))
+        event = {**msg}
+        if "guild_id" in msg:
+            event["member"] = {k: v for k, v in self._member(self.bot["id"]).items() if k != "user"}
+        await self.dispatch("MESSAGE_CREATE", event)
+        return self._json(msg)
+
+    def _edit_message(self, message_id: str, body: dict[str, Any]) -> web.Response:
+        msg = self.messages[message_id]
+        msg.update({k: v for k, v in body.items() if k in ("content", "components")}, edited_timestamp=_now())
+        return self._json(msg)
+
+    def _thread_data(self, thread_id: str, parent_id: str, name: str, kind: int) -> dict[str, Any]:
+        return {
+            "id": thread_id, "guild_id": self.guild_id, "parent_id": parent_id, "owner_id": self.bot["id"],
+            "name": name, "type": kind, "member_count": 1, "message_count": 0, "rate_limit_per_user": 0,
+            "flags": 0, "last_message_id": None,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "archive_timestamp": _now(),
+                                "locked": False, "invitable": kind != 12, "create_timestamp": _now()},
+        }
+
+    async def _thread_from_message(self, channel_id: str, message_id: str, body: dict[str, Any]) -> web.Response:
+        if self.deny_public_threads:
+            return self._error(403, 50013, "Missing Permissions")
+        if message_id in self.channels:
+            return self._error(400, 160004, "A thread has already been created for this message")
+        return await self._open_thread(message_id, channel_id, body.get("name", "thread"), 11)
+
+    async def _thread(self, channel_id: str, body: dict[str, Any]) -> web.Response:
+        kind = int(body.get("type", 12))
+        if (kind == 12 and self.deny_private_threads) or (kind == 11 and self.deny_public_threads):
+            return self._error(403, 50013, "Missing Permissions")
+        return await self._open_thread(self.new_id(), channel_id, body.get("name", "thread"), kind)
+
+    async def _open_thread(self, thread_id: str, parent_id: str, name: str, kind: int) -> web.Response:
+        data = self._thread_data(thread_id, parent_id, name, kind)
+        self.channels[thread_id] = data
+        self.thread_members[thread_id] = {self.bot["id"]}
+        await self.dispatch("THREAD_CREATE", {**data, "newly_created": True})
+        return self._json(data, 201)
+
+    def _add_thread_member(self, thread_id: str, user_id: str) -> web.Response:
+        if thread_id not in self.channels:
+            return self._error(404, 10003, "Unknown Channel")
+        self.thread_members[thread_id].add(user_id)
+        return web.Response(status=204)
+
+    def _open_dm(self, body: dict[str, Any]) -> web.Response:
+        user_id = str(body["recipient_id"])
+        if user_id not in self.dm_channels:
+            cid = self.new_id()
+            self.dm_channels[user_id] = cid
+            self.channels[cid] = {"id": cid, "type": 1, "recipients": [self._user(user_id)], "last_message_id": None}
+        return self._json(self.channels[self.dm_channels[user_id]])
+
+    def _interaction_by_token(self, token: str) -> FakeInteraction:
+        return next(i for i in self.interactions.values() if i.token == token)
+
+    def _callback(self, interaction_id: str, body: dict[str, Any], files: list[str]) -> web.Response:
+        ix = self.interactions[interaction_id]
+        ix.responses.append(body)
+        ix.answered.set()
+        kind = body["type"]
+        data = body.get("data") or {}
+        response: dict[str, Any] = {"interaction": {"id": interaction_id, "type": ix.kind,
+                                                    "response_message_loading": kind == 5,
+                                                    "response_message_ephemeral": bool(data.get("flags", 0) & 64)}}
+        if kind in (4, 5):
+            msg = self._message(ix.channel_id, self.bot["id"], data.get("content", ""), flags=data.get("flags", 0),
+                                components=data.get("components", []), interaction_user=ix.user_id,
+                                allowed_mentions=data.get("allowed_mentions"))
+            if kind == 4:
+                ix.followups.append(msg)
+            response["interaction"]["response_message_id"] = msg["id"]
+            response["resource"] = {"type": kind, "message": msg}
+        return self._json(response)
+
+    def _followup(self, token: str, body: dict[str, Any], files: list[str]) -> web.Response:
+        ix = self._interaction_by_token(token)
+        msg = self._message(ix.channel_id, self.bot["id"], body.get("content", ""), flags=body.get("flags", 0),
+                            components=body.get("components", []), interaction_user=ix.user_id,
+                            allowed_mentions=body.get("allowed_mentions"), webhook_id=self.application_id)
+        ix.followups.append(msg)
+        return self._json(msg)
+
+    def _original(self, token: str, body: dict[str, Any] | None = None) -> web.Response:
+        ix = self._interaction_by_token(token)
+        msg = self._message(ix.channel_id, self.bot["id"], (body or {}).get("content", ""))
+        return self._json(msg)
+
+    # --- acting as users ------------------------------------------------------------------------
+
+    async def user_says(self, user_id: str, channel_id: str, content: str, reply_to: str | None = None,
+                        message_id: str | None = None) -> str:
+        """A person posts (or, given `message_id`, the gateway re-delivers that same message)."""
+        if message_id is not None:
+            await self._dispatch_message(self.messages[message_id])
+            return message_id
+        extra: dict[str, Any] = {}
+        if reply_to is not None:
+            ref = self.messages.get(reply_to)
+            extra = {"type": 19, "message_reference": {"message_id": reply_to, "channel_id": channel_id},
+                     "referenced_message": ref}
+        msg = self._message(channel_id, user_id, content, **extra)
+        await self._dispatch_message(msg)
+        return msg["id"]
+
+    async def _dispatch_message(self, msg: dict[str, Any]) -> None:
+        event = {**msg}
+        if "guild_id" in msg:
+            event["member"] = {k: v for k, v in self._member(msg["author"]["id"]).items() if k != "user"}
+        await self.dispatch("MESSAGE_CREATE", event)
+
+    def dm_channel(self, user_id: str) -> str:
+        if user_id not in self.dm_channels:
+            self._open_dm({"recipient_id": user_id})
+        return self.dm_channels[user_id]
+
+    async def user_edits(self, user_id: str, message_id: str, content: str) -> None:
+        msg = self.messages[message_id]
+        msg.update(content=content, edited_timestamp=_now())
+        await self.dispatch("MESSAGE_UPDATE", {**msg})
+
+    async def user_deletes(self, message_id: str) -> None:
+        msg = self.messages.pop(message_id)
+        data = {"id": message_id, "channel_id": msg["channel_id"]}
+        if "guild_id" in msg:
+            data["guild_id"] = msg["guild_id"]
+        await self.dispatch("MESSAGE_DELETE", data)
+
+    def _interaction(self, kind: int, user_id: str, channel_id: str, data: dict[str, Any],
+                     message: dict[str, Any] | None = None) -> tuple[FakeInteraction, dict[str, Any]]:
+        ix = FakeInteraction(id=self.new_id(), token=f"tok{self.new_id()}", user_id=user_id, channel_id=channel_id,
+                             kind=kind)
+        self.interactions[ix.id] = ix
+        channel = self.channels[channel_id]
+        payload: dict[str, Any] = {
+            "id": ix.id, "application_id": self.application_id, "type": kind, "data": data, "token": ix.token,
+            "version": 1, "channel_id": channel_id, "channel": channel, "app_permissions": "2248473465835073",
+            "locale": "en-US", "entitlements": [], "attachment_size_limit": 8 * 1024 * 1024,
+        }
+        if channel.get("guild_id"):
+            payload.update(guild_id=self.guild_id, guild_locale="en-US", member=self._member(user_id), context=0,
+                           authorizing_integration_owners={"0": self.guild_id})
+        else:
+            payload.update(user=self._user(user_id), context=1, authorizing_integration_owners={"0": self.guild_id})
+        if message is not None:
+            payload["message"] = message
+        return ix, payload
+
+    async def slash(self, user_id: str, channel_id: str, sub: str, options: dict[str, Any] | None = None,
+                    resolved_users: list[str] | None = None) -> FakeInteraction:
+        """`/opera <sub> name:value ...`: option types are inferred (str 3, bool 5, int 4, user 6)."""
+        opts = []
+        for name, value in (options or {}).items():
+            if isinstance(value, bool):
+                kind = 5
+            elif isinstance(value, int):
+                kind = 4
+            elif resolved_users and value in resolved_users:
+                kind = 6
+            else:
+                kind = 3
+            opts.append({"name": name, "type": kind, "value": value})
+        data: dict[str, Any] = {"id": self.new_id(), "name": "opera", "type": 1,
+                                "options": [{"name": sub, "type": 1, "options": opts}]}
+        if resolved_users:
+            data["resolved"] = {"users": {u: self._user(u) for u in resolved_users},
+                                "members": {u: {k: v for k, v in self._member(u).items() if k != "user"}
+                                            for u in resolved_users}}
+        ix, payload = self._interaction(2, user_id, channel_id, data)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return ix
+
+    async def click(self, user_id: str, message: dict[str, Any], custom_id: str) -> FakeInteraction:
+        ix, payload = self._interaction(3, user_id, message["channel_id"],
+                                        {"custom_id": custom_id, "component_type": 2}, message)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return ix
+
+    async def submit_modal(self, user_id: str, channel_id: str, modal: dict[str, Any],
+                           values: dict[str, str | list[str]], message: dict[str, Any] | None = None
+                           ) -> FakeInteraction:
+        """Fill in a modal the bot opened (`modal` is the callback's data) and submit it."""
+        components = []
+        for row in modal["components"]:
+            inner = row["component"] if row["type"] == 18 else row["components"][0]
+            cid = inner["custom_id"]
+            if inner["type"] == 4:
+                value = values.get(cid, inner.get("value") or "")
+                components.append({"type": 18, "component": {"type": 4, "custom_id": cid,
+                                                             "value": value if isinstance(value, str) else ""}})
+            else:
+                chosen = values.get(cid, [])
+                chosen = [chosen] if isinstance(chosen, str) else chosen
+                components.append({"type": 18, "component": {"type": inner["type"], "custom_id": cid,
+                                                             "values": [c for c in chosen if c]}})
+        ix, payload = self._interaction(5, user_id, channel_id, {"custom_id": modal["custom_id"],
+                                                                  "components": components}, message)
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return ix
+
+    # --- reading back ------------------------------------------------------------------------------
+
+    def bot_messages(self) -> list[dict[str, Any]]:
+        return [m for m in self.messages.values() if m["author"]["id"] == self.bot["id"]]
+
+    def message_calls(self) -> list[Call]:
+        """Successful REST calls that created a message (channel posts, follow-ups, responses with text)."""
+        out = []
+        for c in self.calls:
+            if c.status >= 300 or c.body is None:
+                continue
+            if c.method == "POST" and (re.fullmatch(r"/channels/\d+/messages", c.path)
+                                       or c.path.startswith("/webhooks/")):
+                out.append(c)
+            elif c.path.endswith("/callback") and c.body.get("type") == 4:
+                out.append(c)
+        return out

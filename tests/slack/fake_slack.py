@@ -1,0 +1,270 @@
+"""A loopback fake of the Slack Web API (aiohttp on 127.0.0.1, port 0) that records every call.
+
+It speaks the real wire format slack_sdk uses (form or JSON bodies, Bearer auth, `{"ok": ...}` answers,
+429 with `Retry-After`), keeps channels, messages, views and uploaded files, and can be told to answer
+429s: a fixed number per method (`fail_next`) or by enforcing a per-channel posting rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER = "UBOT"
+BOT_ID = "BBOT"
+TEAM = "T0FAKE"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    status: int
+    at: float
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    user: str | None = None  # a person; None for the bot
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    thread_ts: str | None = None
+    ephemeral_to: str | None = None
+    files: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    via: str = "chat.postMessage"
+    deleted: bool = False
+
+    @property
+    def ref(self) -> str:
+        return f"{self.channel}:{self.ts}"
+
+    @property
+    def from_bot(self) -> bool:
+        return self.user is None
+
+    def buttons(self) -> list[dict[str, Any]]:
+        return [e for b in self.blocks if b.get("type") == "actions" for e in b.get("elements", [])
+                if e.get("type") == "button"]
+
+
+class FakeSlack:
+    def __init__(self, channel_rate: float | None = None, burst: int = 3, retry_after: int = 0) -> None:
+        self.channel_rate = channel_rate  # posts/s per channel before 429s; None: no limit
+        self.burst = burst
+        self.retry_after = retry_after
+        self.calls: list[Call] = []
+        self.messages: list[Message] = []
+        self.views: dict[str, dict[str, Any]] = {}  # trigger_id -> view
+        self.used_triggers: set[str] = set()
+        self.users: dict[str, str] = {}  # id -> display name
+        self.conversations: dict[str, list[str]] = {}  # channel -> members (people only)
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self.response_urls: dict[str, tuple[str, str]] = {}  # id -> (user, channel)
+        self.fail_next: dict[str, int] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/respond/{rid}", self._respond)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self.api_url
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    # --- helpers the tests use ---------------------------------------------------------------------
+
+    def next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):07d}"
+
+    def response_url(self, user: str, channel: str) -> str:
+        rid = self.new_id("R")
+        self.response_urls[rid] = (user, channel)
+        return f"{self.base}/respond/{rid}"
+
+    def add_user_message(self, channel: str, user: str, text: str, thread_ts: str | None = None) -> Message:
+        msg = Message(channel=channel, ts=self.next_ts(), text=text, user=user, thread_ts=thread_ts)
+        self.messages.append(msg)
+        return msg
+
+    def message(self, ref: str) -> Message:
+        return next(m for m in self.messages if m.ref == ref)
+
+    def bot_messages(self) -> list[Message]:
+        return [m for m in self.messages if m.from_bot and not m.deleted]
+
+    def calls_to(self, method: str, ok_only: bool = True) -> list[Call]:
+        return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
+
+    def im_of(self, user: str) -> str:
+        return f"D{user}"
+
+    def pair_space_of(self, user: str) -> str | None:
+        spaces = [c for c, members in self.conversations.items() if c.startswith("G") and user in members]
+        return spaces[-1] if spaces else None
+
+    # --- the Web API -------------------------------------------------------------------------------
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        elif request.can_read_body:
+            params.update(dict(await request.post()))
+        for key in ("blocks", "metadata", "files", "view"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    def _limited(self, method: str, params: dict[str, Any]) -> bool:
+        if self.fail_next.get(method, 0) > 0:
+            self.fail_next[method] -= 1
+            return True
+        if self.channel_rate is None or method != "chat.postMessage":
+            return False
+        channel = str(params.get("channel"))
+        now = time.monotonic()
+        tokens, updated = self._buckets.get(channel, (float(self.burst), now))
+        tokens = min(self.burst, tokens + (now - updated) * self.channel_rate)
+        if tokens < 1:
+            self._buckets[channel] = (tokens, now)
+            return True
+        self._buckets[channel] = (tokens - 1, now)
+        return False
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        if not request.headers.get("Authorization", "").startswith("Bearer xoxb-"):
+            self.calls.append(Call(method, params, 200, time.monotonic()))
+            return web.json_response({"ok": False, "error": "not_authed"})
+        if self._limited(method, params):
+            self.calls.append(Call(method, params, 429, time.monotonic()))
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                     headers={"Retry-After": str(self.retry_after)})
+        self.calls.append(Call(method, params, 200, time.monotonic()))
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        return web.json_response(handler(params))
+
+    def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "opera", "team_id": TEAM,
+                "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    def _post(self, p: dict[str, Any], via: str, ephemeral_to: str | None = None) -> Message:
+        msg = Message(channel=str(p["channel"]), ts=self.next_ts(), text=str(p.get("text") or ""),
+                      blocks=p.get("blocks") or [], thread_ts=p.get("thread_ts"), metadata=p.get("metadata"),
+                      ephemeral_to=ephemeral_to, via=via)
+        self.messages.append(msg)
+        return msg
+
+    def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not p.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        msg = self._post(p, "chat.postMessage")
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts,
+                "message": {"text": msg.text, "ts": msg.ts, "bot_id": BOT_ID, "user": BOT_USER}}
+
+    def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
+        msg = self._post(p, "chat.postEphemeral", ephemeral_to=str(p["user"]))
+        return {"ok": True, "message_ts": msg.ts}
+
+    def _m_conversations_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        users = sorted(u for u in str(p.get("users", "")).split(",") if u)
+        if not users or len(users) > 8:
+            return {"ok": False, "error": "too_many_users" if users else "users_list_not_supplied"}
+        if len(users) == 1:
+            channel = self.im_of(users[0])
+        else:
+            channel = next((c for c, m in self.conversations.items() if c.startswith("G") and sorted(m) == users),
+                           None) or self.new_id("G")
+        self.conversations[channel] = users
+        return {"ok": True, "channel": {"id": channel}}
+
+    def _m_users_info(self, p: dict[str, Any]) -> dict[str, Any]:
+        uid = str(p.get("user"))
+        if uid.startswith("UGONE"):
+            return {"ok": False, "error": "user_not_found"}
+        name = self.users.get(uid, uid)
+        return {"ok": True, "user": {"id": uid, "name": name.lower(), "real_name": name,
+                                     "profile": {"display_name": name, "real_name": name}}}
+
+    def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(p.get("trigger_id"))
+        if trigger in self.used_triggers:
+            return {"ok": False, "error": "exchanged_trigger_id"}
+        self.used_triggers.add(trigger)
+        view = {**p["view"], "id": self.new_id("V"), "team_id": TEAM}
+        self.views[trigger] = view
+        return {"ok": True, "view": view}
+
+    def _m_files_getUploadURLExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        file_id = self.new_id("F")
+        self.uploads[file_id] = {"filename": p.get("filename"), "length": int(p.get("length", 0)), "data": None}
+        return {"ok": True, "file_id": file_id, "upload_url": f"{self.base}/upload/{file_id}"}
+
+    def _m_files_completeUploadExternal(self, p: dict[str, Any]) -> dict[str, Any]:
+        files = p.get("files") or []
+        out = []
+        for f in files:
+            upload = self.uploads.get(f["id"])
+            if upload is None or upload["data"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            out.append({"id": f["id"], "name": upload["filename"], "title": f.get("title")})
+        channel = p.get("channel_id")
+        if channel:
+            msg = Message(channel=str(channel), ts=self.next_ts(), text=str(p.get("initial_comment") or ""),
+                          thread_ts=p.get("thread_ts"), files=[f["name"] for f in out], via="files")
+            self.messages.append(msg)
+        return {"ok": True, "files": out}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self.uploads:
+            return web.Response(status=404, text="no such upload")
+        self.uploads[file_id]["data"] = await request.read()
+        return web.Response(text="OK - %d" % len(self.uploads[file_id]["data"]))
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        rid = request.match_info["rid"]
+        user, channel = self.response_urls[rid]
+        body = await request.json()
+        self.calls.append(Call("response_url", body, 200, time.monotonic()))
+        ephemeral = body.get("response_type", "ephemeral") == "ephemeral"
+        msg = Message(channel=channel, ts=self.next_ts(), text=str(body.get("text") or ""),
+                      blocks=body.get("blocks") or [], ephemeral_to=user if ephemeral else None, via="response_url")
+        self.messages.append(msg)
+        return web.Response(text="ok")
