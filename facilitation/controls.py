@@ -10,6 +10,7 @@ from facilitation.effects import PublishNote
 from facilitation.note import build_note, render_markdown
 from facilitation.phases import RULES
 from facilitation.text import neutralise, one_line
+from facilitation.themes import place_newcomers
 from facilitation.turn import Turn, duration_text
 
 FACILITATOR_ONLY = {"next", "extend", "pause", "resume", "skip", "end", "status", "add", "remove", "confirm"}
@@ -175,6 +176,7 @@ def approve(t: Turn, person: str) -> None:
         t.to_person(person, t.say("note_already_posted"))
     else:
         s.note_status = "approved"
+        place_newcomers(s, t.say("theme_added_later"))  # late replies after the draft still reach the note
         note = build_note(s, t.cfg)
         t.effects.append(PublishNote(key="note:published", title=note.title,
                                      markdown=render_markdown(note, t.cfg, draft=False)))

@@ -140,3 +140,5 @@ def draft_note(t: Turn) -> None:
 def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = None) -> None:
     if join(t, person, name, tags):
         t.to_person(person, t.say("joined", question=neutralise(t.s.question)))
+        if t.s.phase is not None and t.s.phase.kind == "pair" and t.s.pairs and t.s.status != "ended":
+            t.to_person(person, t.say("joined_after_pairing"))

@@ -243,10 +243,11 @@ class _Tracked:
 
 
 def _delivery_error(exc: SlackApiError) -> DeliveryError:
-    code = str(exc.response.get("error", "unknown_error")) if exc.response is not None else "unknown_error"
+    data = exc.response.data if exc.response is not None and isinstance(exc.response.data, dict) else {}
+    code = str(data.get("error") or f"HTTP {exc.response.status_code if exc.response is not None else '?'}")
     message = _FIXABLE.get(code, f"Slack refused the call ({code}).")
     if "{needed}" in message:
-        message = message.format(needed=exc.response.get("needed", "?"))
+        message = message.format(needed=data.get("needed", "?"))
     return DeliveryError(message)
 
 

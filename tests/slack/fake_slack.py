@@ -79,7 +79,7 @@ class FakeSlack:
 
     async def start(self) -> str:
         app = web.Application()
-        app.router.add_post("/api/{method}", self._api)
+        app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{rid}", self._respond)
         self._runner = web.AppRunner(app, access_log=None)

@@ -1,0 +1,62 @@
+"""The command line as a newcomer uses it: simulate, demo, structures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from facilitation.note import RoundUpNote
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "council.toml"
+
+
+def test_simulate_writes_a_note_a_json_note_and_a_transcript(tmp_path: Path) -> None:
+    assert main(["simulate", str(SCENARIO), "--out", str(tmp_path)]) == 0
+    note = (tmp_path / "note.md").read_text(encoding="utf-8")
+    data = RoundUpNote.model_validate_json((tmp_path / "note.json").read_text(encoding="utf-8"))
+    transcript = (tmp_path / "transcript.txt").read_text(encoding="utf-8")
+
+    for heading in ("Summary of key points", "Discussion by theme", "Ranking", "Who isn't here", "Participation"):
+        assert heading in note
+    assert "Publish decisions in plain English" in note and "plain Englsh" not in note.split("Edited")[0]
+    assert "An idea I will take back" not in note, "a withdrawn idea stays out of the note"
+    assert "Meet in the evenings so carers can come" in note, "list items became ideas of their own"
+    assert "Young people leaving care" in note and "Who would pay, and from which budget?" in note
+    assert data.ranking is not None and data.ranking.method == "borda"
+    assert [p.text for p in sorted(data.proposals, key=lambda p: p.rank or 0)][0].startswith("Seats on the scrutiny")
+    assert all(i.theme for i in data.ideas), "every idea is traced to a theme"
+    assert len(data.ideas) == 6
+    assert not any(name in note for name in ("Amara", "Chloe", "Dev", "Erin")), "unattributed by default"
+    assert "Extended by 2 min" in transcript and "Cara" in transcript
+
+
+def test_simulate_is_repeatable(tmp_path: Path) -> None:
+    main(["simulate", str(SCENARIO), "--out", str(tmp_path / "a")])
+    main(["simulate", str(SCENARIO), "--out", str(tmp_path / "b")])
+    a = json.loads((tmp_path / "a" / "note.json").read_text())
+    b = json.loads((tmp_path / "b" / "note.json").read_text())
+    a.pop("date"), b.pop("date")
+    assert a == b
+
+
+def test_a_broken_scenario_names_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('question = "Q?"\n[[steps]]\nphase = "own"\nwho = "Ana"\npick = "nothing like this"\n')
+    assert main(["simulate", str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert "step 1" in capsys.readouterr().err
+
+
+def test_the_fast_demo_prints_a_complete_note(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--fast"]) == 0
+    out = capsys.readouterr().out
+    for heading in ("Summary of key points", "Discussion by theme", "Who isn't here", "Next steps"):
+        assert heading in out
+    assert "posted to the channel" in out
+
+
+def test_structures_lists_opera(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["structures"]) == 0
+    assert "opera" in capsys.readouterr().out
