@@ -11,12 +11,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Inbound, Reply, Sink
+from adapters.base import Inbound, Reply
 from adapters.discord.adapter import DiscordAdapter
 from bot.runtime import running
 from tests.contract.harness import Seen
 from tests.discord.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
 
+NAMES = ["Fay", "Amara", "Ben", "Chloe", "Dev", "Erin", "Farid", "Grace"]
 _MENTION = re.compile(r"<@!?&?(\d+)>|@everyone|@here")
 
 
@@ -37,12 +38,15 @@ class DiscordHarness:
         self.fake = fake
         self.adapter = adapter
         self.channel = fake.channel_id
-        self.people: dict[str, str] = {}  # harness person -> Discord user id
-        self._by_id: dict[str, str] = {}
+        # People are their Discord user ids, made before the client connects (so GUILD_CREATE lists them).
+        ids = [uid for uid, user in fake.users.items() if user["global_name"] in NAMES]
+        self.facilitator, self.people = ids[0], ids[1:]
+        self.names = {uid: fake.users[uid]["global_name"] for uid in ids}
+        self._replies: dict[str, str] = {}  # interaction event id -> the runtime's Reply text
         self._event_messages: dict[str, str] = {}
         self._in_flight = 0
-        self._notes: list[str] = []
-        self._published: list[str] = []
+        self._notes: list[tuple[str, list[str]]] = []  # (ref, every message of the note in order)
+        self._published: list[tuple[str, list[str]]] = []
         self._last_activity = time.monotonic()
 
     # --- setup ------------------------------------------------------------------------------------
@@ -55,7 +59,10 @@ class DiscordHarness:
         async def counted(inbound: Inbound) -> Reply | None:
             self._in_flight += 1
             try:
-                return await sink(inbound)
+                reply = await sink(inbound)
+                if reply is not None and inbound.event_id:
+                    self._replies[inbound.event_id] = reply.text
+                return reply
             finally:
                 self._in_flight -= 1
                 self._last_activity = time.monotonic()
@@ -64,34 +71,36 @@ class DiscordHarness:
         deliver, publish = self.adapter.deliver_note, self.adapter.publish_note
 
         async def deliver_note(*args: Any, **kwargs: Any) -> str:
+            before = set(self.fake.messages)
             ref = await deliver(*args, **kwargs)
-            self._notes.append(ref)
+            self._notes.append((ref, self._made_since(before, ref)))
             return ref
 
         async def publish_note(*args: Any, **kwargs: Any) -> str:
+            before = set(self.fake.messages)
             ref = await publish(*args, **kwargs)
-            self._published.append(ref)
+            self._published.append((ref, self._made_since(before, ref)))
             return ref
 
         self.adapter.deliver_note = deliver_note  # type: ignore[method-assign]
         self.adapter.publish_note = publish_note  # type: ignore[method-assign]
 
-    def uid(self, person: str) -> str:
-        if person in self._by_id:  # already a Discord id
-            return person
-        if person not in self.people:
-            uid = self.fake.add_user(person)
-            self.people[person] = uid
-            self._by_id[uid] = person
-        return self.people[person]
-
-    def person_of(self, uid: str) -> str:
-        return self._by_id.get(uid, uid)
+    def _made_since(self, before: set[str], ref: str) -> list[str]:
+        """The bot messages a note was split into: new since `before`, in the channel of `ref`."""
+        channel = self.fake.messages[ref]["channel_id"]
+        return [m for m in self.fake.messages if m not in before and self.fake.messages[m]["channel_id"] == channel
+                and self.fake.messages[m]["author"]["id"] == self.fake.bot["id"]]
 
     def _mentions(self, text: str) -> str:
-        """`@ana` in harness text becomes Discord's `<@id>` for known people."""
-        return re.sub(r"@(\w+)", lambda m: f"<@{self.people[m.group(1)]}>" if m.group(1) in self.people
-                      else m.group(0), text)
+        """`@Ana` (a harness name) or `@<id>` in harness text becomes Discord's `<@id>`."""
+        by_name = {n.lower(): uid for uid, n in self.names.items()}
+
+        def mention(m: re.Match[str]) -> str:
+            word = m.group(1)
+            uid = word if word in self.names else by_name.get(word.lower())
+            return f"<@{uid}>" if uid else m.group(0)
+
+        return re.sub(r"(?<![<\w])@(\w+)", mention, text)
 
     # --- acting -------------------------------------------------------------------------------------
 
@@ -99,7 +108,7 @@ class DiscordHarness:
         await asyncio.wait_for(ix.answered.wait(), 3)  # Discord's own deadline for the first response
 
     async def command(self, person: str, text: str) -> str | None:
-        uid = self.uid(person)
+        uid = person
         text = self._mentions(text)
         word, _, rest = text.strip().partition(" ")
         word = word.lower()
@@ -116,8 +125,7 @@ class DiscordHarness:
             ix = await self.fake.slash(uid, self.channel, "do", {"text": text})
         await self._answered(ix)
         await self.settle()
-        texts = [m["content"] for m in ix.followups if m["content"] != "Done." and not m.get("components")]
-        return "\n".join(texts) or None
+        return self._replies.get(f"discord:interaction:{ix.id}")
 
     def session_thread(self) -> str:
         threads = [cid for cid, c in self.fake.channels.items() if c["type"] == 11 and cid in self.fake.messages]
@@ -125,7 +133,7 @@ class DiscordHarness:
         return threads[-1]
 
     async def reply_in_thread(self, person: str, text: str, event_id: str | None = None) -> str:
-        uid = self.uid(person)
+        uid = person
         if event_id is not None and event_id in self._event_messages:
             ref = await self.fake.user_says(uid, self.session_thread(), text,
                                             message_id=self._event_messages[event_id])
@@ -138,30 +146,30 @@ class DiscordHarness:
 
     async def reply_to(self, person: str, message_ref: str, text: str) -> str:
         target = self.fake.messages[message_ref]
-        ref = await self.fake.user_says(self.uid(person), target["channel_id"], text, reply_to=message_ref)
+        ref = await self.fake.user_says(person, target["channel_id"], text, reply_to=message_ref)
         await self.settle()
         return ref
 
     async def direct_message(self, person: str, text: str) -> str:
-        uid = self.uid(person)
+        uid = person
         ref = await self.fake.user_says(uid, self.fake.dm_channel(uid), text)
         await self.settle()
         return ref
 
     def pair_thread(self, person: str) -> str:
-        uid = self.uid(person)
+        uid = person
         spaces = [t for t, members in self.fake.thread_members.items() if uid in members]
         assert spaces, f"{person} is in no pair thread"
         return spaces[-1]
 
     async def say_in_pair(self, person: str, text: str) -> str:
-        ref = await self.fake.user_says(self.uid(person), self.pair_thread(person), text)
+        ref = await self.fake.user_says(person, self.pair_thread(person), text)
         await self.settle()
         return ref
 
     async def click(self, person: str, message_ref: str, label: str,
                     values: dict[str, str | list[str]] | None = None) -> None:
-        uid = self.uid(person)
+        uid = person
         message = self.fake.messages[message_ref]
         custom_id = next(
             (c["custom_id"] for row in message.get("components", []) for c in row.get("components", [])
@@ -207,7 +215,7 @@ class DiscordHarness:
         return page
 
     async def edit(self, person: str, message_ref: str, text: str) -> None:
-        await self.fake.user_edits(self.uid(person), message_ref, text)
+        await self.fake.user_edits(person, message_ref, text)
         await self.settle()
 
     async def delete(self, person: str, message_ref: str) -> None:
@@ -231,9 +239,9 @@ class DiscordHarness:
     def _where(self, message: dict[str, Any]) -> str:
         channel = self.fake.channels.get(message["channel_id"], {})
         if message.get("flags", 0) & EPHEMERAL:
-            return f"private:{self.person_of(message['interaction_user'])}"
+            return f"private:{message['interaction_user']}"
         if channel.get("type") == 1:
-            return f"private:{self.person_of(channel['recipients'][0]['id'])}"
+            return f"private:{channel['recipients'][0]['id']}"
         if channel.get("type") in (11, 12):
             # A thread started from a message is the session thread; the others are pair spaces.
             return "thread" if channel["id"] in self.fake.messages else f"pair:{channel['id']}"
@@ -248,11 +256,18 @@ class DiscordHarness:
     def seen(self) -> list[Seen]:
         return [self._seen(m) for m in self.fake.bot_messages() if m["content"] or m.get("components")]
 
+    def _joined(self, ref: str, pieces: list[str]) -> Seen:
+        """A note as its reader sees it: every message it was split into, read in order."""
+        seen = self._seen(self.fake.messages[ref])
+        text = "\n".join(self.fake.messages[p]["content"] for p in pieces if p in self.fake.messages)
+        files = [f for p in pieces for a in self.fake.messages[p].get("attachments", []) for f in [a["filename"]]]
+        return seen.model_copy(update={"text": text or seen.text, "files": files})
+
     def notes(self) -> list[Seen]:
-        return [self._seen(self.fake.messages[r]) for r in self._notes if r in self.fake.messages]
+        return [self._joined(r, pieces) for r, pieces in self._notes]
 
     def published(self) -> list[Seen]:
-        return [self._seen(self.fake.messages[r]) for r in self._published if r in self.fake.messages]
+        return [self._joined(r, pieces) for r, pieces in self._published]
 
 
 @asynccontextmanager
@@ -262,6 +277,8 @@ async def discord_world(tmp_path: Path, fake: FakeDiscord | None = None,
     own_fake = fake is None
     fake = fake or FakeDiscord()
     if own_fake:
+        for name in NAMES:
+            fake.add_user(name)
         await fake.start()
     adapter = DiscordAdapter("fake-token", api_url=fake.api_url, gateway_url=fake.gateway_url,
                              forms_path=tmp_path / "discord-forms.sqlite3")
@@ -282,5 +299,3 @@ async def make_discord_harness(tmp_path: Path) -> AsyncIterator[DiscordHarness]:
     async with discord_world(tmp_path) as harness:
         yield harness
 
-
-_ = Sink  # re-exported type for harness users

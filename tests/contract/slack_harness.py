@@ -28,6 +28,9 @@ from tests.slack.signed import APP_ID, SECRET, SignedSlack
 CHANNEL = "C0SESSION"
 TOKEN = "xoxb-fake-bot-token-1234"
 _PING = re.compile(r"<[!@]")
+_SLACK_BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
+NAMES = {"UFAY": "Fay", "UAMARA": "Amara", "UBEN": "Ben", "UCHLOE": "Chloe", "UDEV": "Dev", "UERIN": "Erin",
+         "UFARID": "Farid", "UGRACE": "Grace"}
 
 
 class SlackHarness:
@@ -37,6 +40,9 @@ class SlackHarness:
         self.adapter = adapter
         self.command_name = command_name
         self.channel = CHANNEL
+        fake.users.update(NAMES)
+        ids = list(NAMES)
+        self.facilitator, self.people = ids[0], ids[1:]
         self.runtime: Runtime | None = None
         self.last_status = 0
         self.last_errors: dict[str, str] = {}
@@ -111,9 +117,10 @@ class SlackHarness:
     async def click(self, person: str, message_ref: str, label: str,
                     values: dict[str, str | list[str]] | None = None) -> None:
         msg = self.fake.message(message_ref)
-        block_id, button = next(
-            (b.get("block_id", ""), e) for b in msg.blocks if b.get("type") == "actions"
-            for e in b.get("elements", []) if unescape(e["text"]["text"]) == label)
+        buttons = [(b.get("block_id", ""), e) for b in msg.blocks if b.get("type") == "actions"
+                   for e in b.get("elements", [])]
+        block_id, button = next((x for x in buttons if unescape(x[1]["text"]["text"]) == label), None) or next(
+            x for x in buttons if unescape(x[1]["text"]["text"]).startswith(label))
         trigger = self._id("trig")
         payload = {
             "type": "block_actions", "api_app_id": APP_ID, "token": "legacy", "trigger_id": trigger,
@@ -188,8 +195,9 @@ class SlackHarness:
     # --- what users saw -------------------------------------------------------------------------
 
     def _display(self, m: Message) -> str:
+        """What Slack shows, with its `*bold*` written back as the contract's `**bold**`."""
         texts = [b["text"]["text"] for b in m.blocks if b.get("type") == "section" and b.get("text")]
-        return unescape("\n".join(texts) if texts else m.text)
+        return unescape(_SLACK_BOLD.sub(r"**\1**", "\n".join(texts) if texts else m.text))
 
     def _seen(self, m: Message, files: list[str]) -> Seen:
         raw = " ".join([m.text] + [json.dumps(b) for b in m.blocks])
@@ -234,6 +242,7 @@ def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
     if kind in ("plain_text_input", "number_input"):
         out["value"] = None if value in (None, "") else str(value)
     elif kind in ("static_select", "radio_buttons"):
+        value = value[0] if isinstance(value, list) and value else value
         opt = next((o for o in element.get("options", []) if o["value"] == value), None)
         out["selected_option"] = opt
     elif kind in ("multi_static_select", "checkboxes"):

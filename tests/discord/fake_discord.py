@@ -178,7 +178,8 @@ class FakeDiscord:
     # --- REST ---------------------------------------------------------------------------------
 
     def _json(self, data: Any, status: int = 200) -> web.Response:
-        return web.Response(text=json.dumps(data), status=status, content_type=JSON)
+        # body + explicit header: aiohttp would append "; charset=utf-8" to a text response's content type.
+        return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": JSON})
 
     def _error(self, status: int, code: int, message: str) -> web.Response:
         return self._json({"message": message, "code": code}, status)
@@ -190,11 +191,11 @@ class FakeDiscord:
             if method == request.method and pattern.fullmatch(path) and times > 0:
                 self._rate_limits[n] = (method, pattern, times - 1, retry_after)
                 self.calls.append(Call(request.method, path, body, files, 429))
+                body429 = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
                 return web.Response(
-                    text=json.dumps({"message": "You are being rate limited.", "retry_after": retry_after,
-                                     "global": False}),
-                    status=429, content_type=JSON,
-                    headers={"Via": "1.1 google", "Retry-After": str(retry_after), "X-RateLimit-Scope": "user"},
+                    body=json.dumps(body429).encode(), status=429,
+                    headers={"Content-Type": JSON, "Via": "1.1 google", "Retry-After": str(retry_after),
+                             "X-RateLimit-Scope": "user"},
                 )
         if request.headers.get("Authorization") != "Bot fake-token" and not path.startswith(("/webhooks",
                                                                                               "/interactions")):
@@ -499,9 +500,8 @@ class FakeDiscord:
         for c in self.calls:
             if c.status >= 300 or c.body is None:
                 continue
-            if c.method == "POST" and (re.fullmatch(r"/channels/\d+/messages", c.path)
-                                       or c.path.startswith("/webhooks/")):
-                out.append(c)
-            elif c.path.endswith("/callback") and c.body.get("type") == 4:
+            posted = c.method == "POST" and (re.fullmatch(r"/channels/\d+/messages", c.path)
+                                             or c.path.startswith("/webhooks/"))
+            if posted or (c.path.endswith("/callback") and c.body.get("type") == 4):
                 out.append(c)
         return out
