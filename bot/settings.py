@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 
-class SessionDefaults(BaseSettings):
+class SessionDefaults(BaseModel):
     structure: str = "opera"
     voting: str = "dots"
     dots: int = 3
@@ -63,7 +64,7 @@ class _TomlDefaults(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = CONFIG_DIR / "default.toml"
+        path = Path(os.environ.get("FACILITATOR_CONFIG_DIR", CONFIG_DIR)) / "default.toml"
         if not path.exists():
             return {}
         data = tomllib.loads(path.read_text(encoding="utf-8"))

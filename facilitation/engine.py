@@ -63,10 +63,8 @@ def _timer(t: Turn, ev: TimerFired) -> None:
     rules = _rules(t)
     if rules and rules.nudges and s.phase_index not in s.nudged:
         s.nudged.append(s.phase_index)
-        done = set(s.contributed.get(s.phase_index, []))
-        for p in s.present():
-            if p.id not in done:
-                t.to_person(p.id, t.say(f"nudge_{rules.kind}", left=t.minutes_left()))
+        for person in rules.nudge_targets(t):
+            t.to_person(person, t.say(f"nudge_{rules.kind}", left=t.minutes_left()))
 
 
 def _reply(t: Turn, ev: ReplyPosted) -> None:

@@ -208,13 +208,13 @@ class DiscordAdapter:
         actions: list[Action],
         session_id: str,
     ) -> str:
-        summary = split_message(discord_text(markdown), 1900)
-        content = summary[0] + ("\n\u2026 (the full note is attached)" if len(summary) > 1 else "")
+        # The whole note, readable in the DM; the files and the Approve button come with its last part.
         files = [
             discord.File(io.BytesIO(markdown.encode("utf-8")), filename="round-up.md"),
             discord.File(io.BytesIO(json_text.encode("utf-8")), filename="round-up.json"),
         ]
-        return await self._send_dm(convenor.id, content, actions, session_id, files=files, who=convenor.name)
+        return await self._send_dm(convenor.id, discord_text(markdown), actions, session_id, files=files,
+                                   who=convenor.name)
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         destination = self._messageable(int(channel))
@@ -358,7 +358,8 @@ class DiscordAdapter:
             refs.append(str(message.id))
             if n == len(pieces) - 1:
                 await self._remember_forms(message.id, actions, session_id)
-        return refs[0]
+        # With files, the last part (which carries them and the buttons) stands for the whole.
+        return refs[-1] if files else refs[0]
 
     def _still_valid(self, answering: _Answering) -> bool:
         return time.monotonic() - answering.started < FOLLOWUP_SECONDS

@@ -19,24 +19,28 @@ log = logging.getLogger("facilitator.slack")
 _TOKEN = re.compile(r"\b(xox[a-z]-|xapp-)[A-Za-z0-9-]+")
 
 
-class _Redact(logging.Filter):
-    """Slack tokens never reach a log line, whatever a library chooses to log at DEBUG."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if _TOKEN.search(message):
-            record.msg, record.args = _TOKEN.sub(r"\1[redacted]", message), None
-        return True
+_installed = False
 
 
 def redact_tokens() -> None:
-    for name in ("slack_sdk", "slack_bolt", "facilitator"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _Redact) for f in logger.filters):
-            logger.addFilter(_Redact())
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, _Redact) for f in handler.filters):
-            handler.addFilter(_Redact())
+    """Slack tokens never reach a log line, whatever any library logs: every record is scrubbed as it is made."""
+    global _installed
+    if _installed:
+        return
+    make = logging.getLogRecordFactory()
+
+    def scrubbed(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's problem to report, not ours
+            return record
+        if _TOKEN.search(message):
+            record.msg, record.args = _TOKEN.sub(r"\1[redacted]", message), None
+        return record
+
+    logging.setLogRecordFactory(scrubbed)
+    _installed = True
 
 
 def start_defaults(settings: Settings) -> StartDefaults:

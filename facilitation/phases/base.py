@@ -27,6 +27,11 @@ class PhaseRules:
     def on_command(self, t: Turn, ev: CommandGiven) -> bool:
         return False
 
+    def nudge_targets(self, t: Turn) -> list[str]:
+        """Who gets this phase's one private nudge: those present who have not contributed yet."""
+        done = set(t.s.contributed.get(t.s.phase_index, []))
+        return [p.id for p in t.s.present() if p.id not in done]
+
     def status_line(self, t: Turn, person: str) -> str:
         """What `status` says about one person in this phase: counts only, never content."""
         done = person in t.s.contributed.get(t.s.phase_index, [])

@@ -146,6 +146,9 @@ class Pair(PhaseRules):
                 t.to_facilitators(t.say("pair_no_pick", pair=pair.id.lstrip("p"), count=len(pair_ideas(t, pair))))
                 t.to_pair(pair.id, t.say("pair_closed_no_pick"))
 
+    def nudge_targets(self, t: Turn) -> list[str]:
+        return [p for p in super().nudge_targets(t) if pair_of(t, p) is not None]  # only people with a pair
+
     def status_line(self, t: Turn, person: str) -> str:
         pair = pair_of(t, person)
         if pair is None:

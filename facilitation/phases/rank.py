@@ -132,5 +132,8 @@ class Rank(PhaseRules):
                                text=one_line(idea.text if idea else "", limit)))
         t.to_thread(t.say("rank_results", ballots=s.tally.ballots, results="\n".join(lines)))
 
+    def nudge_targets(self, t: Turn) -> list[str]:
+        return super().nudge_targets(t) if t.s.proposals else []  # nothing to vote on: no nudge
+
     def status_line(self, t: Turn, person: str) -> str:
         return t.say("status_done" if person in t.s.ballots else "status_not_yet")

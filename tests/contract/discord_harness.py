@@ -171,9 +171,12 @@ class DiscordHarness:
                     values: dict[str, str | list[str]] | None = None) -> None:
         uid = person
         message = self.fake.messages[message_ref]
-        custom_id = next(
-            (c["custom_id"] for row in message.get("components", []) for c in row.get("components", [])
-             if c.get("label") == label), None)
+        buttons = [c for row in message.get("components", []) for c in row.get("components", [])
+                   if c.get("type") == 2]
+        exact = [b for b in buttons if b.get("label") == label]
+        # A short label names the button it starts ("Approve" for "Approve and post to the channel").
+        chosen = exact or [b for b in buttons if str(b.get("label", "")).startswith(label)]
+        custom_id = chosen[0]["custom_id"] if chosen else None
         assert custom_id is not None, f"no button {label!r} on {message_ref}"
         ix = await self.fake.click(uid, message, custom_id)
         await self._answered(ix)

@@ -256,7 +256,7 @@ class FakeSlack:
         if file_id not in self.uploads:
             return web.Response(status=404, text="no such upload")
         self.uploads[file_id]["data"] = await request.read()
-        return web.Response(text="OK - %d" % len(self.uploads[file_id]["data"]))
+        return web.Response(text=f"OK - {len(self.uploads[file_id]['data'])}")
 
     async def _respond(self, request: web.Request) -> web.Response:
         rid = request.match_info["rid"]
