@@ -125,7 +125,13 @@ class Adapter(Protocol):
 
 
 class DeliveryError(Exception):
-    """An adapter call failed for a reason the facilitator can fix (e.g. a missing permission).
+    """An adapter call failed, or fell back, for a reason the facilitator can fix (e.g. a missing permission).
 
-    The runtime sends `str(error)` privately to the facilitator and the session carries on.
+    The runtime tells `message` privately to the facilitator and the session carries on. When the call fell
+    back and still produced something (a public thread instead of a private one), `ref` is its ref.
     """
+
+    def __init__(self, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.ref = ref

@@ -245,9 +245,9 @@ class Runtime:
             try:
                 ref = await self._carry_out(s, effect, refs)
             except DeliveryError as exc:
-                ref = FAILED
-                log.warning("session %s: %s failed: %s", s.id, effect.type, exc)
-                await self._tell_facilitator(s, str(exc))
+                ref = exc.ref or _fallback_ref(effect)
+                log.warning("session %s: %s did not go as planned: %s", s.id, effect.type, exc.message)
+                await self._tell_facilitator(s, exc.message)
             except Exception:
                 log.exception("session %s: %s failed", s.id, effect.type)
                 ref = FAILED
@@ -265,9 +265,15 @@ class Runtime:
             elif aud.kind == "private":
                 target = Target(kind="private", ref=aud.person)
             elif aud.kind == "pair":
-                target = Target(kind="pair", ref=refs.get(f"pair:{aud.pair_id}"))
-                if target.ref in (None, FAILED):
-                    target = Target(kind="thread", ref=refs.get("question"))
+                space = refs.get(f"pair:{aud.pair_id}", FAILED)
+                if space.startswith(MEMBERS):  # no pair space could be made: each member hears privately
+                    first = ""
+                    for person in space[len(MEMBERS):].split(","):
+                        ref = await a.post(s.channel, Target(kind="private", ref=person), effect.text,
+                                           effect.actions, s.id)
+                        first = first or ref
+                    return first
+                target = Target(kind="pair", ref=space)
             else:
                 target = Target(kind="channel")
             return await a.post(s.channel, target, effect.text, effect.actions, s.id)
@@ -285,8 +291,18 @@ class Runtime:
     async def _tell_facilitator(self, s: Session, text: str) -> None:
         try:
             await self.adapter.post(s.channel, Target(kind="private", ref=s.facilitator), text, [], s.id)
-        except Exception:
+        except Exception:  # telling them failed too (e.g. their DMs are closed): log it, never loop
             log.exception("could not tell the facilitator of session %s", s.id)
+
+
+MEMBERS = "members:"
+
+
+def _fallback_ref(effect: Effect) -> str:
+    """What to record for an effect the platform refused: for a pair space, its members, to reach privately."""
+    if isinstance(effect, OpenPairSpace):
+        return MEMBERS + ",".join(m.id for m in effect.members)
+    return FAILED
 
 
 def _is_timer(effect: Effect) -> bool:

@@ -95,7 +95,15 @@ def _late(t: Turn, ev: ReplyPosted) -> None:
     if added:
         preview = "\n".join(one_line(i.text, t.cfg.limits.preview_chars) for i in added)
         t.to_person(ev.person, t.say("late_kept"))
-        t.to_facilitators(t.say("late_told", name=neutralise(ev.name), ideas=preview))
+        if _ideas_private(t):  # private mode: the facilitator hears of it, but not what it says, before Explain
+            t.to_facilitators(t.say("late_told_private", name=neutralise(ev.name), count=len(added)))
+        else:
+            t.to_facilitators(t.say("late_told", name=neutralise(ev.name), ideas=preview))
+
+
+def _ideas_private(t: Turn) -> bool:
+    s = t.s
+    return s.options.own_private and s.status != "ended" and s.phase is not None and s.phase.kind in ("own", "pair")
 
 
 def _empty_chair(t: Turn, ev: ReplyPosted) -> None:

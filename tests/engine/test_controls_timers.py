@@ -145,7 +145,7 @@ def test_status_counts_only_never_content_in_private_phases(session):
 
 
 def test_reminder_before_the_end_and_one_nudge_per_phase(session):
-    d = session(3, reminder_seconds=60)
+    d = session(4, reminder_seconds=60)
     d.idea(pid(1), "Early bird")
     before = (d.s.deadline - d.clock).total_seconds()
     d.advance(before - 61)
@@ -154,17 +154,17 @@ def test_reminder_before_the_end_and_one_nudge_per_phase(session):
     [reminder] = d.thread(d.last)
     assert d.said("reminder", [reminder])
     assert not d.told(pid(1), "nudge_own")
-    assert d.told(pid(2), "nudge_own") and d.told(pid(3), "nudge_own")
+    assert all(d.told(pid(i), "nudge_own") for i in (2, 3, 4))
     d.fac("extend", "2")
     d.advance(120)  # the reminder fires again after the extension, but nobody is nudged twice
     assert d.said("reminder", d.thread(d.last))
-    assert not any(d.told(pid(i), "nudge_own") for i in (1, 2, 3))
+    assert not any(d.told(pid(i), "nudge_own") for i in (1, 2, 3, 4))
     d.run_out()
     assert d.phase == "pair"
-    d.join(pid(4))  # joined after the pairs were made: no pair to nudge about
+    d.join(pid(5))  # joined after the pairs were made: no pair to nudge about
     d.pick(pid(1), d.ideas_of(pid(1))[0], reason="the only one")
     d.advance((d.s.deadline - d.clock).total_seconds() - 60)
-    nudged = {p for p in (pid(1), pid(2), pid(3), pid(4)) if d.told(p, "nudge_pair")}
+    nudged = {pid(i) for i in range(1, 6) if d.told(pid(i), "nudge_pair")}
     assert nudged == {m for p in d.s.pairs if not p.picks for m in p.members}
     assert nudged and pid(1) not in nudged
 

@@ -104,11 +104,20 @@ def test_late_reply_is_kept_marked_late_and_the_facilitator_told(session):
     assert d.phase == "pair"
     d.reply(pid(2), "Slow typist's idea", reply_to="question")
     assert d.told(pid(2), "late_kept")
-    assert d.told(FACILITATOR, "late_told")
+    assert d.told(FACILITATOR, "late_told_private"), "private mode: told, without the content"
+    assert not any("Slow typist" in t for t in d.private(FACILITATOR, d.last))
     d.fac("end")
     late = [i for i in d.note().ideas if i.text == "Slow typist's idea"]
     assert len(late) == 1 and late[0].late and late[0].theme
     assert "Slow typist's idea" in d.note_md()
+
+
+def test_late_reply_in_open_mode_shows_the_facilitator_what_it_says(session):
+    d = session(1, own_private=False)
+    d.fac("next")
+    d.reply(pid(1), "Open and late")
+    assert d.told(FACILITATOR, "late_told")
+    assert any("Open and late" in t for t in d.private(FACILITATOR, d.last))
 
 
 def test_reply_after_the_session_ended_still_reaches_the_published_note(session):
