@@ -1,7 +1,7 @@
 """The console adapter: a session in the terminal. One person can play facilitator and participants.
 
 Lines typed (or scripted) look like this (names are case-insensitive; the name is also the id):
-    Ana: my idea                  reply in the session thread
+    Ana: my idea                  reply in the session thread (type \n for a new line: "Ben: - one\n- two")
     Ana@b12: a comment            reply to the bot's message b12 (a proposal, the empty chair)
     Ana dm: my private idea       a private message to the bot
     Ana pair: shall we pick #3?   a message in Ana's pair space
@@ -154,7 +154,7 @@ class ConsoleAdapter:
                            "Name /command | Name !edit u1 text | Name !delete u1 | Name !click b3 Label key=value\n")
             return None
         person = self.person(m.group("name"))
-        rest = m.group("rest").strip()
+        rest = m.group("rest").strip().replace("\\n", "\n")  # a typed \n starts a new line (for lists)
         if rest.startswith("/"):
             return await self.send(CommandIssued(channel=self.channel, person=person, text=rest[1:]))
         if rest.startswith("!"):

@@ -34,6 +34,8 @@ def split_ideas(text: str) -> list[str]:
     if len(lines) >= 2 and all(matches[1:]) and (matches[0] or lines[0].rstrip().endswith(":")):
         items = [m.group(1).strip() for m in matches if m]
         return [i for i in items if not is_blank(i)]
+    if len(lines) == 1 and matches[0] and not is_blank(matches[0].group(1)):
+        return [matches[0].group(1).strip()]  # a one-item list is one idea, without its bullet
     return [] if is_blank(text) else [text.strip()]
 
 
