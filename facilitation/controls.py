@@ -28,6 +28,8 @@ def run(t: Turn, person: str, command: str, args: str) -> bool:
     if not s.is_facilitator(person):
         t.to_person(person, t.say("not_facilitator"))
         return True
+    if command == "confirm" and (s.phase is None or s.phase.kind != "arrange" or s.status == "ended"):
+        return False  # confirm is for themes only; elsewhere it must not end a phase
     if s.status == "ended" and command != "status":
         t.to_person(person, t.say("session_already_ended"))
         return True

@@ -164,7 +164,8 @@ def _action(t: Turn, ev: ActionTaken) -> None:
         controls.run(t, ev.person, command, ev.value)
         return
     if ev.action == "confirm_themes":
-        controls.run(t, ev.person, "confirm", "")
+        if not controls.run(t, ev.person, "confirm", ""):
+            t.to_person(ev.person, t.say("action_closed"))  # a Confirm button left over from Arrange
         return
     rules = _rules(t)
     if rules and rules.on_action(t, ev):

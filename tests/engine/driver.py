@@ -107,10 +107,6 @@ class Driver:
         kinds = [p.kind for p in self.s.structure.phases]
         return "explain" in kinds and self.s.phase_index >= kinds.index("explain")
 
-    def tick(self, seconds: float = 1) -> None:
-        """Let a little time pass (no timer is due that soon in these tests)."""
-        self.advance(seconds)
-
     def join(self, person: str) -> list[Effect]:
         return self.send(ActionTaken(at=self.clock, person=person, name=name_of(person), action="join"))
 
