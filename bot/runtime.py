@@ -253,6 +253,8 @@ class Runtime:
                 ref = FAILED
             refs[effect.key] = ref
             await self.store.record_ref(s.id, effect.key, ref)
+            if isinstance(effect, OpenPairSpace):  # they met, whatever space the platform allowed
+                await self.store.record_pair(s.channel, s.id, [m.id for m in effect.members])
 
     async def _carry_out(self, s: Session, effect: Effect, refs: dict[str, str]) -> str:
         a = self.adapter
@@ -278,9 +280,7 @@ class Runtime:
                 target = Target(kind="channel")
             return await a.post(s.channel, target, effect.text, effect.actions, s.id)
         if isinstance(effect, OpenPairSpace):
-            ref = await a.open_pair_space(s.channel, effect.pair_id, effect.title, effect.members, s.id)
-            await self.store.record_pair(s.channel, s.id, [m.id for m in effect.members])
-            return ref
+            return await a.open_pair_space(s.channel, effect.pair_id, effect.title, effect.members, s.id)
         if isinstance(effect, DeliverNote):
             return await a.deliver_note(s.channel, effect.convenor, effect.title, effect.markdown,
                                         effect.json_text, effect.actions, s.id)

@@ -54,6 +54,10 @@ FOLLOWUP_SECONDS = 14 * 60  # interaction tokens live 15 minutes
 PUBLISH_PIECES = 5  # a note longer than this many messages is posted as a summary plus the file
 
 
+class _NoThread(Exception):
+    """The session thread can't be opened; posts go to the channel (the message says why)."""
+
+
 @dataclass
 class _Answering:
     """The interaction being answered right now, so private posts to its author can be ephemeral."""
@@ -97,7 +101,6 @@ class DiscordAdapter:
         self._titles: dict[str, str] = {}  # channel post ref -> its text (names its thread)
         self._threads: dict[str, int] = {}  # session thread parent ref -> where its posts go
         self._parents: dict[int, int] = {}  # thread id -> its channel id
-        self._facilitators: dict[str, str] = {}  # channel -> who last started a session there
         self._dm_refused: set[str] = set()
 
     def __repr__(self) -> str:  # keep the token out of any repr that reaches a log
@@ -147,8 +150,12 @@ class DiscordAdapter:
             if answering and answering.person == target.ref and self._still_valid(answering):
                 return await self._ephemeral(answering, content, actions, session_id)
             return await self._send_dm(str(target.ref), content, actions, session_id)
+        fell_back: _NoThread | None = None
         if target.kind == "thread" and target.ref:
-            destination = await self._session_thread(channel, target.ref)
+            try:
+                destination = await self._session_thread(channel, target.ref)
+            except _NoThread as exc:
+                fell_back, destination = exc, self._messageable(int(channel))
         elif target.kind == "pair" and target.ref:
             destination = self._messageable(int(target.ref))
         else:
@@ -156,6 +163,8 @@ class DiscordAdapter:
         ref = await self._send(destination, content, actions, session_id, where=channel)
         if target.kind == "channel":
             self._titles[ref] = text
+        if fell_back is not None:
+            raise DeliveryError(str(fell_back), ref=ref)  # posted, in the channel: say so once
         return ref
 
     async def open_pair_space(
@@ -164,6 +173,7 @@ class DiscordAdapter:
         parent = await self._text_channel(channel)
         name = f"{title} {pair_id}: {', '.join(m.name for m in members)}"[:100]
         fallback_note = ""
+        thread: discord.Thread
         try:
             thread = await parent.create_thread(
                 name=name, type=discord.ChannelType.private_thread, invitable=False, auto_archive_duration=1440,
@@ -195,7 +205,7 @@ class DiscordAdapter:
             except discord.HTTPException:
                 log.warning("could not add %s to pair thread %s", member.id, thread.id)
         if fallback_note:
-            await self._warn_facilitator(channel, fallback_note)
+            raise DeliveryError(fallback_note, ref=str(thread.id))  # the runtime uses the public thread
         return str(thread.id)
 
     async def deliver_note(
@@ -213,8 +223,7 @@ class DiscordAdapter:
             discord.File(io.BytesIO(markdown.encode("utf-8")), filename="round-up.md"),
             discord.File(io.BytesIO(json_text.encode("utf-8")), filename="round-up.json"),
         ]
-        return await self._send_dm(convenor.id, discord_text(markdown), actions, session_id, files=files,
-                                   who=convenor.name)
+        return await self._send_dm(convenor.id, discord_text(markdown), actions, session_id, files=files)
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         destination = self._messageable(int(channel))
@@ -307,13 +316,11 @@ class DiscordAdapter:
             elif isinstance(exc, discord.Forbidden):
                 # No threads allowed: the session goes on in the channel itself.
                 self._threads[parent_ref] = int(channel)
-                await self._warn_facilitator(
-                    channel,
-                    f"I couldn't open the session thread in <#{channel}>: I'm missing the **Create Public Threads** "
-                    "(and **Send Messages in Threads**) permission there. I'm posting in the channel instead; "
-                    "grant those permissions for tidier sessions.",
-                )
-                return text_channel
+                raise _NoThread(
+                    f"I couldn't open the session thread in <#{channel}>: I'm missing the **Create Public "
+                    "Threads** (and **Send Messages in Threads**) permission there. I'm posting in the channel "
+                    "instead; grant those permissions for tidier sessions."
+                ) from exc
             else:
                 raise
         self._threads[parent_ref] = thread_id
@@ -322,7 +329,7 @@ class DiscordAdapter:
 
     async def _send_dm(
         self, person: str, content: str, actions: list[Action], session_id: str,
-        files: list[discord.File] | None = None, who: str | None = None,
+        files: list[discord.File] | None = None,
     ) -> str:
         try:
             dm = await self.client.create_dm(discord.Object(id=int(person)))
@@ -334,7 +341,7 @@ class DiscordAdapter:
             self._dm_refused.add(person)
             if not first_time and files is None:
                 return "!undeliverable"  # the facilitator was told once; don't repeat it for every message
-            name = who or f"<@{person}>"
+            name = f"<@{person}>"  # shown as their name; AllowedMentions.none() keeps it from pinging
             what = "the round-up note" if files else "messages"
             raise DeliveryError(
                 f"I can't send direct messages to {name}, so they didn't get {what}. They need to allow direct "
@@ -377,17 +384,6 @@ class DiscordAdapter:
             if n == len(pieces) - 1:
                 await self._remember_forms(message.id, actions, session_id)
         return refs[0]
-
-    async def _warn_facilitator(self, channel: str, text: str) -> None:
-        """Tell the facilitator of a fallback the runtime can't see (the call itself succeeded)."""
-        facilitator = self._facilitators.get(channel)
-        try:
-            if facilitator:
-                await self.post(channel, Target(kind="private", ref=facilitator), text, [], "")
-                return
-        except DeliveryError:
-            pass
-        await self._messageable(int(channel)).send(discord_text(text), allowed_mentions=NO_PINGS)
 
     # --- inbound ------------------------------------------------------------------------------
 
@@ -495,8 +491,6 @@ class DiscordAdapter:
     async def command(self, interaction: discord.Interaction, text: str, options: dict[str, Any] | None = None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)  # within 3 s, before any slow work
         channel = self._interaction_channel(interaction)
-        if text.split(" ", 1)[0] == "start":
-            self._facilitators[channel] = str(interaction.user.id)
         await self._answer(interaction, CommandIssued(
             channel=channel, person=_person(interaction.user), text=text, options=options or {},
             event_id=f"discord:interaction:{interaction.id}",

@@ -237,7 +237,12 @@ def _kind(channel: str) -> str:
 
 
 def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
+    """The element's part of `view.state`; fields left alone keep their initial value, as in Slack."""
     kind = element["type"]
+    if value is None:
+        value = (element.get("initial_value") or (element.get("initial_option") or {}).get("value")
+                 or [o["value"] for o in element.get("initial_options", [])] or element.get("initial_user")
+                 or element.get("initial_users"))
     out: dict[str, Any] = {"type": kind}
     if kind in ("plain_text_input", "number_input"):
         out["value"] = None if value in (None, "") else str(value)
@@ -246,9 +251,10 @@ def _element_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
         opt = next((o for o in element.get("options", []) if o["value"] == value), None)
         out["selected_option"] = opt
     elif kind in ("multi_static_select", "checkboxes"):
-        wanted = [value] if isinstance(value, str) else list(value or [])
-        if kind == "checkboxes" and value is True:
-            wanted = [o["value"] for o in element.get("options", [])]
+        if isinstance(value, bool):  # a checkbox ticked (or not)
+            wanted = [o["value"] for o in element.get("options", [])] if value else []
+        else:
+            wanted = [value] if isinstance(value, str) else list(value or [])
         out["selected_options"] = [o for o in element.get("options", []) if o["value"] in wanted]
     elif kind == "users_select":
         out["selected_user"] = value or None

@@ -76,6 +76,7 @@ class FakeDiscord:
         self.dm_blocked: set[str] = set()
         self._rate_limits: list[tuple[str, re.Pattern[str], int, float]] = []
         self._sockets: list[web.WebSocketResponse] = []
+        self.identify: dict[str, Any] = {}  # the client's last IDENTIFY payload
         self._seq = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -135,6 +136,7 @@ class FakeDiscord:
                 if frame["op"] == 1:
                     await ws.send_str(json.dumps({"op": 11, "d": None}))
                 elif frame["op"] == 2:
+                    self.identify = frame["d"]
                     await self._ready(ws)
         finally:
             self._sockets.remove(ws)
