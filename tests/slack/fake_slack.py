@@ -7,13 +7,14 @@ It speaks the real wire format slack_sdk uses (form or JSON bodies, Bearer auth,
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
@@ -69,6 +70,9 @@ class FakeSlack:
         self.uploads: dict[str, dict[str, Any]] = {}
         self.response_urls: dict[str, tuple[str, str]] = {}  # id -> (user, channel)
         self.fail_next: dict[str, int] = {}
+        self.socket: web.WebSocketResponse | None = None
+        self.socket_acks: dict[str, dict[str, Any]] = {}
+        self._socket_ready = asyncio.Event()
         self._buckets: dict[str, tuple[float, float]] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -82,6 +86,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{rid}", self._respond)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -167,7 +172,8 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
-        if not request.headers.get("Authorization", "").startswith("Bearer xoxb-"):
+        wanted = "Bearer xapp-" if method == "apps.connections.open" else "Bearer xoxb-"
+        if not request.headers.get("Authorization", "").startswith(wanted):
             self.calls.append(Call(method, params, 200, time.monotonic()))
             return web.json_response({"ok": False, "error": "not_authed"})
         if self._limited(method, params):
@@ -179,6 +185,38 @@ class FakeSlack:
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         return web.json_response(handler(params))
+
+    def _m_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: hello, then envelopes from `socket_send`; the app's acks are kept by envelope id."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.socket = ws
+        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"},
+                            "connection_info": {"app_id": "A0OPERA"}})
+        self._socket_ready.set()
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                ack = json.loads(msg.data)
+                self.socket_acks[ack.get("envelope_id", "")] = ack
+        return ws
+
+    async def socket_send(self, kind: str, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """Deliver one envelope over Socket Mode and wait for the app's ack."""
+        await asyncio.wait_for(self._socket_ready.wait(), timeout)
+        assert self.socket is not None
+        envelope_id = self.new_id("env")
+        await self.socket.send_json({"envelope_id": envelope_id, "type": kind, "payload": payload,
+                                     "accepts_response_payload": kind != "events_api", "retry_attempt": 0,
+                                     "retry_reason": ""})
+        deadline = asyncio.get_running_loop().time() + timeout
+        while envelope_id not in self.socket_acks:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no ack for {kind}")
+            await asyncio.sleep(0.005)
+        return self.socket_acks[envelope_id]
 
     def _m_auth_test(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://fake.slack.com/", "team": "Fake", "user": "opera", "team_id": TEAM,

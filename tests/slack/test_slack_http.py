@@ -64,9 +64,10 @@ async def test_every_message_subtype_is_acked_so_slack_never_retries(slack: Slac
     # A thread_broadcast ("also send to channel") is a person's thread reply like any other.
     thread = slack.session_thread()
     broadcast = {"type": "message", "subtype": "thread_broadcast", "channel": c, "user": "UCHLOE",
-                 "text": "An idea, also sent to the channel", "ts": ts(), "thread_ts": thread, "channel_type": "channel"}
+                 "text": "An idea, also sent to the channel", "ts": ts(), "thread_ts": thread,
+                 "channel_type": "channel"}
     assert await slack.deliver(broadcast, "EvB") == 200
-    assert ideas_count(slack) == 1
+    assert ideas_count(slack) == 2  # the DM to the bot and the broadcast; nothing from bots or chatter
 
 
 async def test_retried_deliveries_never_duplicate(slack: SlackHarness) -> None:
@@ -102,10 +103,9 @@ async def test_commands_and_clicks_are_acked_before_the_work(slack: SlackHarness
         return await receive(inbound)
 
     slack.adapter.bind(slow)
-    started = time.monotonic()
     status, body = await slack.signed.command("/opera", "start Where next?", slack.facilitator, "Fay",
                                               slack.channel, slack.fake.response_url(slack.facilitator, "C"), "t9")
-    assert status == 200 and time.monotonic() - started < 1.0
+    assert status == 200  # answered while the runtime is still stuck on the gate
     assert not slack.fake.bot_messages()
     gate.set()
     await slack.settle()

@@ -93,3 +93,25 @@ async def test_whole_session_end_to_end(slack: SlackHarness) -> None:
     drafts = [m for m in fake.bot_messages() if (m.metadata or {}).get("event_type") == NOTE_DRAFT_EVENT]
     assert len(drafts) == 1
     assert not any(m.pings for m in h.seen())
+
+
+async def test_hostile_text_from_slack_cannot_ping_or_break_formatting(slack: SlackHarness) -> None:
+    """Real mentions arrive from Slack as control syntax; typed brackets arrive as entities. Neither survives."""
+    h = slack
+    await h.command(h.facilitator, "start own=open Where next?")
+    thread = h.session_thread()
+    hostile = ("<!channel> <!here> <!everyone> <@UFAY> <@UFAY|fay> <!subteam^S01|@team> "
+               "<https://evil.example|click me> &lt;!here&gt; @channel **loud** ```x```")
+    for n, person in enumerate(h.people[:2]):
+        msg = h.fake.add_user_message(h.channel, person, hostile, thread)
+        await h.deliver({"type": "message", "channel": h.channel, "user": person, "text": msg.text, "ts": msg.ts,
+                         "thread_ts": thread, "channel_type": "channel"}, f"EvHostile{n}")
+    await h.command(h.facilitator, "next")
+    repeated = [m for m in h.fake.bot_messages() if "evil.example" in m.text]
+    assert repeated, "the pair space repeats the ideas"
+    for m in h.fake.bot_messages():
+        raw = m.text + str(m.blocks)
+        assert "<!" not in raw and "<@" not in raw and "<http" not in raw, raw
+    assert not any(s.pings for s in h.seen())
+    shown = [s for s in h.seen() if "evil.example" in s.text][0].text
+    assert "**loud**" in shown and "```" not in shown
