@@ -65,11 +65,12 @@ def engine_config(settings: Settings) -> EngineConfig:
 def default_options(settings: Settings, structure: Structure) -> Options:
     d = settings.session
     own = next((p for p in structure.phases if p.kind == "own"), None)
+    rank = next((p for p in structure.phases if p.kind == "rank"), None)
     return Options(
         own_private=own.private if own else True,
-        ideas_per_person=d.ideas_per_person,
+        ideas_per_person=own.per_person if own and own.per_person else d.ideas_per_person,
         picks_per_pair=d.picks_per_pair,
-        voting=d.voting,  # type: ignore[arg-type]
+        voting=rank.voting if rank and rank.voting else d.voting,  # type: ignore[arg-type]
         dots=d.dots,
         dots_per_proposal=d.dots_per_proposal,
         attribution=d.attribution,

@@ -8,6 +8,7 @@ Method (see docs/arrange.md for how it was chosen and measured):
    session's own similarity distribution (mean + Z * std of the pairwise similarities). The number of
    themes is therefore never given; an idea that resembles nothing stays a theme of its own.
 4. Labels: the most characteristic run of 2-3 adjacent content words of the theme's ideas, unique.
+   With embeddings, step 3 clusters on a blend of the standardised lexical and embedding similarities.
 
 Pure and deterministic: ideas are put in a canonical order (text, then id) before any computation,
 so the input order does not change the partition.
@@ -25,14 +26,17 @@ import numpy as np
 from pydantic import BaseModel
 from sklearn.cluster import AgglomerativeClustering
 
-from facilitation.grouping_text import content_stems, phrase_runs
+from facilitation.grouping_text import content_stems, phrase_runs, weak_ending
 
 Embed = Callable[[list[str]], list[list[float]]]
 
 # Stop merging when the average similarity between two groups falls below mean + Z * std of all
-# pairwise similarities. Chosen by leave-one-case-out over the public and held-out sets (docs/arrange.md).
+# pairwise similarities. With embeddings, the similarity is a blend of the standardised lexical and
+# embedding similarities, HYBRID_LEXICAL_WEIGHT of it lexical. Chosen by leave-one-case-out over the
+# public and held-out sets (docs/arrange.md); the same values won in every fold.
 LEXICAL_Z = 0.5
-EMBEDDING_Z = 0.75
+HYBRID_Z = 0.5
+HYBRID_LEXICAL_WEIGHT = 0.3
 MAX_LABEL_WORDS = 5
 _WORDS = re.compile(r"[^\W_]+")
 _MAX_WORD_CHARS = 30  # a label word longer than this is cut, so one 20,000-char token stays readable
@@ -81,28 +85,49 @@ def _cluster(texts: list[str], embed: Embed | None) -> list[list[int]]:
     n = len(texts)
     if n == 1:
         return [[0]]
+    lexical = _tfidf(texts)
+    similarity = np.clip(lexical @ lexical.T, -1.0, 1.0)
+    z = LEXICAL_Z
+    floor = 1e-9  # lexical: ideas sharing no term have similarity 0; never merge at or below 0
     if embed is not None:
         vectors = _unit_rows(np.asarray(embed(texts), dtype=np.float64))
-        z = EMBEDDING_Z
-    else:
-        vectors = _tfidf(texts)
-        z = LEXICAL_Z
-    similarity = np.clip(vectors @ vectors.T, -1.0, 1.0)
+        semantic = np.clip(vectors @ vectors.T, -1.0, 1.0)
+        # Both similarities on one scale (z-scores within the session), then blended: the embeddings
+        # see meaning across different words, the shared terms catch what long points argue about.
+        similarity = HYBRID_LEXICAL_WEIGHT * _standardise(similarity) + (
+            1.0 - HYBRID_LEXICAL_WEIGHT
+        ) * _standardise(semantic)
+        z = HYBRID_Z
+        floor = -math.inf
     off_diagonal = similarity[~np.eye(n, dtype=bool)]
-    threshold = float(off_diagonal.mean() + z * off_diagonal.std())
-    # Ideas sharing no term have similarity 0; never merge at or below 0, whatever the distribution.
-    threshold = max(threshold, 1e-9)
+    threshold = max(float(off_diagonal.mean() + z * off_diagonal.std()), floor)
+    top = float(off_diagonal.max())
+    if threshold > top:  # nothing is similar enough: every idea is its own theme
+        return [[i] for i in range(n)]
+    # Average link is unchanged by an affine map of the similarities, so cluster on top - similarity.
+    distance = np.maximum(top - similarity, 0.0)
+    np.fill_diagonal(distance, 0.0)
     model = AgglomerativeClustering(
         n_clusters=None,
         metric="precomputed",
         linkage="average",
-        distance_threshold=1.0 - threshold,
+        distance_threshold=top - threshold,
     )
-    labels = model.fit_predict(1.0 - similarity)
+    labels = model.fit_predict(distance)
     members: dict[int, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):
         members[int(label)].append(index)
     return sorted(members.values(), key=lambda c: c[0])
+
+
+def _standardise(similarity: np.ndarray) -> np.ndarray:
+    """Pairwise similarities as z-scores of the session's own off-diagonal values (0 if all equal)."""
+    n = len(similarity)
+    off_diagonal = similarity[~np.eye(n, dtype=bool)]
+    spread = float(off_diagonal.std())
+    if n < 2 or spread < 1e-12:
+        return np.zeros_like(similarity)
+    return (similarity - off_diagonal.mean()) / spread
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -173,7 +198,8 @@ def _labels(themes: list[list[str]]) -> list[str]:
 
 def _phrase_candidates(texts: list[str], themes: list[list[str]]) -> list[str]:
     """Phrases ranked by how many of the theme's ideas use their words (coverage), then how rarely
-    the other themes do (distinctiveness), then length and first appearance."""
+    the other themes do (distinctiveness), then length and first appearance. A phrase is 2 or 3
+    content words in a row; phrases ending in a common verb or adverb rank lower."""
     theme_stems = [set(content_stems(t)) for t in texts]
     all_stems: Counter[str] = Counter()
     for other in themes:
@@ -194,6 +220,8 @@ def _phrase_candidates(texts: list[str], themes: list[list[str]]) -> list[str]:
                     inside = coverage / len(texts)
                     outside = sum(all_stems[s] for s in stems) / size / total
                     score = coverage * (1.0 + inside - outside) + 0.1 * size
+                    if weak_ending(gram[-1][1]) or gram[0][1].endswith(("'s", "’s")):
+                        score *= 0.5
                     surface = " ".join(_cap_word(w) for _, w in gram)
                     key = " ".join(stems)
                     if key not in scored or scored[key][0] < score:

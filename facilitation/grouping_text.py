@@ -9,8 +9,20 @@ import re
 
 # Word characters of any script (Latin, Hebrew, Arabic, CJK ...); underscores and digits-only are noise.
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-# Phrases for labels never cross punctuation.
-_CLAUSE = re.compile(r"[.,;:!?()\[\]{}\"“”‘’\-–—/\n]+")
+# Phrases for labels never cross punctuation; a hyphen between letters ("open-ended") joins a word.
+_CLAUSE = re.compile(r"[.,;:!?()\[\]{}\"“”‘’–—/\n]+|(?<![^\W\d_])-|-(?![^\W\d_])")
+# A label word: a word, or letters joined by hyphens ("co-operation", "self-organising").
+_LABEL_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?(?:-[^\W\d_]+)*")
+# Common verbs, auxiliaries and adverbs: a label ending in one reads as a cut sentence ("Staff spend",
+# "Volunteers signed"), so such candidates rank lower. General English, not tied to any session.
+_WEAK_END_TEXT = """
+    ask asked bring brought build call called came come comes consider considered create describe
+    describes encourage feel find found help helps include keep kept know last leave left look lose
+    lost manage meet move provide reach reached run see seen show sign signed spend spent start
+    started take taken talk tell told try want wanted work worked worry
+    across again ahead almost already back carefully especially forward later maybe often together
+    """
+_WEAK_END: frozenset[str] = frozenset(_WEAK_END_TEXT.split())
 
 # Function words plus the connective filler of meeting talk ("we need", "it was felt"): they carry
 # no theme. Written out rather than imported so the engine stays dependency-light.
@@ -62,19 +74,27 @@ def content_stems(text: str) -> list[str]:
 
 
 def phrase_runs(text: str) -> list[list[tuple[str, str]]]:
-    """Runs of adjacent content words, as (stem, surface word) pairs, split at punctuation and at
-    stop-words; label candidates are taken from inside a run so they read as real phrases."""
+    """Runs of adjacent label words, as (stem, surface word) pairs, split at punctuation and at
+    stop-words; label candidates are taken from inside a run so they read as real phrases. A
+    hyphenated word is one word with the stem of its last part ("open-ended" -> "ended")."""
     runs: list[list[tuple[str, str]]] = []
     for clause in _CLAUSE.split(text):
         current: list[tuple[str, str]] = []
-        for surface in _WORD.findall(clause):
+        for surface in _LABEL_WORD.findall(clause):
             low = surface.lower()
-            if low in STOPWORDS or low.isdigit() or (len(low) < 3 and low.isascii()):
+            last = low.rsplit("-", 1)[-1]
+            if low in STOPWORDS or low.isdigit() or (len(last) < 3 and last.isascii() and "-" not in low):
                 if current:
                     runs.append(current)
                 current = []
                 continue
-            current.append((stem(low), surface))
+            current.append((stem(last), surface))
         if current:
             runs.append(current)
     return runs
+
+
+def weak_ending(word: str) -> bool:
+    """A word that makes a poor last word of a label: a common verb or adverb, or an -ly adverb."""
+    low = word.lower()
+    return low in _WEAK_END or (low.endswith("ly") and len(low) > 4)

@@ -67,6 +67,8 @@ def enter(t: Turn, index: int) -> None:
     if f"start:{spec.kind}" in s.structure.empty_chair:
         ask_empty_chair(t, f"start:{spec.kind}")
     RULES[spec.kind].open(t)
+    if spec.prompt:
+        t.to_thread(spec.prompt)  # the structure's own words for this phase
     t.arm_phase_timers()
     t.to_facilitators(t.say("phase_started_facilitator", phase=spec.title, minutes=t.minutes_left()))
 
@@ -100,7 +102,9 @@ def ask_empty_chair(t: Turn, point: str) -> None:
     if key in t.s.empty_chair_posts:
         return
     t.s.empty_chair_posts[key] = point
-    t.to_thread(t.say("empty_chair"), key=key)
+    # In the channel, not the session thread: the prompt gets replies of its own on every platform
+    # (Slack threads are one level deep, so a prompt inside the session thread could not be answered).
+    t.to_channel(t.say("empty_chair"), key=key)
 
 
 def finish(t: Turn) -> None:

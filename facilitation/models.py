@@ -5,25 +5,52 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PhaseKind = Literal["own", "pair", "explain", "rank", "arrange"]
+PhaseKind = Literal["own", "pair", "merge", "score", "explain", "rank", "arrange"]
 VotingMethod = Literal["dots", "borda", "approval"]
 
 
 class PhaseSpec(BaseModel):
+    """One phase of a structure file. Unknown keys are refused, so a typo is caught at start."""
+
+    model_config = ConfigDict(extra="forbid")
+
     kind: PhaseKind
     title: str
-    minutes: float
-    private: bool = False
+    minutes: float = Field(gt=0, le=240)
+    private: bool = False  # own: ideas stay private until the group hears them
+    prompt: str = ""  # said when the phase opens, under the phase's own instructions
+    per_person: int | None = Field(default=None, ge=1)  # own: ideas per person (25/10: one bold idea)
+    picks: int | None = Field(default=None, ge=1)  # pair, merge: picks per group
+    group_size: int = Field(default=4, ge=3)  # merge: pairs are merged into groups of about this size
+    voting: VotingMethod | None = None  # rank: the structure's method, unless the session chose one
+    raters: int = Field(default=5, ge=1)  # score: how many others score each idea
+    top: int = Field(default=10, ge=1)  # score: how many top-scored ideas go forward
 
 
 class Structure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     description: str
-    phases: list[PhaseSpec]
+    phases: list[PhaseSpec] = Field(min_length=1)
     # Points where the empty-chair question is asked, as "start:<kind>" or "end:<kind>".
     empty_chair: list[str] = []
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Structure:
+        kinds = [p.kind for p in self.phases]
+        for point in self.empty_chair:
+            when, _, kind = point.partition(":")
+            if when not in ("start", "end") or kind not in kinds:
+                raise ValueError(f"empty_chair: {point!r} must be start:KIND or end:KIND of a phase here ({kinds})")
+        for n, kind in enumerate(kinds):
+            if kind == "merge" and "pair" not in kinds[:n]:
+                raise ValueError(f"phases.{n}: a merge phase needs a pair phase before it")
+            if kind == "score" and "own" not in kinds[:n]:
+                raise ValueError(f"phases.{n}: a score phase needs an own phase before it")
+        return self
 
 
 class Options(BaseModel):
@@ -60,6 +87,7 @@ class Idea(BaseModel):
 class PairSpace(BaseModel):
     id: str
     members: list[str]
+    candidates: list[str] = []  # ideas to pick from; empty means the members' own ideas
     picks: list[str] = []
     reason: str = ""
     picked_by: str | None = None
@@ -91,6 +119,7 @@ class TallyRow(BaseModel):
     score: int
     supporters: int
     rank: int
+    mean: float | None = None  # score phases: the mean score given by its raters
 
 
 class TieBreak(BaseModel):
@@ -100,7 +129,7 @@ class TieBreak(BaseModel):
 
 
 class Tally(BaseModel):
-    method: VotingMethod
+    method: VotingMethod | Literal["scores"]
     rows: list[TallyRow]
     ballots: int
     tie_breaks: list[TieBreak] = []
@@ -161,6 +190,9 @@ class Session(BaseModel):
 
     ideas: list[Idea] = []
     pairs: list[PairSpace] = []
+    merged: list[PairSpace] = []  # groups made by merging pairs (1-2-4-All's fours)
+    score_assignments: dict[str, list[str]] = {}  # rater -> ideas they were asked to score
+    scores: dict[str, dict[str, int]] = {}  # rater -> idea -> score
     proposals: list[Proposal] = []
     general_comments: list[Comment] = []
     ballots: dict[str, Ballot] = {}

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from facilitation.config import EngineConfig
 from facilitation.models import Session
 from facilitation.text import neutralise, one_line
-from facilitation.voting import TIE_BREAK_RULE
+from facilitation.voting import SCORE_TIE_RULE, TIE_BREAK_RULE
 
 SCHEMA_VERSION = 1
 
@@ -131,7 +131,7 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
             method=s.tally.method,
             description=cfg.say(f"note_method_{s.tally.method}", dots=o.dots, cap=o.dots_per_proposal),
             ballots=s.tally.ballots,
-            tie_break_rule=TIE_BREAK_RULE,
+            tie_break_rule=SCORE_TIE_RULE if s.tally.method == "scores" else TIE_BREAK_RULE,
             tie_breaks=[cfg.say(f"note_tie_{tb.by}", above=tb.above[1:], below=tb.below[1:])
                         for tb in s.tally.tie_breaks],
         )

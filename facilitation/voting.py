@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from facilitation.models import Ballot, Options, Tally, TallyRow, TieBreak, VotingMethod
 
+SCORE_TIE_RULE = "the number of people who scored each idea, then the order the ideas were written"
 TIE_BREAK_RULE = "the number of people supporting each proposal, then the order proposals were explained"
 
 

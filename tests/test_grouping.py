@@ -162,3 +162,24 @@ def test_embeddings_mode_uses_the_vectors() -> None:
     assert set(theme_of(themes, "apples").item_ids) == {"apples", "pears"}
     assert set(theme_of(themes, "trains").item_ids) == {"trains", "buses"}
     assert theme_of(themes, "poems").item_ids == ["poems"]
+
+
+def test_embeddings_mode_also_weighs_shared_words() -> None:
+    # the toy vectors see no structure at all (all orthogonal); the shared words still group (the blend)
+    given = items([("a", "raised beds for wheelchair users"), ("b", "raised beds at table height"),
+                   ("c", "council grant for tools"), ("d", "council grant covers seeds"),
+                   ("e", "choir conductor wanted"), ("f", "bus timetable changes")])
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        return [[1.0 if j == i else 0.0 for j in range(len(texts))] for i in range(len(texts))]
+
+    themes = group_ideas(given, embed=embed)
+    assert_well_formed(themes, given)
+    assert set(theme_of(themes, "a").item_ids) == {"a", "b"}
+    assert set(theme_of(themes, "c").item_ids) == {"c", "d"}
+
+
+def test_hyphenated_words_stay_whole_in_labels() -> None:
+    given = items([("a", "Open-ended questions help people speak."), ("b", "Ask open-ended questions first.")])
+    themes = group_ideas(given)
+    assert "open-ended questions" in themes[0].label.casefold()

@@ -3,8 +3,10 @@
 from facilitation.phases.arrange import Arrange
 from facilitation.phases.base import PhaseRules
 from facilitation.phases.explain import Explain
+from facilitation.phases.merge import Merge
 from facilitation.phases.own import Own
 from facilitation.phases.pair import Pair
 from facilitation.phases.rank import Rank
+from facilitation.phases.score import Score
 
-RULES: dict[str, PhaseRules] = {r.kind: r for r in (Own(), Pair(), Explain(), Rank(), Arrange())}
+RULES: dict[str, PhaseRules] = {r.kind: r for r in (Own(), Pair(), Merge(), Score(), Explain(), Rank(), Arrange())}

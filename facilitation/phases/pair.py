@@ -17,16 +17,29 @@ _PICK = re.compile(r"^\s*((?:#?\d+\s*[, ]\s*)*#?\d+)\s*(?:(?:because|:|-|\u2014|
 
 
 def pair_ideas(t: Turn, pair: PairSpace) -> list[Idea]:
+    """The ideas a group picks from: its candidates (a merged group's pairs' picks), else its members' ideas."""
+    if pair.candidates:
+        return [i for i in t.s.live_ideas() if i.id in pair.candidates]
     return [i for i in t.s.live_ideas() if i.author in pair.members]
 
 
+def spaces(t: Turn) -> list[PairSpace]:
+    """The groups of the grouping phase running now (merged groups in a merge phase)."""
+    return t.s.merged if t.s.phase is not None and t.s.phase.kind == "merge" else t.s.pairs
+
+
 def pair_of(t: Turn, person: str) -> PairSpace | None:
-    return next((p for p in t.s.pairs if person in p.members), None)
+    return next((p for p in spaces(t) if person in p.members), None)
+
+
+def picks_allowed(t: Turn) -> int:
+    spec = t.s.phase
+    return spec.picks if spec is not None and spec.picks else t.s.options.picks_per_pair
 
 
 def _pick_form(t: Turn, pair: PairSpace) -> Form:
     limit = t.cfg.limits
-    n = t.s.options.picks_per_pair
+    n = picks_allowed(t)
     fields: list[FormField] = []
     choices = [Choice(value=i.id, label=one_line(i.text, 75)) for i in pair_ideas(t, pair)]
     if choices:
@@ -56,11 +69,16 @@ class Pair(PhaseRules):
         groups = make_pairs(present, s.seed + s.phase_index, tags, s.past_pairs)
         s.pairs = [PairSpace(id=f"p{n}", members=g) for n, g in enumerate(groups, start=1)]
         t.to_thread(
-            t.say("pair_open", pairs=len(s.pairs), minutes=t.minutes_left(), n=s.options.picks_per_pair),
+            t.say("pair_open", pairs=len(s.pairs), minutes=t.minutes_left(), n=picks_allowed(t)),
             key=f"phase{s.phase_index}:open",
         )
+        self.open_spaces(t, "pair_intro")
+
+    def open_spaces(self, t: Turn, intro: str) -> None:
+        """Open a space per group, showing the ideas it picks from and a Pick button."""
+        s = t.s
         preview = t.cfg.limits.preview_chars
-        for pair in s.pairs:
+        for pair in spaces(t):
             members = [Person(id=m, name=s.name_of(m)) for m in pair.members]
             names = ", ".join(m.name for m in members)
             t.effects.append(
@@ -71,8 +89,8 @@ class Pair(PhaseRules):
                             only_for=pair.members)
             t.to_pair(
                 pair.id,
-                t.say("pair_intro", names=one_line(names, 300), ideas=listing or t.say("pair_no_ideas"),
-                      n=s.options.picks_per_pair, question=one_line(s.question, 300)),
+                t.say(intro, names=one_line(names, 300), ideas=listing or t.say("pair_no_ideas"),
+                      n=picks_allowed(t), question=one_line(s.question, 300)),
                 [action],
                 key=f"pair:{pair.id}:intro",
             )
@@ -121,8 +139,8 @@ class Pair(PhaseRules):
         if not picks:
             t.to_person(person, t.say("pick_empty"))
             return
-        if len(picks) > s.options.picks_per_pair:
-            t.to_person(person, t.say("pick_too_many", n=s.options.picks_per_pair))
+        if len(picks) > picks_allowed(t):
+            t.to_person(person, t.say("pick_too_many", n=picks_allowed(t)))
             return
         reason = reason.strip()
         if len(reason) > limits.reason_chars:
@@ -137,7 +155,7 @@ class Pair(PhaseRules):
 
     def close(self, t: Turn) -> None:
         s = t.s
-        for pair in s.pairs:
+        for pair in spaces(t):
             if pair.picks:
                 for idea_id in pair.picks:
                     n = len(s.proposals) + 1
@@ -154,4 +172,5 @@ class Pair(PhaseRules):
         if pair is None:
             return t.say("status_no_pair")
         return t.say("status_pair_picked" if pair.picks else "status_pair_waiting", pair=pair.id.lstrip("p"))
+
 

@@ -1,0 +1,124 @@
+"""Score (25/10 crowd sourcing): each idea is scored 1 to 5, anonymously, by several others; the top ones go on."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from facilitation.effects import Action, Form, FormField
+from facilitation.events import ActionTaken, CommandGiven
+from facilitation.ideas import number
+from facilitation.models import Proposal, Tally, TallyRow
+from facilitation.phases.base import PhaseRules
+from facilitation.text import one_line
+from facilitation.turn import Turn
+
+LOW, HIGH = 1, 5
+
+
+def assign(raters: list[str], ideas: list[tuple[str, str]], per_idea: int, seed: int) -> dict[str, list[str]]:
+    """Give each idea (id, author) to `per_idea` raters who did not write it, spreading the load evenly."""
+    rng = random.Random(seed)
+    order = raters[:]
+    rng.shuffle(order)
+    load = dict.fromkeys(order, 0)
+    out: dict[str, list[str]] = {r: [] for r in order}
+    for idea_id, author in ideas:
+        eligible = sorted((r for r in order if r != author), key=lambda r: (load[r], order.index(r)))
+        for rater in eligible[:per_idea]:
+            out[rater].append(idea_id)
+            load[rater] += 1
+    return {r: ids for r, ids in out.items() if ids}
+
+
+def _form(t: Turn, idea_ids: list[str]) -> Form:
+    s = t.s
+    fields = [FormField(id=i, label=f"{number(i)} {one_line(s.idea(i).text, 60)}", kind="number",  # type: ignore[union-attr]
+                        min_value=LOW, max_value=HIGH) for i in idea_ids]
+    return Form(title=t.say("form_score_title"), submit_label=t.say("form_score_submit"), fields=fields)
+
+
+class Score(PhaseRules):
+    kind = "score"
+    nudges = True
+
+    def open(self, t: Turn) -> None:
+        s = t.s
+        spec = s.phase
+        assert spec is not None
+        raters = [p.id for p in s.present()]
+        ideas = [(i.id, i.author) for i in s.live_ideas()]
+        s.score_assignments = assign(raters, ideas, spec.raters, s.seed + s.phase_index)
+        s.scores = {}
+        t.to_thread(t.say("score_open", minutes=t.minutes_left(), raters=spec.raters, top=spec.top),
+                    key=f"phase{s.phase_index}:open")
+        limit = t.cfg.limits.preview_chars
+        for rater, idea_ids in s.score_assignments.items():
+            listing = "\n".join(f"{number(i)} {one_line(s.idea(i).text, limit)}" for i in idea_ids)  # type: ignore[union-attr]
+            t.to_person(rater, t.say("score_intro", ideas=listing),
+                        [Action(id="score", label=t.say("button_score"), style="primary", form=_form(t, idea_ids))])
+
+    def on_action(self, t: Turn, ev: ActionTaken) -> bool:
+        if ev.action != "score":
+            return False
+        given = {k: str(v).strip() for k, v in ev.values.items() if isinstance(v, str) and v.strip()}
+        self._score(t, ev.person, given)
+        return True
+
+    def on_command(self, t: Turn, ev: CommandGiven) -> bool:
+        if ev.command != "score":
+            return False
+        mine = t.s.score_assignments.get(ev.person, [])
+        values = re.findall(r"-?\d+", ev.args)
+        self._score(t, ev.person, dict(zip(mine, values, strict=False)))
+        return True
+
+    def _score(self, t: Turn, person: str, given: dict[str, str]) -> None:
+        s = t.s
+        mine = s.score_assignments.get(person)
+        if not mine:
+            t.to_person(person, t.say("score_nothing"))
+            return
+        scores: dict[str, int] = {}
+        for idea_id, raw in given.items():
+            if idea_id not in mine or not raw.lstrip("-").isdigit() or not LOW <= int(raw) <= HIGH:
+                t.to_person(person, t.say("score_invalid", low=LOW, high=HIGH))
+                return
+            scores[idea_id] = int(raw)
+        if not scores:
+            t.to_person(person, t.say("score_invalid", low=LOW, high=HIGH))
+            return
+        s.scores[person] = {**s.scores.get(person, {}), **scores}
+        t.mark_contributed(person)
+        t.to_person(person, t.say("score_saved", count=len(s.scores[person]), of=len(mine)))
+
+    def close(self, t: Turn) -> None:
+        s = t.s
+        spec = s.phase
+        assert spec is not None
+        given: dict[str, list[int]] = {}
+        for scores in s.scores.values():
+            for idea_id, value in scores.items():
+                given.setdefault(idea_id, []).append(value)
+        live = [i.id for i in s.live_ideas()]
+        rated = [i for i in live if i in given]
+        # Highest mean first; ties by more raters, then by the order the ideas were written.
+        order = sorted(rated, key=lambda i: (-sum(given[i]) / len(given[i]), -len(given[i]), live.index(i)))
+        s.proposals = [Proposal(id=f"P{n}", idea_id=i, pair_id=None) for n, i in enumerate(order[: spec.top], 1)]
+        s.tally = Tally(method="scores", ballots=len(s.scores), rows=[
+            TallyRow(proposal_id=p.id, score=sum(given[p.idea_id]), supporters=len(given[p.idea_id]), rank=n,
+                     mean=round(sum(given[p.idea_id]) / len(given[p.idea_id]), 2))
+            for n, p in enumerate(s.proposals, start=1)
+        ])
+        limit = t.cfg.limits.preview_chars
+        lines = [t.say("score_result_line", rank=row.rank, mean=row.mean, raters=row.supporters,
+                       text=one_line(s.idea(p.idea_id).text, limit))  # type: ignore[union-attr]
+                 for row, p in zip(s.tally.rows, s.proposals, strict=True)]
+        t.to_thread(t.say("score_results", count=len(lines), results="\n".join(lines) or t.say("score_none")))
+
+    def status_line(self, t: Turn, person: str) -> str:
+        return t.say("status_scored", count=len(t.s.scores.get(person, {})),
+                     of=len(t.s.score_assignments.get(person, [])))
+
+    def nudge_targets(self, t: Turn) -> list[str]:
+        return [p for p in super().nudge_targets(t) if p in t.s.score_assignments]
