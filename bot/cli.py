@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("facilitator").setLevel(logging.INFO)  # say at start how themes are grouped
     settings = Settings()
     try:
         if args.cmd == "structures":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -10,6 +12,8 @@ from pydantic import ValidationError
 from bot.settings import Settings
 from facilitation.config import EngineConfig, Limits
 from facilitation.models import Options, Structure
+
+log = logging.getLogger("facilitator.config")
 
 
 class ConfigError(ValueError):
@@ -59,7 +63,20 @@ def load_messages(settings: Settings) -> dict[str, str]:
 
 
 def engine_config(settings: Settings) -> EngineConfig:
-    return EngineConfig(messages=load_messages(settings), limits=Limits(**settings.limits))
+    return EngineConfig(messages=load_messages(settings), limits=Limits(**settings.limits),
+                        embed=_embedder(settings))
+
+
+def _embedder(settings: Settings) -> Callable[[list[str]], list[list[float]]] | None:
+    if settings.grouping == "lexical":
+        return None
+    from bot.embeddings import load_embedder
+
+    embed = load_embedder()
+    if embed is None and settings.grouping == "embeddings":
+        raise ConfigError("grouping = embeddings, but the optional model is not installed (see docs/arrange.md)")
+    log.info("grouping themes with %s", "sentence embeddings (all-MiniLM-L6-v2)" if embed else "word overlap")
+    return embed
 
 
 def default_options(settings: Settings, structure: Structure) -> Options:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     config_dir: Path = CONFIG_DIR
     database: Path = Path("facilitator.sqlite3")
     language: str = "en"
+    # Themes in Arrange: "auto" uses sentence embeddings when the optional extra is installed.
+    grouping: Literal["auto", "lexical", "embeddings"] = "auto"
     session: SessionDefaults = SessionDefaults()
     limits: dict[str, int] = {}
 

@@ -16,7 +16,8 @@ def merge_pairs(pairs: list[PairSpace], group_size: int) -> list[list[PairSpace]
         else:
             groups.append([pair])
     if len(groups) > 1 and sum(len(p.members) for p in groups[-1]) < group_size - 1:
-        groups[-2] += groups.pop()  # two people alone would be a pair again: they join the previous group
+        last = groups.pop()
+        groups[-1] += last  # two people alone would be a pair again: they join the previous group
     return groups
 
 
