@@ -103,12 +103,23 @@ def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
                 raise CommandError(f"{key} must be a whole number.") from None
         elif key == "attribution":
             updates["attribution"] = _bool(value)
+        elif key in ("groups", "group_size"):
+            try:
+                updates[key] = int(value)
+            except ValueError:
+                raise CommandError(f"{key} must be a whole number.") from None
+        elif key == "assign":
+            if str(value).lower() not in ("mixed", "random", "choice"):
+                raise CommandError("assign must be mixed, random or choice.")
+            updates["assign"] = str(value).lower()
+        elif key == "plenary":
+            updates["plenary_ballot"] = _bool(value)
         elif key == "minutes":
             updates["minutes"] = _minutes(value)
         else:
             raise CommandError(
                 f"Unknown option '{key}'. Options: structure, voting, dots, picks, ideas, own, attribution, "
-                "convenor, cofacilitators, minutes."
+                "convenor, cofacilitators, minutes, groups, group_size, assign, plenary."
             )
     req.option_updates = updates
     return req
@@ -122,6 +133,10 @@ def build_options(base: Options, updates: dict[str, Any], structure: Structure) 
         raise CommandError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     if options.dots < 1 or options.dots_per_proposal < 1 or options.picks_per_pair < 1 or options.ideas_per_person < 0:
         raise CommandError("dots, dots per proposal and picks must be at least 1; ideas at least 0.")
+    if not 0 <= options.groups <= 50 or not (options.group_size == 0 or 2 <= options.group_size <= 100):
+        raise CommandError("groups must be from 0 to 50, and group_size 0 (off) or from 2 to 100.")
+    if options.groups > 1 and options.group_size:
+        raise CommandError("Give either the number of groups or a group size, not both.")
     unknown = set(options.minutes) - {p.kind for p in structure.phases}
     if unknown:
         raise CommandError(f"{structure.name} has no phase called {sorted(unknown)[0]}.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shlex
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ class ScenarioError(ValueError):
 class Participant(BaseModel):
     name: str
     tags: dict[str, str] = {}
+    group: int | None = None  # the breakout group they choose (with start option assign=choice)
 
 
 class Step(BaseModel):
@@ -110,8 +112,9 @@ class Driver:
         self.session_id = next(iter(self.runtime.sessions))
         for p in self.sc.participants:
             self.adapter.names[self.person(p.name).id] = p.name
-            await self.adapter.click(self.person(p.name), self._question_ref(), "Join")
-            self.session.participants[self.person(p.name).id].tags.update(p.tags)
+            words = [f"{k}={shlex.quote(v)}" for k, v in p.tags.items()] + ([str(p.group)] if p.group else [])
+            await self.adapter.send(CommandIssued(channel=self.adapter.channel, person=self.person(p.name),
+                                                  text=" ".join(["join", *words])))
         for n, step in enumerate(self.sc.steps, start=1):
             try:
                 await self.step(step)

@@ -9,11 +9,12 @@ from facilitation import lifecycle
 from facilitation.effects import PublishNote
 from facilitation.note import build_note, render_markdown
 from facilitation.phases import RULES
-from facilitation.text import neutralise, one_line
+from facilitation.text import is_blank, neutralise, one_line
 from facilitation.themes import place_newcomers
 from facilitation.turn import Turn, duration_text
 
-FACILITATOR_ONLY = {"next", "extend", "pause", "resume", "skip", "end", "status", "add", "remove", "confirm"}
+FACILITATOR_ONLY = {"next", "extend", "pause", "resume", "skip", "end", "status", "add", "remove", "confirm",
+                    "broadcast"}
 MAX_EXTEND_MINUTES = 120
 
 
@@ -35,7 +36,7 @@ def run(t: Turn, person: str, command: str, args: str) -> bool:
         return True
     handler = {
         "next": _next, "confirm": _next, "extend": _extend, "pause": _pause, "resume": _resume,
-        "skip": _skip, "end": _end, "status": _status, "add": _add, "remove": _remove,
+        "skip": _skip, "end": _end, "status": _status, "add": _add, "remove": _remove, "broadcast": _broadcast,
     }[command]
     handler(t, person, args)
     return True
@@ -92,13 +93,21 @@ def _skip(t: Turn, person: str, args: str) -> None:
     """Skip the next phase that has not been skipped yet (`next` ends the current one)."""
     s = t.s
     nxt = s.phase_index + 1
-    while nxt in s.skipped:
+    while nxt < len(s.structure.phases) and (nxt in s.skipped or not lifecycle.runs(s, nxt)):
         nxt += 1
     if nxt >= len(s.structure.phases):
         t.to_person(person, t.say("skip_nothing"))
         return
     s.skipped.append(nxt)
     t.to_thread(t.say("skipping", phase=s.structure.phases[nxt].title))
+
+
+def _broadcast(t: Turn, person: str, args: str) -> None:
+    """A message to every group's thread at once (to the session thread when there are no groups)."""
+    if is_blank(args):
+        t.to_person(person, t.say("broadcast_usage"))
+        return
+    t.to_thread(t.say("broadcast", text=neutralise(args.strip())))
 
 
 def _end(t: Turn, person: str, args: str) -> None:
@@ -115,7 +124,8 @@ def _status(t: Turn, person: str, args: str) -> None:
     lines = []
     for p in sorted(s.present(), key=lambda p: p.name.lower()):
         detail = rules.status_line(t, p.id) if rules else ""
-        lines.append(f"\u2022 {one_line(p.name, 80)}: {detail}")
+        group = f" ({s.group_name(p.group)})" if p.group else ""
+        lines.append(f"\u2022 {one_line(p.name, 80)}{group}: {detail}")
     if s.status == "ended":
         state = t.say("status_ended")
     elif s.status == "paused":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from facilitation import controls, ideas, lifecycle
 from facilitation.config import EngineConfig
 from facilitation.effects import Effect
@@ -154,7 +156,7 @@ def _action(t: Turn, ev: ActionTaken) -> None:
     s = t.s
     s.names.setdefault(ev.person, ev.name)
     if ev.action == "join":
-        lifecycle.join_reply(t, ev.person, ev.name)
+        lifecycle.join_reply(t, ev.person, ev.name, group=ev.value or None)
         return
     if ev.action == "approve_note":
         controls.approve(t, ev.person)
@@ -178,7 +180,8 @@ def _command(t: Turn, ev: CommandGiven) -> None:
     s.names.setdefault(ev.person, ev.name)
     cmd = ev.command.lower()
     if cmd == "join":
-        lifecycle.join_reply(t, ev.person, ev.name)
+        tags, group = _join_args(ev.args)
+        lifecycle.join_reply(t, ev.person, ev.name, tags, group)
     elif cmd == "leave":
         controls.leave(t, ev.person)
     elif cmd == "mine":
@@ -192,3 +195,14 @@ def _command(t: Turn, ev: CommandGiven) -> None:
 def _phase_command(t: Turn, ev: CommandGiven) -> bool:
     rules = _rules(t)
     return bool(rules and rules.on_command(t, ev))
+
+
+def _join_args(args: str) -> tuple[dict[str, str], str | None]:
+    """`join sector=charity role="lived experience"` gives tags; `join 2` or `join group 2` chooses a group."""
+    try:
+        words = shlex.split(args)
+    except ValueError:  # an unbalanced quote: read it plainly rather than refuse
+        words = args.split()
+    tags = dict(part.split("=", 1) for part in words if "=" in part and not part.startswith("="))
+    numbers = [w for w in words if w.isdigit()]
+    return {k.lower(): v for k, v in tags.items()}, f"g{numbers[0]}" if numbers else None

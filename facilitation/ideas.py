@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from facilitation import breakouts
 from facilitation.models import Idea, Participant
 from facilitation.text import one_line, split_ideas
 from facilitation.turn import Turn
@@ -12,21 +13,26 @@ def number(idea_id: str) -> str:
     return "#" + idea_id.lstrip("i")
 
 
-def join(t: Turn, person: str, name: str, tags: dict[str, str] | None = None) -> bool:
-    """Make `person` a participant (again); True if they were not present before."""
+def join(t: Turn, person: str, name: str, tags: dict[str, str] | None = None, group: str | None = None) -> bool:
+    """Make `person` a participant (again), in a breakout group if the session has them;
+    True if they were not present before. `group` is the group they chose, if any."""
     s = t.s
     s.names[person] = name
     p = s.participants.get(person)
     if p and p.present:
         if tags:
             p.tags.update(tags)
+        if group and s.options.assign == "choice" and p.group != group and s.phase_index == 0:
+            breakouts.assign(t, person, p.tags, group)  # changing their mind before any groups work starts
         return False
     if p:
         p.present = True
     else:
-        s.participants[person] = Participant(
+        p = s.participants[person] = Participant(
             id=person, name=name, tags=tags or {}, joined_phase=s.phase_index
         )
+    if p.group is None:
+        breakouts.assign(t, person, p.tags, group)
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from facilitation import breakouts
 from facilitation.config import EngineConfig
 from facilitation.effects import Action, DeliverNote, Effect, Person
 from facilitation.events import SessionStarted
@@ -41,7 +42,7 @@ def start(ev: SessionStarted, cfg: EngineConfig) -> tuple[Session, list[Effect]]
         names={**ev.names, ev.facilitator: ev.facilitator_name},
     )
     t = Turn(s, cfg, ev.at)
-    phases = " \u2192 ".join(p.title for p in s.structure.phases)
+    phases = " \u2192 ".join(p.title for n, p in enumerate(s.structure.phases) if runs(s, n))
     t.to_channel(
         t.say("session_started", question=neutralise(s.question), structure=s.structure.name, phases=phases,
               facilitator=neutralise(ev.facilitator_name)),
@@ -49,8 +50,20 @@ def start(ev: SessionStarted, cfg: EngineConfig) -> tuple[Session, list[Effect]]
         key=QUESTION_KEY,
     )
     t.to_person(s.facilitator, t.say("controls_help"), control_actions(t))
+    wanted = s.options.groups if s.options.groups > 1 else (1 if s.options.group_size else 0)
+    for _ in range(wanted):
+        breakouts.open_group(t)
     enter(t, 0)
     return s, t.effects
+
+
+def runs(s: Session, index: int) -> bool:
+    """Plenary phases run only for sessions with breakout groups; a plenary ballot only when asked for."""
+    spec = s.structure.phases[index]
+    if not spec.plenary:
+        return True
+    breakouts = s.options.groups > 1 or s.options.group_size > 0
+    return breakouts and (spec.kind != "rank" or s.options.plenary_ballot)
 
 
 def minutes_for(s: Session, index: int) -> float:
@@ -89,7 +102,7 @@ def advance(t: Turn) -> None:
     s = t.s
     close(t)
     nxt = s.phase_index + 1
-    while nxt < len(s.structure.phases) and nxt in s.skipped:
+    while nxt < len(s.structure.phases) and (nxt in s.skipped or not runs(s, nxt)):
         nxt += 1
     if nxt >= len(s.structure.phases):
         finish(t)
@@ -141,8 +154,8 @@ def draft_note(t: Turn) -> None:
     )
 
 
-def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = None) -> None:
-    if join(t, person, name, tags):
+def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = None, group: str | None = None) -> None:
+    if join(t, person, name, tags, group):
         t.to_person(person, t.say("joined", question=neutralise(t.s.question)))
         if t.s.phase is not None and t.s.phase.kind == "pair" and t.s.pairs and t.s.status != "ended":
             t.to_person(person, t.say("joined_after_pairing"))

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PhaseKind = Literal["own", "pair", "merge", "score", "explain", "rank", "arrange"]
+PhaseKind = Literal["own", "pair", "merge", "score", "explain", "rank", "report", "arrange"]
 VotingMethod = Literal["dots", "borda", "approval"]
 
 
@@ -26,7 +26,9 @@ class PhaseSpec(BaseModel):
     group_size: int = Field(default=4, ge=3)  # merge: pairs are merged into groups of about this size
     voting: VotingMethod | None = None  # rank: the structure's method, unless the session chose one
     raters: int = Field(default=5, ge=1)  # score: how many others score each idea
-    top: int = Field(default=10, ge=1)  # score: how many top-scored ideas go forward
+    top: int = Field(default=10, ge=1)  # score: top ideas that go forward; report: proposals per group
+    # A plenary phase runs only when the session has breakout groups (rank: only with a plenary ballot).
+    plenary: bool = False
 
 
 class Structure(BaseModel):
@@ -62,6 +64,10 @@ class Options(BaseModel):
     dots_per_proposal: int = 2
     attribution: bool = False
     reminder_seconds: int = 60
+    groups: int = 0  # breakout groups; 0 or 1: one group
+    group_size: int = 0  # or: open a new group whenever every group has this many people
+    assign: Literal["mixed", "random", "choice"] = "mixed"  # mixed: diverse by tags; choice: people pick
+    plenary_ballot: bool = False  # rank the groups' reported proposals together
     minutes: dict[str, float] = {}  # per-phase overrides of the structure's durations
 
 
@@ -71,6 +77,15 @@ class Participant(BaseModel):
     tags: dict[str, str] = {}
     present: bool = True
     joined_phase: int = 0
+    group: str | None = None  # breakout group id, when the session has groups
+
+
+class Group(BaseModel):
+    """A breakout group: its members discuss in the thread under the post keyed `anchor`."""
+
+    id: str
+    name: str
+    anchor: str
 
 
 class Idea(BaseModel):
@@ -87,6 +102,7 @@ class Idea(BaseModel):
 class PairSpace(BaseModel):
     id: str
     members: list[str]
+    group: str | None = None
     candidates: list[str] = []  # ideas to pick from; empty means the members' own ideas
     picks: list[str] = []
     reason: str = ""
@@ -103,6 +119,7 @@ class Proposal(BaseModel):
     id: str
     idea_id: str
     pair_id: str | None
+    group: str | None = None
     reason: str = ""
     comments: list[Comment] = []
 
@@ -177,6 +194,7 @@ class Session(BaseModel):
     past_pairs: list[list[str]] = []
 
     participants: dict[str, Participant] = {}
+    groups: list[Group] = []  # empty: one group, in the session thread
     names: dict[str, str] = {}  # everyone the session has heard of, participant or not
     status: Literal["running", "paused", "ended"] = "running"
     phase_index: int = 0
@@ -196,7 +214,9 @@ class Session(BaseModel):
     proposals: list[Proposal] = []
     general_comments: list[Comment] = []
     ballots: dict[str, Ballot] = {}
-    tally: Tally | None = None
+    tally: Tally | None = None  # the session's ranking (with groups: the plenary ballot's)
+    group_tallies: dict[str, Tally] = {}  # each breakout group's own ranking
+    reported: list[str] = []  # proposals each group reported to the plenary
     themes: list[Theme] = []
     theme_edits: list[ThemeEdit] = []
     themes_confirmed: bool = False
@@ -226,3 +246,24 @@ class Session(BaseModel):
 
     def is_facilitator(self, person: str) -> bool:
         return person == self.facilitator or person in self.cofacilitators
+
+    def group_of(self, person: str) -> str | None:
+        p = self.participants.get(person)
+        return p.group if p else None
+
+    def members(self, group: str | None) -> list[Participant]:
+        """Present participants of a group (of the whole session when it has no groups)."""
+        return [p for p in self.present() if group is None or p.group == group]
+
+    def set_tally(self, group: str | None, tally: Tally) -> None:
+        """A group's ranking; without breakout groups it is the session's."""
+        if group is None:
+            self.tally = tally
+        else:
+            self.group_tallies[group] = tally
+
+    def tally_for(self, group: str | None) -> Tally | None:
+        return self.tally if group is None else self.group_tallies.get(group)
+
+    def group_name(self, group: str | None) -> str:
+        return next((g.name for g in self.groups if g.id == group), "")

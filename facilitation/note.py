@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from facilitation.config import EngineConfig
 from facilitation.models import Session
+from facilitation.phases.report import ranked
 from facilitation.text import neutralise, one_line
 from facilitation.voting import SCORE_TIE_RULE, TIE_BREAK_RULE
 
@@ -24,6 +25,7 @@ class NoteIdea(BaseModel):
     id: str
     number: int
     text: str
+    group: str | None = None
     theme_id: str | None
     theme: str | None
     proposal_id: str | None
@@ -38,10 +40,14 @@ class NoteProposal(BaseModel):
     idea_id: str
     text: str
     reason: str
-    rank: int | None
+    rank: int | None  # in the session's ranking (with breakout groups: the plenary ballot)
     score: int | None
     supporters: int | None
     comments: list[str]
+    group: str | None = None  # the breakout group it came from
+    group_rank: int | None = None  # its rank in that group's own ballot
+    group_score: int | None = None
+    reported: bool = False  # reported by its group to the plenary
 
 
 class NoteTheme(BaseModel):
@@ -73,6 +79,14 @@ class NoteParticipation(BaseModel):
     most_active_fifth_share: float  # share of ideas written by the most active fifth of people
 
 
+class NoteGroup(BaseModel):
+    id: str
+    name: str
+    proposal_ids: list[str]  # best first by the group's own ranking
+    ranking: str | None  # the group's ballot method, in words
+    participation: NoteParticipation
+
+
 class RoundUpNote(BaseModel):
     schema_version: int = SCHEMA_VERSION
     title: str
@@ -89,6 +103,7 @@ class RoundUpNote(BaseModel):
     general_comments: list[str]
     empty_chair: list[str]
     participation: NoteParticipation
+    groups: list[NoteGroup] = []  # breakout groups, when the session had them
     next_steps: list[str]
 
 
@@ -96,6 +111,7 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
     theme_of = {i: t for t in s.themes for i in t.idea_ids}
     proposal_of = {p.idea_id: p for p in s.proposals}
     rows = {r.proposal_id: r for r in s.tally.rows} if s.tally else {}
+    group_rows = {r.proposal_id: r for tally in s.group_tallies.values() for r in tally.rows}
     by_attr = s.options.attribution
 
     def author(person: str) -> str | None:
@@ -111,19 +127,21 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
         idea_models.append(NoteIdea(
             id=i.id, number=int(i.id[1:]), text=i.text, theme_id=theme.id if theme else None,
             theme=theme.label if theme else None, proposal_id=p.id if p else None, late=i.late,
-            later_edits=i.late_edits, author=author(i.author),
+            later_edits=i.late_edits, author=author(i.author), group=s.group_name(s.group_of(i.author)) or None,
         ))
     proposals = []
     for p in s.proposals:
         idea = s.idea(p.idea_id)
-        row = rows.get(p.id)
+        row, in_group = rows.get(p.id), group_rows.get(p.id)
         proposals.append(NoteProposal(
             id=p.id, number=int(p.id[1:]), idea_id=p.idea_id, text=idea.text if idea else "", reason=p.reason,
             rank=row.rank if row else None, score=row.score if row else None,
             supporters=row.supporters if row else None,
             comments=[with_author(c.text, c.author) for c in p.comments],
+            group=s.group_name(p.group) or None, group_rank=in_group.rank if in_group else None,
+            group_score=in_group.score if in_group else None, reported=p.id in s.reported,
         ))
-    ranked = sorted(proposals, key=lambda p: (p.rank is None, p.rank or 0, p.number))
+    ranked = _meeting_order(s, proposals)
     ranking = None
     if s.tally:
         o = s.options
@@ -156,7 +174,8 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
         ranking=ranking,
         general_comments=[with_author(c.text, c.author) for c in s.general_comments],
         empty_chair=empty_chair,
-        participation=_participation(s),
+        participation=_participation(s, list(s.participants)),
+        groups=[_group_model(s, g.id, g.name, cfg) for g in s.groups],
         next_steps=next_steps,
     )
 
@@ -165,19 +184,49 @@ def _theme_model(t) -> NoteTheme:  # noqa: ANN001
     return NoteTheme(id=t.id, label=t.label, idea_ids=list(t.idea_ids))
 
 
-def _participation(s: Session) -> NoteParticipation:
-    live = s.live_ideas()
-    people = list(s.participants)
+def _meeting_order(s: Session, proposals: list[NoteProposal]) -> list[NoteProposal]:
+    """Best first for the whole meeting: by the session's ranking; with breakout groups and no plenary
+    ballot, the groups' reported proposals round by round (each group's first, then each group's second)."""
+    if s.groups and s.tally is None:
+        by_id = {p.id: p for p in proposals}
+        rounds = [ranked(s, g.id) for g in s.groups]
+        wanted = set(s.reported) or set(by_id)
+        order = [r[n].id for n in range(max(map(len, rounds), default=0)) for r in rounds if n < len(r)]
+        return [by_id[i] for i in order if i in wanted] + [by_id[i] for i in order if i not in wanted]
+    return sorted(proposals, key=lambda p: (p.rank is None, p.rank or 0, p.number))
+
+
+def _group_model(s: Session, group: str, name: str, cfg: EngineConfig) -> NoteGroup:
+    tally = s.group_tallies.get(group)
+    o = s.options
+    return NoteGroup(
+        id=group, name=name, proposal_ids=[p.id for p in ranked(s, group)],
+        ranking=cfg.say(f"note_method_{tally.method}", dots=o.dots, cap=o.dots_per_proposal) if tally else None,
+        participation=_participation(s, [p for p, v in s.participants.items() if v.group == group]),
+    )
+
+
+def _participation(s: Session, people: list[str]) -> NoteParticipation:
+    """Counts for these people (everyone, or one breakout group)."""
+    who = set(people)
+    live = [i for i in s.live_ideas() if i.author in who]
     per_person = sorted((sum(1 for i in live if i.author == p) for p in people), reverse=True)
     fifth = math.ceil(len(people) / 5) if people else 0
     share = sum(per_person[:fifth]) / len(live) if live else 0.0
-    comments = sum(len(p.comments) for p in s.proposals) + len(s.general_comments)
+    pairs = [p for p in s.pairs if set(p.members) & who]
+    comments = [c for p in s.proposals for c in p.comments] + s.general_comments
+    if s.group_tallies:  # each group's ballot; a plenary ballot is counted in the plenary's own figures
+        groups = {s.group_of(p) for p in who}
+        ballots = sum(t.ballots for g, t in s.group_tallies.items() if g in groups)
+    else:
+        ballots = s.tally.ballots if s.tally else len(s.ballots)
     return NoteParticipation(
         people=len(people), ideas=len(live), late_ideas=sum(1 for i in live if i.late),
-        withdrawn_ideas=sum(1 for i in s.ideas if i.withdrawn), pairs=len(s.pairs),
-        trios=sum(1 for p in s.pairs if len(p.members) == 3),
-        pairs_without_pick=sum(1 for p in s.pairs if not p.picks), ballots=len(s.ballots), comments=comments,
-        empty_chair_answers=len(s.empty_chair), most_active_fifth_people=fifth,
+        withdrawn_ideas=sum(1 for i in s.ideas if i.withdrawn and i.author in who), pairs=len(pairs),
+        trios=sum(1 for p in pairs if len(p.members) == 3),
+        pairs_without_pick=sum(1 for p in pairs if not p.picks), ballots=ballots,
+        comments=sum(1 for c in comments if c.author in who),
+        empty_chair_answers=sum(1 for a in s.empty_chair if a.author in who), most_active_fifth_people=fifth,
         most_active_fifth_share=round(share, 3),
     )
 
@@ -190,6 +239,11 @@ def _bullet(text: str) -> str:
 def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
     say = cfg.say
     out = [f"# {_bullet(note.title)}", ""]
+    numbers = iter(range(1, 20))
+
+    def heading(key: str) -> str:
+        return f"## {next(numbers)}. {say(key)}"
+
     if draft:
         out += [say("note_draft_banner"), ""]
     out += [say("note_meta", date=f"{note.date.day} {note.date:%B %Y}", structure=note.structure),
@@ -197,10 +251,10 @@ def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
     if note.skipped_phases:
         out += [say("note_skipped", phases=", ".join(note.skipped_phases)), ""]
 
-    out += [f"## {say('note_h_summary')}", ""]
+    out += [heading("note_h_summary"), ""]
     out += [f"{n}. {_bullet(p)}" for n, p in enumerate(note.key_points, start=1)] or [say("note_no_points")]
 
-    out += ["", f"## {say('note_h_themes')}", ""]
+    out += ["", heading("note_h_themes"), ""]
     by_id = {i.id: i for i in note.ideas}
     proposal = {p.idea_id: p for p in note.proposals}
     for theme in note.themes:
@@ -217,30 +271,33 @@ def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
         out += [f"**{say('note_general_comments')}**", ""] + [f"- {_bullet(c)}" for c in note.general_comments]
         out.append("")
 
-    out += [f"## {say('note_h_ranking')}", ""]
+    if note.groups:
+        out += _groups_section(note, heading("note_h_groups"), cfg)
+
+    out += [heading("note_h_ranking"), ""]
     if note.ranking:
         r = note.ranking
         out += [say("note_ranking_intro", description=r.description, ballots=r.ballots), ""]
         out += [say("note_ranking_header"), "|---|---|---|---|"]
-        for p in sorted(note.proposals, key=lambda p: p.rank or 0):
+        for p in sorted((p for p in note.proposals if p.rank is not None), key=lambda p: p.rank or 0):
             text = _bullet(one_line(p.text, 120)).replace("|", "/")
             out.append(f"| {p.rank} | {text} | {p.score} | {p.supporters} |")
         out += ["", say("note_tie_rule", rule=r.tie_break_rule)]
         out += [f"- {tb}" for tb in r.tie_breaks]
     else:
-        out.append(say("note_not_ranked"))
+        out.append(say("note_ranked_in_groups" if note.groups else "note_not_ranked"))
 
-    out += ["", f"## {say('note_h_empty_chair')}", ""]
+    out += ["", heading("note_h_empty_chair"), ""]
     out += [f"- {_bullet(a)}" for a in note.empty_chair] or [say("note_no_empty_chair")]
 
     p = note.participation
-    out += ["", f"## {say('note_h_participation')}", "",
+    out += ["", heading("note_h_participation"), "",
             say("note_participation", people=p.people, ideas=p.ideas, late=p.late_ideas, pairs=p.pairs,
                 trios=p.trios, unpicked=p.pairs_without_pick, ballots=p.ballots, comments=p.comments),
             say("note_balance", fifth=p.most_active_fifth_people, people=p.people,
                 share=round(p.most_active_fifth_share * 100))]
 
-    out += ["", f"## {say('note_h_next')}", ""]
+    out += ["", heading("note_h_next"), ""]
     out += [f"- {_bullet(s)}" for s in note.next_steps] or [say("note_no_next")]
     return "\n".join(out).rstrip() + "\n"
 
@@ -251,8 +308,16 @@ def _idea_line(idea: NoteIdea, proposal: NoteProposal | None, of: int, cfg: Engi
     late = cfg.say("note_late_mark") if idea.late else ""
     line = f"- {text}{by}{late}"
     if proposal is not None:
-        rank = cfg.say("note_rank_mark", rank=proposal.rank, of=of, score=proposal.score) if proposal.rank else ""
-        line = f"- **{cfg.say('note_proposal_mark', number=proposal.number)}{rank}** {text}{by}{late}"
+        if proposal.rank:
+            rank = cfg.say("note_rank_mark", rank=proposal.rank, of=of, score=proposal.score)
+        elif proposal.group_rank:
+            rank = cfg.say("note_group_rank_mark", rank=proposal.group_rank, score=proposal.group_score)
+        else:
+            rank = ""
+        mark = cfg.say("note_proposal_mark", number=proposal.number)
+        if proposal.group:
+            mark = cfg.say("note_proposal_group_mark", number=proposal.number, group=proposal.group)
+        line = f"- **{mark}{rank}** {text}{by}{late}"
         if proposal.reason:
             line += "\n  " + cfg.say("note_reason", reason=_bullet(proposal.reason))
         for c in proposal.comments:
@@ -260,3 +325,27 @@ def _idea_line(idea: NoteIdea, proposal: NoteProposal | None, of: int, cfg: Engi
     for edit in idea.later_edits:
         line += "\n  " + cfg.say("note_later_edit", text=_bullet(edit))
     return line
+
+
+def _groups_section(note: RoundUpNote, heading: str, cfg: EngineConfig) -> list[str]:
+    """One short part per breakout group: its proposals in its own order, and who took part."""
+    say = cfg.say
+    by_id = {p.id: p for p in note.proposals}
+    out = [heading, ""]
+    for group in note.groups:
+        p = group.participation
+        out += [f"### {_bullet(group.name)}", "",
+                say("note_group_people", people=p.people, ideas=p.ideas, pairs=p.pairs, ballots=p.ballots,
+                    share=round(p.most_active_fifth_share * 100))]
+        if group.ranking:
+            out.append(group.ranking)
+        out.append("")
+        for n, pid in enumerate(group.proposal_ids, start=1):
+            prop = by_id[pid]
+            score = say("note_group_score", score=prop.group_score) if prop.group_score is not None else ""
+            reported = say("note_reported_mark") if prop.reported else ""
+            out.append(f"{n}. {_bullet(prop.text)}{score}{reported}")
+        if not group.proposal_ids:
+            out.append(say("note_group_no_proposals"))
+        out.append("")
+    return out

@@ -47,7 +47,29 @@ class Turn:
         return self.post(Audience(kind="channel"), text, actions, key)
 
     def to_thread(self, text: str, actions: list[Action] | None = None, key: str | None = None) -> str:
-        return self.post(Audience(kind="thread", anchor=QUESTION_KEY), text, actions, key)
+        """To every group's thread (the session thread when there are no groups)."""
+        if not self.s.groups:
+            return self.post(Audience(kind="thread", anchor=QUESTION_KEY), text, actions, key)
+        keys = [self.to_group(g.id, text, actions, key and f"{key}@{g.id}") for g in self.s.groups]
+        return keys[0]
+
+    def to_group(self, group: str | None, text: str, actions: list[Action] | None = None,
+                 key: str | None = None) -> str:
+        """To one breakout group's thread (`None`: the session thread)."""
+        anchor = next((g.anchor for g in self.s.groups if g.id == group), QUESTION_KEY)
+        return self.post(Audience(kind="thread", anchor=anchor), text, actions, key)
+
+    def to_plenary(self, text: str, actions: list[Action] | None = None, key: str | None = None) -> str:
+        """To the whole meeting: the channel when there are breakout groups, else the session thread."""
+        if self.s.groups:
+            return self.to_channel(text, actions, key)
+        return self.to_thread(text, actions, key)
+
+    def group_ids(self) -> list[str | None]:
+        return [g.id for g in self.s.groups] or [None]
+
+    def is_session_thread(self, key: str | None) -> bool:
+        return key == QUESTION_KEY or any(g.anchor == key for g in self.s.groups)
 
     def to_person(self, person: str, text: str, actions: list[Action] | None = None) -> str:
         return self.post(Audience(kind="private", person=person), text, actions)

@@ -104,7 +104,7 @@ class Arrange(PhaseRules):
     def _show(self, t: Turn, key: str | None = None) -> None:
         s = t.s
         if not s.themes:
-            t.to_thread(t.say("arrange_none"), key=key)
+            t.to_plenary(t.say("arrange_none"), key=key)
             return
         facilitators = [s.facilitator, *s.cofacilitators]
         actions = [
@@ -112,7 +112,7 @@ class Arrange(PhaseRules):
             Action(id="confirm_themes", label=t.say("button_confirm_themes"), style="primary",
                    only_for=facilitators),
         ]
-        t.to_thread(t.say("arrange_open", themes=themes_text(t), minutes=t.minutes_left()), actions, key=key)
+        t.to_plenary(t.say("arrange_open", themes=themes_text(t), minutes=t.minutes_left()), actions, key=key)
 
     def on_action(self, t: Turn, ev: ActionTaken) -> bool:
         if ev.action == "edit_themes":
@@ -145,4 +145,4 @@ class Arrange(PhaseRules):
     def close(self, t: Turn) -> None:
         t.s.themes_confirmed = True
         if t.s.themes:
-            t.to_thread(t.say("arrange_confirmed", count=len(t.s.themes)))
+            t.to_plenary(t.say("arrange_confirmed", count=len(t.s.themes)))

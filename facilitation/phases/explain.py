@@ -24,7 +24,8 @@ def ensure_proposals(t: Turn) -> None:
     if s.proposals or any(p.kind == "pair" and n not in s.skipped for n, p in phases):
         return
     for idea in s.live_ideas():
-        s.proposals.append(Proposal(id=f"P{len(s.proposals) + 1}", idea_id=idea.id, pair_id=None))
+        s.proposals.append(Proposal(id=f"P{len(s.proposals) + 1}", idea_id=idea.id, pair_id=None,
+                                    group=s.group_of(idea.author)))
 
 
 def add_comment(t: Turn, ev: ReplyPosted, proposal: Proposal | None, text: str) -> None:
@@ -45,10 +46,11 @@ def comment_from_reply(t: Turn, ev: ReplyPosted) -> bool:
     """Replies to a proposal's post, or thread replies starting with its number ("2: why not ..."), are comments."""
     s = t.s
     if ev.reply_to and ev.reply_to.startswith("proposal:"):
-        proposal = next((p for p in s.proposals if p.id == ev.reply_to.split(":", 1)[1]), None)
+        wanted = ev.reply_to.split(":", 1)[1].split("@", 1)[0]  # "proposal:P3@plenary" is P3 too
+        proposal = next((p for p in s.proposals if p.id == wanted), None)
         add_comment(t, ev, proposal, ev.text)
         return True
-    if ev.reply_to != QUESTION_KEY or not s.proposals:
+    if not t.is_session_thread(ev.reply_to) or not s.proposals:
         return False
     m = _ADDRESSED.match(ev.text)
     target = next((p for p in s.proposals if m and proposal_number(p) == m.group(1)), None)
@@ -62,18 +64,20 @@ class Explain(PhaseRules):
     def open(self, t: Turn) -> None:
         s = t.s
         ensure_proposals(t)
-        if not s.proposals:
-            t.to_thread(t.say("explain_none"), key=f"phase{s.phase_index}:open")
-            return
-        t.to_thread(t.say("explain_open", count=len(s.proposals), minutes=t.minutes_left()),
-                    key=f"phase{s.phase_index}:open")
         limits = t.cfg.limits
-        for p in s.proposals:
-            idea = s.idea(p.idea_id)
-            text = one_line(idea.text if idea else "", limits.idea_chars)
-            reason = one_line(p.reason, limits.reason_chars) or t.say("no_reason")
-            t.to_thread(t.say("proposal", number=proposal_number(p), text=text, reason=reason),
-                        key=f"proposal:{p.id}")
+        for group in t.group_ids():  # each breakout group hears its own pairs' proposals
+            key = f"phase{s.phase_index}:open" + (f"@{group}" if group else "")
+            mine = [p for p in s.proposals if p.group == group]
+            if not mine:
+                t.to_group(group, t.say("explain_none"), key=key)
+                continue
+            t.to_group(group, t.say("explain_open", count=len(mine), minutes=t.minutes_left()), key=key)
+            for p in mine:
+                idea = s.idea(p.idea_id)
+                text = one_line(idea.text if idea else "", limits.idea_chars)
+                reason = one_line(p.reason, limits.reason_chars) or t.say("no_reason")
+                t.to_group(group, t.say("proposal", number=proposal_number(p), text=text, reason=reason),
+                           key=f"proposal:{p.id}")
 
     def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
         return comment_from_reply(t, ev)

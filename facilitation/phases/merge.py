@@ -31,11 +31,14 @@ class Merge(Pair):
         present = {p.id for p in s.present()}
         s.proposals = []  # the pairs' picks become candidates; this phase's picks become the proposals
         s.merged = []
-        for n, group in enumerate(merge_pairs(s.pairs, spec.group_size), start=1):
-            members = [m for pair in group for m in pair.members if m in present]
-            candidates = [i for pair in group for i in (pair.picks or _all_ideas(t, pair))]
-            if members:
-                s.merged.append(PairSpace(id=f"g{n}", members=members, candidates=candidates))
+        for breakout in t.group_ids():  # pairs merge within their own breakout group
+            pairs = [p for p in s.pairs if p.group == breakout]
+            for merged in merge_pairs(pairs, spec.group_size):
+                members = [m for pair in merged for m in pair.members if m in present]
+                candidates = [i for pair in merged for i in (pair.picks or _all_ideas(t, pair))]
+                if members:
+                    s.merged.append(PairSpace(id=f"m{len(s.merged) + 1}", members=members, candidates=candidates,
+                                              group=breakout))
         if not s.merged:
             t.to_thread(t.say("merge_nobody"), key=f"phase{s.phase_index}:open")
             return

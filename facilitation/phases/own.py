@@ -7,7 +7,7 @@ from facilitation.effects import Action, Form, FormField
 from facilitation.events import ActionTaken, CommandGiven, ReplyPosted
 from facilitation.phases.base import PhaseRules
 from facilitation.text import neutralise
-from facilitation.turn import QUESTION_KEY, Turn
+from facilitation.turn import Turn
 
 
 def idea_form(t: Turn) -> Form:
@@ -34,9 +34,10 @@ class Own(PhaseRules):
         )
 
     def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
-        if ev.reply_to not in (QUESTION_KEY, None) and not ev.private:
+        if not (ev.reply_to is None or t.is_session_thread(ev.reply_to)) and not ev.private:
             return False
-        ideas.join(t, ev.person, ev.name, ev.tags)
+        chosen = next((g.id for g in t.s.groups if g.anchor == ev.reply_to), None)
+        ideas.join(t, ev.person, ev.name, ev.tags, chosen)
         private_mode = t.s.options.own_private
         added = ideas.add(t, ev.person, ev.text, ev.message_ref, late=False, private_ack=ev.private)
         if added:

@@ -65,9 +65,12 @@ class Pair(PhaseRules):
         if not present:
             t.to_thread(t.say("pair_nobody"), key=f"phase{s.phase_index}:open")
             return
-        tags = {p.id: p.tags for p in s.present()}
-        groups = make_pairs(present, s.seed + s.phase_index, tags, s.past_pairs)
-        s.pairs = [PairSpace(id=f"p{n}", members=g) for n, g in enumerate(groups, start=1)]
+        s.pairs = []
+        for n, group in enumerate(t.group_ids()):  # pairs form within each breakout group
+            people = s.members(group)
+            tags = {p.id: p.tags for p in people}
+            for members in make_pairs([p.id for p in people], s.seed + s.phase_index + 97 * n, tags, s.past_pairs):
+                s.pairs.append(PairSpace(id=f"p{len(s.pairs) + 1}", members=members, group=group))
         t.to_thread(
             t.say("pair_open", pairs=len(s.pairs), minutes=t.minutes_left(), n=picks_allowed(t)),
             key=f"phase{s.phase_index}:open",
@@ -159,7 +162,8 @@ class Pair(PhaseRules):
             if pair.picks:
                 for idea_id in pair.picks:
                     n = len(s.proposals) + 1
-                    s.proposals.append(Proposal(id=f"P{n}", idea_id=idea_id, pair_id=pair.id, reason=pair.reason))
+                    s.proposals.append(Proposal(id=f"P{n}", idea_id=idea_id, pair_id=pair.id, reason=pair.reason,
+                                                group=pair.group))
             else:
                 t.to_facilitators(t.say("pair_no_pick", pair=pair.id.lstrip("p"), count=len(pair_ideas(t, pair))))
                 t.to_pair(pair.id, t.say("pair_closed_no_pick"))

@@ -7,6 +7,7 @@ import re
 from facilitation.effects import Action, Choice, Form, FormField
 from facilitation.events import ActionTaken, CommandGiven
 from facilitation.ideas import join
+from facilitation.models import Proposal
 from facilitation.phases.base import PhaseRules
 from facilitation.phases.explain import ensure_proposals, proposal_number
 from facilitation.text import one_line
@@ -14,20 +15,20 @@ from facilitation.turn import Turn
 from facilitation.voting import BallotError, make_ballot, tally
 
 
-def proposal_lines(t: Turn) -> str:
+def proposal_lines(t: Turn, proposals: list[Proposal]) -> str:
     s = t.s
     limit = t.cfg.limits.preview_chars
     lines = []
-    for p in s.proposals:
+    for p in proposals:
         idea = s.idea(p.idea_id)
         lines.append(f"{proposal_number(p)}. {one_line(idea.text if idea else '', limit)}")
     return "\n".join(lines)
 
 
-def _ballot_form(t: Turn) -> Form:
+def _ballot_form(t: Turn, proposals: list[Proposal]) -> Form:
     s, o = t.s, t.s.options
     choices = [Choice(value=p.id, label=f"{proposal_number(p)}. {one_line(s.idea(p.idea_id).text, 70)}")  # type: ignore[union-attr]
-               for p in s.proposals]
+               for p in proposals]
     if o.voting == "dots":
         fields = [FormField(id=c.value, label=c.label, kind="number", required=False, min_value=0,
                             max_value=o.dots_per_proposal) for c in choices]
@@ -38,6 +39,23 @@ def _ballot_form(t: Turn) -> Form:
         fields = [FormField(id=f"rank_{n}", label=t.say("form_rank_label", n=n), kind="select", choices=choices,
                             required=n == 1) for n in range(1, len(choices) + 1)]
     return Form(title=t.say("form_ballot_title"), submit_label=t.say("form_ballot_submit"), fields=fields)
+
+
+def _plenary(t: Turn) -> bool:
+    return bool(t.s.phase and t.s.phase.plenary)
+
+
+def ballots_of(t: Turn) -> list[tuple[str | None, list[Proposal]]]:
+    """The ballots this phase runs: one per breakout group over its own proposals, or one plenary ballot
+    over what the groups reported."""
+    s = t.s
+    if _plenary(t):
+        return [(None, [p for p in s.proposals if p.id in s.reported])]
+    return [(g, [p for p in s.proposals if p.group == g]) for g in t.group_ids()]
+
+
+def _voters_group(t: Turn, person: str) -> str | None:
+    return None if _plenary(t) else t.s.group_of(person)
 
 
 def _choices_from_form(method: str, values: dict[str, str | list[str]]) -> list[str]:
@@ -63,14 +81,19 @@ class Rank(PhaseRules):
     def open(self, t: Turn) -> None:
         s = t.s
         ensure_proposals(t)
-        if not s.proposals:
-            t.to_thread(t.say("rank_none"), key=f"phase{s.phase_index}:open")
-            return
+        s.ballots = {}  # a plenary ballot after the groups' own starts afresh (theirs are in their tallies)
         o = s.options
         how = t.say(f"rank_how_{o.voting}", dots=o.dots, cap=o.dots_per_proposal)
-        action = Action(id="vote", label=t.say("button_vote"), style="primary", form=_ballot_form(t))
-        t.to_thread(t.say("rank_open", proposals=proposal_lines(t), how=how, minutes=t.minutes_left()),
-                    [action], key=f"phase{s.phase_index}:open")
+        for group, proposals in ballots_of(t):
+            key = f"phase{s.phase_index}:open" + (f"@{group}" if group else "")
+            post = t.to_plenary if _plenary(t) else (lambda text, actions=None, key=None, g=group:
+                                                     t.to_group(g, text, actions, key))
+            if not proposals:
+                post(t.say("rank_none"), key=key)
+                continue
+            action = Action(id="vote", label=t.say("button_vote"), style="primary", form=_ballot_form(t, proposals))
+            post(t.say("rank_open", proposals=proposal_lines(t, proposals), how=how, minutes=t.minutes_left()),
+                 [action], key=key)
 
     def on_action(self, t: Turn, ev: ActionTaken) -> bool:
         if ev.action != "vote":
@@ -87,17 +110,24 @@ class Rank(PhaseRules):
         if ev.command != "vote":
             return False
         numbers = re.findall(r"\d+", ev.args)
-        by_number = {proposal_number(p): p.id for p in t.s.proposals}
+        by_number = {proposal_number(p): p.id for p in self._open_to(t, ev.person)}
         choices = [by_number.get(n, f"#{n}") for n in numbers]
         self._cast(t, ev.person, ev.name, choices)
         return True
 
+    def _open_to(self, t: Turn, person: str) -> list[Proposal]:
+        """The proposals on `person`'s ballot: their group's, or the plenary's."""
+        mine = _voters_group(t, person)
+        return next((props for group, props in ballots_of(t) if group == mine), [])
+
     def _cast(self, t: Turn, person: str, name: str, choices: list[str]) -> None:
         s = t.s
-        if not s.proposals:
+        join(t, person, name)  # a newcomer's group decides which proposals are on their ballot
+        proposals = self._open_to(t, person)
+        if not proposals:
             t.to_person(person, t.say("rank_none"))
             return
-        ids = [p.id for p in s.proposals]
+        ids = [p.id for p in proposals]
         try:
             ballot = make_ballot(person, choices, ids, s.options)
         except BallotError as err:
@@ -106,7 +136,6 @@ class Rank(PhaseRules):
                 values["choice"] = str(values["choice"]).lstrip("P#")
             t.to_person(person, t.say(err.key, **values))
             return
-        join(t, person, name)
         changed = person in s.ballots
         s.ballots[person] = ballot
         t.mark_contributed(person)
@@ -119,21 +148,27 @@ class Rank(PhaseRules):
 
     def close(self, t: Turn) -> None:
         s = t.s
-        if not s.proposals:
-            return
-        ids = [p.id for p in s.proposals]
-        s.tally = tally(s.options.voting, list(s.ballots.values()), ids)
-        by_id = {p.id: p for p in s.proposals}
         limit = t.cfg.limits.preview_chars
-        lines = []
-        for row in s.tally.rows:
-            idea = s.idea(by_id[row.proposal_id].idea_id)
-            lines.append(t.say("rank_result_line", rank=row.rank, score=row.score, supporters=row.supporters,
-                               text=one_line(idea.text if idea else "", limit)))
-        t.to_thread(t.say("rank_results", ballots=s.tally.ballots, results="\n".join(lines)))
+        for group, proposals in ballots_of(t):
+            if not proposals:
+                continue
+            ballots = [b for voter, b in s.ballots.items() if _plenary(t) or s.group_of(voter) == group]
+            result = tally(s.options.voting, ballots, [p.id for p in proposals])
+            s.set_tally(group, result)
+            by_id = {p.id: p for p in proposals}
+            lines = []
+            for row in result.rows:
+                idea = s.idea(by_id[row.proposal_id].idea_id)
+                lines.append(t.say("rank_result_line", rank=row.rank, score=row.score, supporters=row.supporters,
+                                   text=one_line(idea.text if idea else "", limit)))
+            text = t.say("rank_results", ballots=result.ballots, results="\n".join(lines))
+            if _plenary(t):
+                t.to_plenary(text)
+            else:
+                t.to_group(group, text)
 
     def nudge_targets(self, t: Turn) -> list[str]:
-        return super().nudge_targets(t) if t.s.proposals else []  # nothing to vote on: no nudge
+        return [p for p in super().nudge_targets(t) if self._open_to(t, p)]  # nothing to vote on: no nudge
 
     def status_line(self, t: Turn, person: str) -> str:
         return t.say("status_done" if person in t.s.ballots else "status_not_yet")

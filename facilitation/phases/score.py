@@ -46,9 +46,11 @@ class Score(PhaseRules):
         s = t.s
         spec = s.phase
         assert spec is not None
-        raters = [p.id for p in s.present()]
-        ideas = [(i.id, i.author) for i in s.live_ideas()]
-        s.score_assignments = assign(raters, ideas, spec.raters, s.seed + s.phase_index)
+        s.score_assignments = {}
+        for n, group in enumerate(t.group_ids()):  # ideas are scored within their breakout group
+            raters = [p.id for p in s.members(group)]
+            ideas = [(i.id, i.author) for i in s.live_ideas() if group is None or s.group_of(i.author) == group]
+            s.score_assignments.update(assign(raters, ideas, spec.raters, s.seed + s.phase_index + 97 * n))
         s.scores = {}
         t.to_thread(t.say("score_open", minutes=t.minutes_left(), raters=spec.raters, top=spec.top),
                     key=f"phase{s.phase_index}:open")
@@ -101,20 +103,27 @@ class Score(PhaseRules):
             for idea_id, value in scores.items():
                 given.setdefault(idea_id, []).append(value)
         live = [i.id for i in s.live_ideas()]
-        rated = [i for i in live if i in given]
-        # Highest mean first; ties by more raters, then by the order the ideas were written.
-        order = sorted(rated, key=lambda i: (-sum(given[i]) / len(given[i]), -len(given[i]), live.index(i)))
-        s.proposals = [Proposal(id=f"P{n}", idea_id=i, pair_id=None) for n, i in enumerate(order[: spec.top], 1)]
-        s.tally = Tally(method="scores", ballots=len(s.scores), rows=[
-            TallyRow(proposal_id=p.id, score=sum(given[p.idea_id]), supporters=len(given[p.idea_id]), rank=n,
-                     mean=round(sum(given[p.idea_id]) / len(given[p.idea_id]), 2))
-            for n, p in enumerate(s.proposals, start=1)
-        ])
+        s.proposals = []
         limit = t.cfg.limits.preview_chars
-        lines = [t.say("score_result_line", rank=row.rank, mean=row.mean, raters=row.supporters,
-                       text=one_line(s.idea(p.idea_id).text, limit))  # type: ignore[union-attr]
-                 for row, p in zip(s.tally.rows, s.proposals, strict=True)]
-        t.to_thread(t.say("score_results", count=len(lines), results="\n".join(lines) or t.say("score_none")))
+        for group in t.group_ids():
+            rated = [i for i in live if i in given and (group is None or s.group_of(s.idea(i).author) == group)]  # type: ignore[union-attr]
+            # Highest mean first; ties by more raters, then by the order the ideas were written.
+            order = sorted(rated, key=lambda i: (-sum(given[i]) / len(given[i]), -len(given[i]), live.index(i)))
+            top = [Proposal(id=f"P{len(s.proposals) + n}", idea_id=i, pair_id=None, group=group)
+                   for n, i in enumerate(order[: spec.top], 1)]
+            s.proposals += top
+            raters = sum(1 for r in s.scores if group is None or s.group_of(r) == group)
+            tally = Tally(method="scores", ballots=raters, rows=[
+                TallyRow(proposal_id=p.id, score=sum(given[p.idea_id]), supporters=len(given[p.idea_id]), rank=n,
+                         mean=round(sum(given[p.idea_id]) / len(given[p.idea_id]), 2))
+                for n, p in enumerate(top, start=1)
+            ])
+            s.set_tally(group, tally)
+            lines = [t.say("score_result_line", rank=row.rank, mean=row.mean, raters=row.supporters,
+                           text=one_line(s.idea(p.idea_id).text, limit))  # type: ignore[union-attr]
+                     for row, p in zip(tally.rows, top, strict=True)]
+            t.to_group(group, t.say("score_results", count=len(lines),
+                                    results="\n".join(lines) or t.say("score_none")))
 
     def status_line(self, t: Turn, person: str) -> str:
         return t.say("status_scored", count=len(t.s.scores.get(person, {})),

@@ -60,3 +60,25 @@ def test_the_fast_demo_prints_a_complete_note(capsys: pytest.CaptureFixture[str]
 def test_structures_lists_opera(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["structures"]) == 0
     assert "opera" in capsys.readouterr().out
+
+
+BREAKOUTS = Path(__file__).resolve().parents[1] / "scenarios" / "breakouts.toml"
+
+
+def test_simulate_three_breakout_groups_into_one_combined_note(tmp_path: Path) -> None:
+    assert main(["simulate", str(BREAKOUTS), "--out", str(tmp_path)]) == 0
+    data = RoundUpNote.model_validate_json((tmp_path / "note.json").read_text(encoding="utf-8"))
+    note = (tmp_path / "note.md").read_text(encoding="utf-8")
+    transcript = (tmp_path / "transcript.txt").read_text(encoding="utf-8")
+
+    assert [g.name for g in data.groups] == ["Group 1", "Group 2", "Group 3"]
+    assert [g.participation.people for g in data.groups] == [5, 5, 5]
+    quiet = data.groups[2]
+    assert quiet.proposal_ids == [] and quiet.participation.ideas == 5, "a group that picked nothing loses nothing"
+    assert len(data.ideas) == 15 and all(i.theme for i in data.ideas)
+    assert "Shared data on outcomes" in note, "Jia's pick stands though Ivo, of the same trio, left"
+    assert data.ranking is not None and data.key_points[0] == "Childcare at events", "the plenary ballot leads"
+    assert note.index("Summary of key points") < note.index("Discussion by theme") < note.index("Breakout groups")
+    assert "Young people in care" in note and "Disabled people who can't join online" in note
+    assert transcript.count("From the facilitator, to every group") == 3
+    assert not any(name in note for name in ("Amara", "Kofi", "Jia")), "still unattributed"
