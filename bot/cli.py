@@ -45,10 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         if args.cmd == "structures":
+            broken = 0
             for name, description in list_structures(settings).items():
-                load_structure(settings, name)  # refuse a broken file here rather than at a session's start
+                try:
+                    load_structure(settings, name)  # a broken file is reported here, not at a session's start
+                except ConfigError as exc:
+                    broken += 1
+                    print(f"{name:12} BROKEN: {exc}")
+                    continue
                 print(f"{name:12} {description}")
-            return 0
+            return 2 if broken else 0
         if args.cmd == "demo":
             return asyncio.run(_demo(settings, fast=args.fast))
         if args.cmd == "simulate":

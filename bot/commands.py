@@ -25,6 +25,8 @@ class StartRequest(BaseModel):
     convenor: str | None = None
     cofacilitators: list[str] = []
     option_updates: dict[str, Any] = {}
+    # A start form offers minutes for the default structure's phases; another structure ignores the rest.
+    minutes_from_form: bool = False
 
 
 def split(text: str) -> tuple[str, str]:
@@ -122,10 +124,11 @@ def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
                 "convenor, cofacilitators, minutes, groups, group_size, assign, plenary."
             )
     req.option_updates = updates
+    req.minutes_from_form = "minutes" in form and "minutes" not in typed
     return req
 
 
-def build_options(base: Options, updates: dict[str, Any], structure: Structure) -> Options:
+def build_options(base: Options, updates: dict[str, Any], structure: Structure, lenient: bool = False) -> Options:
     try:
         options = Options.model_validate({**base.model_dump(), **updates})
     except ValidationError as exc:
@@ -138,6 +141,8 @@ def build_options(base: Options, updates: dict[str, Any], structure: Structure) 
     if options.groups > 1 and options.group_size:
         raise CommandError("Give either the number of groups or a group size, not both.")
     unknown = set(options.minutes) - {p.kind for p in structure.phases}
-    if unknown:
+    if unknown and lenient:
+        options.minutes = {k: v for k, v in options.minutes.items() if k not in unknown}
+    elif unknown:
         raise CommandError(f"{structure.name} has no phase called {sorted(unknown)[0]}.")
     return options

@@ -39,7 +39,8 @@ def load_structure(settings: Settings, name: str) -> Structure:
         return Structure.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"key {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            (f"key {'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from exc
 
@@ -48,8 +49,11 @@ def list_structures(settings: Settings) -> dict[str, str]:
     """Structure file names and their one-line descriptions."""
     out = {}
     for path in sorted((settings.config_dir / "structures").glob("*.toml")):
-        data = _read_toml(path)
-        out[path.stem] = str(data.get("description", ""))
+        try:
+            out[path.stem] = str(_read_toml(path).get("description", ""))
+        except ConfigError:
+            out[path.stem] = ""  # listed all the same: loading it says what is wrong
+
     return out
 
 

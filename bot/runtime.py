@@ -174,7 +174,7 @@ class Runtime:
                 req = commands.parse_start(args, inbound.options)
                 structure = load_structure(self.settings, req.structure or self.settings.session.structure)
                 options = commands.build_options(default_options(self.settings, structure), req.option_updates,
-                                                 structure)
+                                                 structure, lenient=req.minutes_from_form)
             except (commands.CommandError, ConfigError) as exc:
                 return Reply(text=self.cfg.say("runtime_start_problem", problem=str(exc)))
             session_id = f"{self.rng.getrandbits(32):08x}"

@@ -82,3 +82,19 @@ def test_simulate_three_breakout_groups_into_one_combined_note(tmp_path: Path) -
     assert "Young people in care" in note and "Disabled people who can't join online" in note
     assert transcript.count("From the facilitator, to every group") == 3
     assert not any(name in note for name in ("Amara", "Kofi", "Jia")), "still unattributed"
+
+
+def test_structures_reports_a_broken_file_by_name_and_lists_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from bot.settings import CONFIG_DIR
+
+    shutil.copytree(CONFIG_DIR, tmp_path / "config")
+    (tmp_path / "config" / "structures" / "broken.toml").write_text('name = "B"\n[[phases]\n')
+    monkeypatch.setenv("FACILITATOR_CONFIG_DIR", str(tmp_path / "config"))
+    assert main(["structures"]) == 2
+    out = capsys.readouterr().out
+    assert "broken.toml" in out and "line 2" in out
+    assert "1-2-4-all" in out and "25-10" in out and "opera" in out

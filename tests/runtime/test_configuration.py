@@ -42,3 +42,28 @@ def test_every_message_the_code_uses_is_in_the_wording_file() -> None:
         used |= set(re.findall(r"say\(\s*\"([a-z_]+)\"", path.read_text(encoding="utf-8")))
     assert used, "found no messages in use"
     assert sorted(used - set(messages)) == []
+
+
+def test_start_options_are_read_and_mistakes_explained() -> None:
+    from bot.commands import CommandError, build_options, parse_start
+    from bot.configuration import default_options
+
+    settings = Settings()
+    opera = load_structure(settings, "opera")
+    req = parse_start("groups=3 voting=borda own=open minutes=own:3 What now?", {})
+    options = build_options(default_options(settings, opera), req.option_updates, opera)
+    assert (req.question, options.groups, options.voting, options.own_private) == ("What now?", 3, "borda", False)
+    assert options.minutes == {"own": 3.0}
+    for bad, says in [("colour=red Q?", "Unknown option 'colour'"), ("   ", "Give the question"),
+                      ("own=maybe Q?", "own must be private or open"), ("x" * 600, "keep it under 500")]:
+        with pytest.raises(CommandError, match=says):
+            parse_start(bad, {})
+    typed = parse_start("minutes=pair:4 Q?", {})
+    with pytest.raises(CommandError, match="no phase called pair"):
+        build_options(default_options(settings, load_structure(settings, "25-10")), typed.option_updates,
+                      load_structure(settings, "25-10"))
+    # A start form offers the default structure's phases: another structure keeps only its own.
+    form = parse_start("", {"question": "Q?", "structure": "25-10", "minutes": {"own": 2, "pair": 4}})
+    scored = load_structure(settings, "25-10")
+    assert build_options(default_options(settings, scored), form.option_updates, scored,
+                         lenient=form.minutes_from_form).minutes == {"own": 2.0}
