@@ -62,7 +62,7 @@ def _extend(t: Turn, person: str, args: str) -> None:
     assert s.deadline is not None
     s.deadline = max(s.deadline, t.at) + timedelta(minutes=minutes)
     t.arm_phase_timers()
-    t.to_thread(t.say("extended", minutes=minutes, left=t.minutes_left()))
+    t.to_everyone_now(t.say("extended", minutes=minutes, left=t.minutes_left()))
 
 
 def _pause(t: Turn, person: str, args: str) -> None:
@@ -74,7 +74,7 @@ def _pause(t: Turn, person: str, args: str) -> None:
     s.paused_remaining = max((s.deadline - t.at).total_seconds(), 0)
     s.status = "paused"
     t.disarm_all()
-    t.to_thread(t.say("paused"))
+    t.to_everyone_now(t.say("paused"))
 
 
 def _resume(t: Turn, person: str, args: str) -> None:
@@ -86,7 +86,7 @@ def _resume(t: Turn, person: str, args: str) -> None:
     s.deadline = t.at + timedelta(seconds=s.paused_remaining or 0)
     s.paused_remaining = None
     t.arm_phase_timers()
-    t.to_thread(t.say("resumed", left=t.minutes_left()))
+    t.to_everyone_now(t.say("resumed", left=t.minutes_left()))
 
 
 def _skip(t: Turn, person: str, args: str) -> None:
@@ -99,7 +99,7 @@ def _skip(t: Turn, person: str, args: str) -> None:
         t.to_person(person, t.say("skip_nothing"))
         return
     s.skipped.append(nxt)
-    t.to_thread(t.say("skipping", phase=s.structure.phases[nxt].title))
+    t.to_everyone_now(t.say("skipping", phase=s.structure.phases[nxt].title))
 
 
 def _broadcast(t: Turn, person: str, args: str) -> None:

@@ -18,7 +18,8 @@ from facilitation.events import (
     TimerFired,
 )
 from facilitation.models import EmptyChairAnswer, Session
-from facilitation.phases import RULES
+from facilitation.phases import RULES, PhaseRules
+from facilitation.phases.explain import comment_from_reply
 from facilitation.text import is_blank, neutralise, one_line
 from facilitation.turn import Turn
 
@@ -49,7 +50,8 @@ def handle(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Sess
     return s, t.effects
 
 
-def _rules(t: Turn):  # noqa: ANN202 - the running phase's rules, or None
+def _rules(t: Turn) -> PhaseRules | None:
+    """The running phase's rules, or None once the session has ended."""
     return RULES[t.s.phase.kind] if t.s.phase is not None and t.s.status != "ended" else None
 
 
@@ -61,7 +63,7 @@ def _timer(t: Turn, ev: TimerFired) -> None:
     if timer.kind == "end":
         lifecycle.advance(t)
         return
-    t.to_thread(t.say("reminder", phase=s.phase.title if s.phase else "", left=t.minutes_left()))
+    t.to_everyone_now(t.say("reminder", phase=s.phase.title if s.phase else "", left=t.minutes_left()))
     rules = _rules(t)
     if rules and rules.nudges and s.phase_index not in s.nudged:
         s.nudged.append(s.phase_index)
@@ -79,8 +81,6 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
     if rules and rules.on_reply(t, ev):
         return
     if ev.reply_to and ev.reply_to.startswith("proposal:"):
-        from facilitation.phases.explain import comment_from_reply
-
         comment_from_reply(t, ev)
         return
     if ev.reply_to and ev.reply_to.startswith("pair:"):

@@ -124,8 +124,7 @@ def finish(t: Turn) -> None:
     s = t.s
     if s.status == "ended":
         return
-    if s.phase is not None and s.status != "ended" and s.phase_index < len(s.structure.phases):
-        t.disarm_all()
+    t.disarm_all()
     s.status = "ended"
     s.ended_at = t.at
     s.deadline = None

@@ -13,7 +13,7 @@ from datetime import date
 from pydantic import BaseModel
 
 from facilitation.config import EngineConfig
-from facilitation.models import Session
+from facilitation.models import Session, Theme
 from facilitation.phases.report import ranked
 from facilitation.text import neutralise, one_line
 from facilitation.voting import SCORE_TIE_RULE, TIE_BREAK_RULE
@@ -180,7 +180,7 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
     )
 
 
-def _theme_model(t) -> NoteTheme:  # noqa: ANN001
+def _theme_model(t: Theme) -> NoteTheme:
     return NoteTheme(id=t.id, label=t.label, idea_ids=list(t.idea_ids))
 
 

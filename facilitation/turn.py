@@ -65,6 +65,14 @@ class Turn:
             return self.to_channel(text, actions, key)
         return self.to_thread(text, actions, key)
 
+    def to_everyone_now(self, text: str) -> str:
+        """Where people are in this phase: the plenary (channel) once groups have come back together, else
+        every group's thread."""
+        spec = self.s.phase
+        if spec is not None and (spec.plenary or spec.kind == "arrange"):
+            return self.to_plenary(text)
+        return self.to_thread(text)
+
     def group_ids(self) -> list[str | None]:
         return [g.id for g in self.s.groups] or [None]
 

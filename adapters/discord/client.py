@@ -82,7 +82,8 @@ def command_group(adapter: DiscordAdapter, name: str) -> app_commands.Group:
         if question is None:
             await adapter.start_form(interaction, options)
             return
-        options["question"] = question
+        # The question goes in the command text only: typed options at its start (`groups=2 Question...`)
+        # are read from there, and a `question` option would carry them into the question itself.
         await adapter.command(interaction, f"start {question}", options)
 
     def control(word: str, description: str) -> None:

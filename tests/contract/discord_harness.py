@@ -144,6 +144,12 @@ class DiscordHarness:
         await self.settle()
         return ref
 
+    async def say_in(self, person: str, channel_id: str, text: str) -> str:
+        """A plain message (no reply reference) in a given channel or thread, e.g. a breakout group's thread."""
+        ref = await self.fake.user_says(person, channel_id, text)
+        await self.settle()
+        return ref
+
     async def reply_to(self, person: str, message_ref: str, text: str) -> str:
         target = self.fake.messages[message_ref]
         ref = await self.fake.user_says(person, target["channel_id"], text, reply_to=message_ref)

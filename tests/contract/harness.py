@@ -10,6 +10,17 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+# The combined note's sections, in order, when a session ran in breakout groups.
+BREAKOUT_NOTE_SECTIONS = [
+    "Summary of key points",
+    "Discussion by theme",
+    "Breakout groups",
+    "Ranking",
+    "Who isn't here",
+    "Participation",
+    "Next steps",
+]
+
 
 class Seen(BaseModel):
     """One bot message as the platform shows it."""

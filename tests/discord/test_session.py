@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import discord
 import pytest
 
-from tests.contract.discord_harness import NAMES, DiscordHarness, discord_world
+from tests.contract.discord_harness import DiscordHarness, discord_world
 from tests.discord.fake_discord import FakeDiscord
 
 QUESTION = "What should the network change first?"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    fake = FakeDiscord()
-    for name in NAMES:
-        fake.add_user(name)
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 def last_with(h: DiscordHarness, text: str) -> dict:
@@ -46,8 +35,9 @@ async def test_a_whole_session_with_seven_people_a_trio_private_own_and_a_full_r
     async with discord_world(tmp_path, fake) as h:
         people = h.people  # seven participants; the facilitator only steers
         grace = people[-1]
-        assert await h.command(h.facilitator, f"start voting=borda picks=2 own=private convenor=@Grace {QUESTION}") \
-            is None
+        assert (
+            await h.command(h.facilitator, f"start voting=borda picks=2 own=private convenor=@Grace {QUESTION}") is None
+        )
         start = fake.interactions[max(fake.interactions)]
         assert start.responses[0]["type"] == 5 and start.responses[0]["data"]["flags"] == 64  # deferred, ephemeral
 
@@ -56,11 +46,13 @@ async def test_a_whole_session_with_seven_people_a_trio_private_own_and_a_full_r
             await h.click(person, own["id"], "Add an idea", {"idea": f"Idea {n}a from {h.names[person]}"})
             await h.direct_message(person, f"Idea {n}b from {h.names[person]}")
         saved = [m for m in fake.bot_messages() if m["content"].startswith("Saved")]
-        assert len(saved) == 14 and all(m["flags"] == 64 or fake.channels[m["channel_id"]]["type"] == 1
-                                        for m in saved)
+        assert len(saved) == 14 and all(m["flags"] == 64 or fake.channels[m["channel_id"]]["type"] == 1 for m in saved)
         # Private until Explain: no public message repeats an idea (ephemeral ones only reach their author).
-        assert not any("Idea 1a" in m["content"] for m in fake.bot_messages()
-                       if fake.channels[m["channel_id"]]["type"] in (0, 11) and not m["flags"] & 64)
+        assert not any(
+            "Idea 1a" in m["content"]
+            for m in fake.bot_messages()
+            if fake.channels[m["channel_id"]]["type"] in (0, 11) and not m["flags"] & 64
+        )
 
         await h.command(h.facilitator, "next")  # Pair
         created = [c.body for c in fake.calls if re.fullmatch(r"/channels/\d+/threads", c.path)]
@@ -87,16 +79,20 @@ async def test_a_whole_session_with_seven_people_a_trio_private_own_and_a_full_r
         for n, person in enumerate(people):
             order = [f"P{(n + k) % 6 + 1}" for k in range(6)]
             await h.click(person, ballot["id"], "Vote", {f"rank_{k + 1}": p for k, p in enumerate(order)})
-        pages = [ix.responses[0]["data"] for ix in fake.interactions.values()
-                 if ix.responses and ix.responses[0]["type"] == 9 and "ballot" in ix.responses[0]["data"]["title"]]
+        pages = [
+            ix.responses[0]["data"]
+            for ix in fake.interactions.values()
+            if ix.responses and ix.responses[0]["type"] == 9 and "ballot" in ix.responses[0]["data"]["title"]
+        ]
         assert {len(p["components"]) for p in pages} == {5, 1}  # six choices: two modal pages of at most five
         assert len([m for m in fake.bot_messages() if "Your ballot is saved" in m["content"]]) == 7
 
         await h.command(h.facilitator, "next")  # Arrange
         assert "(7 ballots)" in last_with(h, "**Results**")["content"]
         themes = last_with(h, "**Arrange**")
-        await h.click(h.facilitator, themes["id"], "Edit themes",
-                      {"op": "rename", "theme": "1", "label": "Money and power"})
+        await h.click(
+            h.facilitator, themes["id"], "Edit themes", {"op": "rename", "theme": "1", "label": "Money and power"}
+        )
         assert "**1. Money and power**" in last_with(h, "Money and power")["content"]
 
         await h.command(h.facilitator, "next")  # the end: the note goes to Grace
@@ -110,8 +106,7 @@ async def test_a_whole_session_with_seven_people_a_trio_private_own_and_a_full_r
         assert all(len(m["content"]) <= 2000 for m in fake.bot_messages())
 
         payloads = message_payloads(fake)
-        assert payloads and all(p.get("allowed_mentions") == {"parse": []} for p in payloads
-                                if p.get("content"))
+        assert payloads and all(p.get("allowed_mentions") == {"parse": []} for p in payloads if p.get("content"))
 
 
 async def test_buttons_keep_working_after_a_restart(fake: FakeDiscord, tmp_path: Path) -> None:
@@ -130,9 +125,7 @@ async def test_buttons_keep_working_after_a_restart(fake: FakeDiscord, tmp_path:
         assert "Ideas: 1" in last_with(h, "People:")["content"]
 
 
-async def test_rate_limits_are_waited_out_and_nothing_is_lost_or_sent_twice(
-    fake: FakeDiscord, tmp_path: Path
-) -> None:
+async def test_rate_limits_are_waited_out_and_nothing_is_lost_or_sent_twice(fake: FakeDiscord, tmp_path: Path) -> None:
     async with discord_world(tmp_path, fake) as h:
         fake.rate_limit("POST", r"/channels/\d+/messages", times=3, retry_after=0.2)
         fake.rate_limit("POST", r"/webhooks/\d+/[^/]+", times=1, retry_after=0.2)
@@ -152,8 +145,10 @@ async def test_rate_limits_are_waited_out_and_nothing_is_lost_or_sent_twice(
 async def test_hostile_text_pings_nobody_and_hides_no_links(fake: FakeDiscord, tmp_path: Path) -> None:
     async with discord_world(tmp_path, fake) as h:
         everyone_role = fake.guild_id
-        hostile = (f"@everyone @here <@{h.facilitator}> <@&{everyone_role}> <#{fake.channel_id}> "
-                   "[free money](https://evil.example) ```fence```")
+        hostile = (
+            f"@everyone @here <@{h.facilitator}> <@&{everyone_role}> <#{fake.channel_id}> "
+            "[free money](https://evil.example) ```fence```"
+        )
         await h.command(h.facilitator, f"start own=open {QUESTION}")
         await h.reply_in_thread(h.people[0], hostile)
         await h.reply_in_thread(h.people[1], "A calm idea")
@@ -215,21 +210,27 @@ async def test_without_thread_permissions_the_session_runs_in_the_channel(fake: 
 
 async def test_start_without_a_question_opens_the_settings_form(fake: FakeDiscord, tmp_path: Path) -> None:
     async with discord_world(tmp_path, fake) as h:
-        ix = await fake.slash(h.facilitator, fake.channel_id, "start", {"convenor": h.people[0]},
-                              resolved_users=[h.people[0]])
+        ix = await fake.slash(
+            h.facilitator, fake.channel_id, "start", {"convenor": h.people[0]}, resolved_users=[h.people[0]]
+        )
         await h._answered(ix)
         modal = ix.responses[0]
         assert modal["type"] == 9 and len(modal["data"]["components"]) == 5
-        submit = await fake.submit_modal(h.facilitator, fake.channel_id, modal["data"], {
-            "question": QUESTION, "voting": ["borda"], "own": ["open"], "minutes": "own:3,pair:4"})
+        submit = await fake.submit_modal(
+            h.facilitator,
+            fake.channel_id,
+            modal["data"],
+            {"question": QUESTION, "voting": ["borda"], "own": ["open"], "minutes": "own:3,pair:4"},
+        )
         await h._answered(submit)
         await h.settle()
         assert "(3 min)" in last_with(h, "**Own**")["content"]
         assert "Reply in this thread" in last_with(h, "**Own**")["content"]  # own=open
 
 
-async def test_the_token_never_reaches_the_logs(fake: FakeDiscord, tmp_path: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_token_never_reaches_the_logs(
+    fake: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     async with discord_world(tmp_path, fake) as h:
         await h.command(h.facilitator, f"start {QUESTION}")
