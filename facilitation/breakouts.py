@@ -43,7 +43,9 @@ def open_group(t: Turn) -> Group:
     """A new breakout group and its post in the channel; its thread is the group's space."""
     s = t.s
     group = new_group(s, t.say("group_name", n=len(s.groups) + 1))
-    actions = [Action(id="join", value=group.id, label=t.say("button_join_group", group=group.name))]
+    # Only when people choose does the button name the group: otherwise the bot places whoever presses it.
+    label = t.say("button_join_group", group=group.name) if s.options.assign == "choice" else t.say("button_join")
+    actions = [Action(id="join", value=group.id, label=label)]
     t.to_channel(t.say("group_anchor", group=group.name), actions, key=group.anchor)
     return group
 

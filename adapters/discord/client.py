@@ -53,6 +53,9 @@ class OperaButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile
 VOTING = [app_commands.Choice(name=n, value=n) for n in ("dots", "borda", "approval")]
 OWN = [app_commands.Choice(name="private (ideas hidden until Explain)", value="private"),
        app_commands.Choice(name="open (replies in the thread)", value="open")]
+ASSIGN = [app_commands.Choice(name="mixed (as diverse as tags allow)", value="mixed"),
+          app_commands.Choice(name="random", value="random"),
+          app_commands.Choice(name="choice (people pick their group)", value="choice")]
 
 
 def command_group(adapter: DiscordAdapter, name: str) -> app_commands.Group:
@@ -65,18 +68,23 @@ def command_group(adapter: DiscordAdapter, name: str) -> app_commands.Group:
         dots="Dots per person (dot voting)", own="Whether ideas stay private during Own",
         convenor="Who receives the round-up note (default: you)", cofacilitator="Someone who may steer with you",
         structure="Structure name (default: opera)", attribution="Name people in the note",
+        groups="Breakout groups to run at once", group_size="Or: people per breakout group",
+        assign="Who goes in which breakout group", plenary="Rank the groups' reported proposals together",
     )
-    @app_commands.choices(voting=VOTING, own=OWN)
+    @app_commands.choices(voting=VOTING, own=OWN, assign=ASSIGN)
     async def start(
         interaction: discord.Interaction, question: str | None = None,
         voting: app_commands.Choice[str] | None = None, dots: app_commands.Range[int, 1, 50] | None = None,
         own: app_commands.Choice[str] | None = None, convenor: discord.User | None = None,
         cofacilitator: discord.User | None = None, structure: str | None = None, attribution: bool | None = None,
+        groups: app_commands.Range[int, 2, 20] | None = None, group_size: app_commands.Range[int, 2, 50] | None = None,
+        assign: app_commands.Choice[str] | None = None, plenary: bool | None = None,
     ) -> None:
         options: dict[str, Any] = {
             "voting": voting.value if voting else None, "dots": dots, "own": own.value if own else None,
             "convenor": str(convenor.id) if convenor else None, "structure": structure, "attribution": attribution,
             "cofacilitators": [str(cofacilitator.id)] if cofacilitator else None,
+            "groups": groups, "group_size": group_size, "assign": assign.value if assign else None, "plenary": plenary,
         }
         options = {k: v for k, v in options.items() if v is not None}
         if question is None:

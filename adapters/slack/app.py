@@ -213,6 +213,13 @@ def start_view(d: StartDefaults, channel: str) -> dict[str, Any]:
         _input("question", "Question", {"type": "plain_text_input", "multiline": True, "max_length": 500},
                optional=False),
         _select("structure", "Structure", [(k, f"{k}: {v}") for k, v in d.structures.items()], d.structure),
+        _input("groups", "Breakout groups (leave empty for one group)",
+               {"type": "number_input", "is_decimal_allowed": False, "min_value": "2", "max_value": "20"}),
+        _select("assign", "Who goes in which group", [("mixed", "Mixed: as diverse as tags allow"),
+                                                      ("random", "At random"),
+                                                      ("choice", "People choose their group")], "mixed"),
+        _input("plenary", "Plenary", {"type": "checkboxes", "options": [
+            {"text": render.plain("Rank the groups' reported proposals together", 75), "value": "on"}]}),
         _select("own", "Own phase", [("private", "Private: ideas hidden until Explain"),
                                      ("open", "Open: replies in the thread")],
                 "private" if d.own_private else "open"),
@@ -250,6 +257,10 @@ def start_options(state: dict[str, Any]) -> dict[str, Any]:
             options[key] = str(raw[key]).strip()
     if raw.get("dots"):
         options["dots"] = int(float(str(raw["dots"])))
+    if raw.get("groups"):
+        options["groups"] = int(float(str(raw["groups"])))
+        options["assign"] = str(raw.get("assign") or "mixed")
+        options["plenary"] = bool(raw.get("plenary"))
     if raw.get("cofacilitators"):
         options["cofacilitators"] = list(raw["cofacilitators"])  # type: ignore[arg-type]
     if "attribution" in raw:

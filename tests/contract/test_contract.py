@@ -168,3 +168,63 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
     await h.settle()
     assert len(h.published()) == 1
     assert "Share budgets with community groups" in h.published()[0].text
+
+
+async def test_one_two_four_all_runs_pairs_then_fours_then_the_whole_group(h: Harness) -> None:
+    await _start(h, "structure=1-2-4-all")
+    people = h.people[:7]  # three pairs, one of them a trio
+    idea_of = {
+        p: f"Idea {n}: {word}"
+        for n, (p, word) in enumerate(
+            zip(people, ["budgets", "wages", "letters", "evenings", "youth", "childcare", "venues"], strict=True),
+            start=1,
+        )
+    }
+    for person, text in idea_of.items():
+        await h.direct_message(person, text)
+    await h.settle()
+
+    await h.command(h.facilitator, "next")  # 2: pairs
+    await h.settle()
+    pair_intros = [m for m in _where(h, "pair:") if "Pick" in m.buttons]
+    assert len(pair_intros) == len(people) // 2
+    picked: list[str] = []
+    for intro in pair_intros:
+        first = re.search(r"#(\d+) (Idea \d+: \w+)", intro.text)
+        assert first
+        member = next(p for p in people if idea_of[p] == first.group(2))
+        await h.click(member, intro.ref, "Pick", {"ideas": [f"i{first.group(1)}"], "reason": "Our favourite"})
+        picked.append(first.group(2))
+    await h.settle()
+
+    await h.command(h.facilitator, "next")  # 4: pairs join up; each group sees its pairs' picks
+    await h.settle()
+    four_intros = [m for m in _where(h, "pair:") if m.text.startswith("**Your group:")]
+    assert 1 <= len(four_intros) < len(pair_intros)
+    carried: list[str] = []
+    chosen: list[str] = []
+    for intro in four_intros:
+        shown = re.findall(r"#(\d+) (Idea \d+: \w+)", intro.text)
+        carried += [text for _, text in shown]
+        member = next(p for p in people if idea_of[p] == shown[-1][1])
+        await h.click(member, intro.ref, "Pick", {"ideas": [f"i{shown[-1][0]}"], "reason": "The group agreed"})
+        chosen.append(shown[-1][1])
+    assert sorted(carried) == sorted(picked), "each four sees exactly its pairs' picks"
+    await h.settle()
+
+    await h.command(h.facilitator, "next")  # All: share, only the fours' choices become proposals
+    await h.settle()
+    proposals = [m for m in h.seen() if re.match(r"\*\*Proposal \d+:", m.text)]
+    assert sorted(re.search(r"Idea \d+: \w+", m.text).group(0) for m in proposals) == sorted(chosen)  # type: ignore[union-attr]
+
+    await h.command(h.facilitator, "next")  # All: rank (approval)
+    await h.settle()
+    ballot = _last_with(h, "**Rank**")
+    for person in people:
+        await h.click(person, ballot.ref, "Vote", {"approve": ["P1"]})
+    await h.command(h.facilitator, "next")  # All: themes
+    await h.command(h.facilitator, "next")  # the end
+    await h.settle()
+    [note] = h.notes()
+    assert all(text in note.text for text in idea_of.values()), "no idea is lost on the way to the note"
+    assert "The group agreed" in note.text

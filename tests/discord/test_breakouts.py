@@ -229,3 +229,24 @@ async def run_session(h: DiscordHarness, fake: FakeDiscord) -> None:
     assert payloads and all(p.get("allowed_mentions") == NO_PARSE for p in payloads)
     assert not any(s.pings for s in h.seen())
     assert all(len(m["content"]) <= 2000 for m in fake.bot_messages())
+
+
+async def test_the_start_command_takes_breakout_options(fake: FakeDiscord, tmp_path: Path) -> None:
+    async with discord_world(tmp_path, fake) as h:
+        [group] = fake.commands
+        start = next(o for o in group["options"] if o["name"] == "start")
+        assert {"groups", "group_size", "assign", "plenary"} <= {o["name"] for o in start["options"]}
+        ix = await fake.slash(
+            h.facilitator,
+            fake.channel_id,
+            "start",
+            {"question": QUESTION, "groups": 3, "assign": "random", "plenary": True},
+        )
+        await h._answered(ix)
+        await h.settle()
+        posts = [in_channel(fake, fake.channel_id, f"**Group {g}**") for g in (1, 2, 3)]
+        assert all(len(p) == 1 for p in posts)
+        # assign=random: people are placed as they join, so the group posts offer no Join Group buttons
+        assert not any(
+            b["label"].startswith("Join Group") for [p] in posts for row in p["components"] for b in row["components"]
+        )

@@ -24,7 +24,15 @@ def test_people_are_spread_over_the_groups_within_one_of_each_other() -> None:
     assert len(d.s.groups) == 3
     assert _sizes(d.s) == [3, 4, 4]
     anchors = [p for p in d.posts() if p.audience.kind == "channel" and "breakout group" in p.text]
-    assert len(anchors) == 3 and all("Join Group" in p.actions[0].label for p in anchors)
+    assert len(anchors) == 3 and all(p.actions[0].label == "Join" for p in anchors)  # the bot places people
+
+
+def test_when_people_choose_each_group_post_offers_that_group() -> None:
+    d = new_session(0, groups=2, assign="choice")
+    anchors = [p for p in d.posts() if p.audience.kind == "channel" and "breakout group" in p.text]
+    assert [p.actions[0].label for p in anchors] == ["Join Group 1", "Join Group 2"]
+    d.act(pid(1), "join", anchors[1].actions[0].value)
+    assert d.s.participants[pid(1)].group == d.s.groups[1].id
 
 
 def test_groups_mix_tags_as_far_as_the_tags_allow() -> None:

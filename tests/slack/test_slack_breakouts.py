@@ -269,3 +269,16 @@ async def test_hostile_replies_in_a_group_thread_ping_no_one(slack: SlackHarness
         raw = m.text + str(m.blocks)
         assert "<!" not in raw and "<@" not in raw and "<http" not in raw, raw
     assert not any(s.pings for s in h.seen())
+
+
+async def test_the_start_modal_runs_a_session_in_breakout_groups(slack: SlackHarness) -> None:
+    h = slack
+    assert await h.command(h.facilitator, "start") is None
+    view = next(iter(h.fake.views.values()))
+    assert {"groups", "assign", "plenary"} <= {b["block_id"] for b in view["blocks"]}
+    await h.submit(h.facilitator, view, {"question": "Where next?", "groups": "3", "assign": "choice", "plenary": True})
+    assert h.runtime is not None
+    session = next(iter(h.runtime.sessions.values()))
+    assert [g.name for g in session.groups] == ["Group 1", "Group 2", "Group 3"]
+    assert session.options.assign == "choice" and session.options.plenary_ballot
+    assert sorted(group_posts(h)) == ["Group 1", "Group 2", "Group 3"]
