@@ -30,6 +30,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, s
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bot.embeddings import CachedEmbedder  # noqa: E402
 from facilitation import grouping  # noqa: E402
 from facilitation.grouping import GroupItem, group_ideas  # noqa: E402
 from facilitation.grouping_text import content_stems  # noqa: E402
@@ -129,10 +130,14 @@ def synthetic(texts: list[str], n: int) -> list[str]:
     return [f"{rng.choice(sentences)}. {rng.choice(sentences)}" for _ in range(n)]
 
 
-def timing(run: Callable[[list[str]], object], pool: list[str]) -> list[float]:
+def timing(run: Callable[[list[str]], object], pool: list[str],
+           before: Callable[[list[str]], object] | None = None) -> list[float]:
+    """Seconds to group 50, 200 and 1,000 ideas; `before` runs first, untimed."""
     out = []
     for n in SIZES:
         texts = synthetic(pool, n)
+        if before is not None:
+            before(texts)
         start = time.perf_counter()
         run(texts)
         out.append(time.perf_counter() - start)
@@ -225,6 +230,13 @@ def main() -> None:
 
     print("\ntime to group (s):      " + "  ".join(f"{n:>6}" for n in SIZES))
     for mode, fn in modes:
+        if isinstance(fn, CachedEmbedder):
+            # cold: nothing embedded yet; warm: the runtime embedded each idea as it arrived (bot/runtime.py)
+            cold = timing(lambda texts, fn=fn: ours(CachedEmbedder(fn.encode))(texts), pool)
+            print(f"  ours {mode + ' (cold)':<18} " + "  ".join(f"{t:6.3f}" for t in cold))
+            warm = timing(ours(fn), pool, before=fn)
+            print(f"  ours {mode + ' (warm)':<18} " + "  ".join(f"{t:6.3f}" for t in warm))
+            continue
         times = timing(ours(fn), pool)
         print(f"  ours {mode:<18} " + "  ".join(f"{t:6.3f}" for t in times))
     base_times = timing(lambda texts: baseline(texts) if len(texts) <= 200 else None, pool)

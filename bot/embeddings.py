@@ -13,6 +13,8 @@ import importlib.util
 import json
 import math
 import struct
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -94,18 +96,23 @@ class _MiniLM:
     def encode(self, texts: list[str]) -> list[list[float]]:
         import numpy as np
 
-        out: list[list[float]] = []
-        for start in range(0, len(texts), _BATCH):
-            batch = texts[start : start + _BATCH]
-            encodings = self.tokenizer.encode_batch(batch)
+        # Batches of similar length, so short ideas are not padded to the longest one in the session.
+        lengths = [sum(e.attention_mask) for e in self.tokenizer.encode_batch(texts)]  # padded: count real tokens
+        order = sorted(range(len(texts)), key=lambda i: (lengths[i], i))
+        out: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), _BATCH):
+            batch = order[start : start + _BATCH]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in batch])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
             types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-            out.extend(self._forward(ids, mask, types).tolist())
+            for i, vector in zip(batch, self._forward(ids, mask, types).tolist(), strict=True):
+                out[i] = vector
         return out
 
     def _forward(self, ids: Any, mask: Any, types: Any) -> Any:
         import numpy as np
+        from scipy.special import erf  # scipy comes with scikit-learn
 
         w = self.w
         batch, length = ids.shape
@@ -132,21 +139,41 @@ class _MiniLM:
             x = self._norm(x + self._dense(context, p + "attention.output.dense"),
                            p + "attention.output.LayerNorm")
             inner = self._dense(x, p + "intermediate.dense")
-            inner = 0.5 * inner * (1.0 + _erf(inner / math.sqrt(2.0)))  # exact GELU, as BERT uses
+            inner = 0.5 * inner * (1.0 + erf(inner / math.sqrt(2.0)))  # exact GELU, as BERT uses
             x = self._norm(x + self._dense(inner, p + "output.dense"), p + "output.LayerNorm")
         pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
-def _erf(x: Any) -> Any:
-    """Vectorised erf (Abramowitz-Stegun 7.1.26, |error| < 1.5e-7), so scipy is not required."""
-    import numpy as np
+class CachedEmbedder:
+    """Vectors remembered by text (least recently used dropped first). The runtime embeds ideas in a
+    worker thread as they arrive, so grouping at Arrange only has to embed what is new."""
 
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return sign * (1.0 - poly * np.exp(-a * a))
+    def __init__(self, encode: Embedder, limit: int = 50_000) -> None:
+        self.encode = encode
+        self._limit = limit
+        self._vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()  # the runtime's worker thread and the event loop share the cache
+
+    def missing(self, texts: list[str]) -> list[str]:
+        with self._lock:
+            return [t for t in dict.fromkeys(texts) if t not in self._vectors]
+
+    def __call__(self, texts: list[str]) -> list[list[float]]:
+        new = self.missing(texts)
+        computed = dict(zip(new, self.encode(new), strict=True)) if new else {}
+        with self._lock:
+            for text, vector in computed.items():
+                self._vectors[text] = vector
+            out = []
+            for text in texts:
+                vector = computed[text] if text in computed else self._vectors[text]
+                if text in self._vectors:
+                    self._vectors.move_to_end(text)
+                out.append(vector)
+            while len(self._vectors) > self._limit:
+                self._vectors.popitem(last=False)
+        return out
 
 
 def load_embedder() -> Embedder | None:
@@ -162,5 +189,4 @@ def load_embedder() -> Embedder | None:
     model_dir = _model_dir()
     if model_dir is None:
         return None
-    model = _MiniLM(model_dir)
-    return model.encode
+    return CachedEmbedder(_MiniLM(model_dir).encode)

@@ -83,6 +83,8 @@ class Runtime:
         self.sessions: dict[str, Session] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._start_lock = asyncio.Lock()
+        self._ideas_arrived = asyncio.Event()
+        self._warming: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -90,6 +92,8 @@ class Runtime:
         """Rebuild open sessions by replaying their events, finish any effect a crash interrupted,
         and re-arm their timers (a timer that fell due while the process was down fires at once)."""
         self.timers.start(self.fire_timer)
+        if hasattr(self.cfg.embed, "missing"):
+            self._warming = asyncio.create_task(self._embed_ideas_as_they_arrive())
         for session_id in await self.store.open_sessions():
             state: Session | None = None
             pending: list[Effect] = []
@@ -105,9 +109,27 @@ class Runtime:
             for timer in state.timers.values():
                 self.timers.arm(session_id, timer.id, timer.fire_at)
             log.info("session %s restored (%s, phase %s)", session_id, state.status, state.phase_index)
+        self._ideas_arrived.set()
 
     async def stop(self) -> None:
         self.timers.shutdown()
+        if self._warming is not None:
+            self._warming.cancel()
+
+    async def _embed_ideas_as_they_arrive(self) -> None:
+        """Sentence embeddings take seconds for a few hundred ideas; computing them in a worker thread
+        while people write keeps Arrange (which groups every idea at once) from stalling the event loop."""
+        embed = self.cfg.embed
+        while True:
+            await self._ideas_arrived.wait()
+            self._ideas_arrived.clear()
+            texts = [i.text for s in self.sessions.values() if s.status != "ended" for i in s.live_ideas()]
+            new = embed.missing(texts)  # type: ignore[union-attr]
+            if new:
+                try:
+                    await asyncio.to_thread(embed, new)  # type: ignore[arg-type]
+                except Exception:  # grouping will embed them itself; never lose the worker
+                    log.exception("embedding ideas in the background failed")
 
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
@@ -227,6 +249,7 @@ class Runtime:
             if state is None:
                 return
             self.sessions[session_id] = state
+            self._ideas_arrived.set()
             await self._execute(state, effects)
             if state.status == "ended" and state.note_status == "approved":
                 await self.store.close_session(session_id)
@@ -317,11 +340,12 @@ async def running(
     timers: Timers | None = None,
     clock: Callable[[], datetime] | None = None,
     db_name: str = "facilitator.sqlite3",
+    cfg: EngineConfig | None = None,
 ) -> AsyncIterator[Runtime]:
     """A started runtime on `directory/db_name`, stopped and closed on exit."""
     settings = settings or Settings()
     store = await Store.open(directory / db_name)
-    runtime = Runtime(adapter, store, timers or AsyncTimers(), settings, engine_config(settings), clock)
+    runtime = Runtime(adapter, store, timers or AsyncTimers(), settings, cfg or engine_config(settings), clock)
     adapter.bind(runtime.receive)
     await runtime.start()
     try:
