@@ -37,9 +37,10 @@ from adapters.base import (
     UserMessage,
 )
 from adapters.discord.client import OperaButton, OperaClient
-from adapters.discord.forms import FormBook, FormFlow, Values
+from adapters.discord.forms import FormFlow, Values
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
 from adapters.discord.start_form import start_form, start_options
+from adapters.formbook import FormBook
 from facilitation.effects import Action, Person
 
 log = logging.getLogger("facilitator.discord")
@@ -95,7 +96,7 @@ class DiscordAdapter:
         self._api_url = api_url
         self._gateway_url = gateway_url
         self.client = OperaClient(self, command_name, sync_commands)
-        self.forms = FormBook(forms_path)
+        self.forms = FormBook(forms_path, table="discord_forms")
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
         self._titles: dict[str, str] = {}  # channel post ref -> its text (names its thread)

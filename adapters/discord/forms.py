@@ -4,16 +4,14 @@ Limits handled here: a modal holds at most 5 components (longer forms become sev
 after the other, joined by an ephemeral "Continue" button); a select offers at most 25 options (a
 longer choice list becomes several selects whose picks are merged); labels are at most 45 characters
 (the rest goes in the description). A button's custom id has no room for its form, so the form is
-kept, per message and button, in a small SQLite table next to the bot's database.
+kept, per message and button, in a FormBook (adapters/formbook.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
-import aiosqlite
 import discord
 
 from facilitation.effects import Form, FormField
@@ -30,54 +28,6 @@ OnSubmitted = Callable[[discord.Interaction, Values], Awaitable[None]]
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-class FormBook:
-    """Which form each button opens, by (message id, custom id); in memory, and in SQLite when given a path."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self._path = path
-        self._db: aiosqlite.Connection | None = None
-        self._cache: dict[tuple[str, str], Form] = {}
-
-    async def open(self) -> None:
-        if self._path is None:
-            return
-        self._db = await aiosqlite.connect(str(self._path))
-        await self._db.execute(
-            "CREATE TABLE IF NOT EXISTS discord_forms (message TEXT, custom_id TEXT, form TEXT,"
-            " PRIMARY KEY (message, custom_id))"
-        )
-        await self._db.commit()
-
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
-
-    async def put(self, message_id: str, custom_id: str, form: Form) -> None:
-        self._cache[(message_id, custom_id)] = form
-        if self._db is not None:
-            await self._db.execute(
-                "INSERT OR REPLACE INTO discord_forms VALUES (?, ?, ?)", (message_id, custom_id, form.model_dump_json())
-            )
-            await self._db.commit()
-
-    async def get(self, message_id: str, custom_id: str) -> Form | None:
-        key = (message_id, custom_id)
-        if key in self._cache:
-            return self._cache[key]
-        if self._db is None:
-            return None
-        async with self._db.execute(
-            "SELECT form FROM discord_forms WHERE message = ? AND custom_id = ?", key
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        form = Form.model_validate_json(row[0])
-        self._cache[key] = form
-        return form
 
 
 def expand(fields: list[FormField]) -> list[FormField]:

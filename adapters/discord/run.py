@@ -8,6 +8,7 @@ from pathlib import Path
 import discord
 
 from adapters.discord.adapter import DiscordAdapter
+from adapters.formbook import forms_path
 from bot.configuration import engine_config
 from bot.runtime import Runtime
 from bot.scheduler import AsyncTimers
@@ -35,11 +36,6 @@ def invite_url(application_id: str) -> str:
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
 
 
-def forms_path(database: Path) -> Path:
-    """The adapter's own small table of button forms lives next to the runtime's database."""
-    return database.with_name(database.stem + ".discord-forms.sqlite3")
-
-
 async def run_discord(settings: Settings) -> None:
     """Connect to Discord and serve sessions until the gateway closes (Ctrl-C stops it)."""
     if settings.discord_token is None:
@@ -49,7 +45,7 @@ async def run_discord(settings: Settings) -> None:
         api_url=settings.discord_api_url,
         gateway_url=settings.discord_gateway_url,
         command_name=settings.discord_command,
-        forms_path=forms_path(Path(settings.database)),
+        forms_path=forms_path(Path(settings.database), "discord"),
     )
     store = await Store.open(settings.database)
     runtime = Runtime(adapter, store, AsyncTimers(), settings, engine_config(settings))

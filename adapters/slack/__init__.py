@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 
+from adapters.formbook import FormBook, forms_path
 from adapters.slack.adapter import SlackAdapter, make_client
 from adapters.slack.app import StartDefaults, build_app
 from adapters.slack.throttle import ChannelThrottle
@@ -75,26 +76,31 @@ async def run_slack(settings: Settings, http: bool, port: int) -> None:
         raise SystemExit("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write); "
                          "or use --http.")
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    adapter = SlackAdapter(client)
+    forms = FormBook(forms_path(settings.database, "slack"))
+    await forms.open()
+    adapter = SlackAdapter(client, forms=forms)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = build_app(adapter, signing_secret=secret, command=settings.slack_command,
                     defaults=start_defaults(settings), socket_mode=not http)
-    async with running(adapter, settings.database.parent, settings, db_name=settings.database.name):
-        if http:
-            runner = web.AppRunner(app.web_app(path="/slack/events"))
-            await runner.setup()
-            await web.TCPSite(runner, port=port).start()
-            log.info("Slack HTTP mode: listening on port %d at /slack/events", port)
-            try:
-                await asyncio.Event().wait()
-            finally:
-                await runner.cleanup()
-        else:
-            assert settings.slack_app_token is not None
-            handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-            log.info("Slack Socket Mode: connecting")
-            try:
-                await handler.connect_async()
-                await asyncio.Event().wait()
-            finally:
-                await handler.close_async()
+    try:
+        async with running(adapter, settings.database.parent, settings, db_name=settings.database.name):
+            if http:
+                runner = web.AppRunner(app.web_app(path="/slack/events"))
+                await runner.setup()
+                await web.TCPSite(runner, port=port).start()
+                log.info("Slack HTTP mode: listening on port %d at /slack/events", port)
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    await runner.cleanup()
+            else:
+                assert settings.slack_app_token is not None
+                handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+                log.info("Slack Socket Mode: connecting")
+                try:
+                    await handler.connect_async()
+                    await asyncio.Event().wait()
+                finally:
+                    await handler.close_async()
+    finally:
+        await forms.close()

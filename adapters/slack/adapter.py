@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from adapters.base import DeliveryError, Inbound, Reply, Sink, Target
+from adapters.formbook import FormBook
 from adapters.slack import render
 from adapters.slack.throttle import ChannelThrottle
 from facilitation.effects import Action, Form, Person
@@ -68,15 +69,15 @@ class SlackAdapter:
     name = "slack"
 
     def __init__(self, client: AsyncWebClient, throttle: ChannelThrottle | None = None,
-                 extra_429_rounds: int = 10) -> None:
+                 extra_429_rounds: int = 10, forms: FormBook | None = None) -> None:
         self.client = client
         self.throttle = throttle or ChannelThrottle()
         self.extra_429_rounds = extra_429_rounds
         self._sink: Sink | None = None
         self._dms: dict[str, str] = {}
         self._names: dict[str, str] = {}
-        # Forms too large to travel in a button's value, by (channel, message ts, action id).
-        self._forms: dict[tuple[str, str, str], Form] = {}
+        # Forms too large to travel in a button's value, by message ref and action id.
+        self.forms = forms or FormBook()
         self.inflight = 0
 
     def bind(self, sink: Sink) -> None:
@@ -144,14 +145,13 @@ class SlackAdapter:
                 return Person(id=user_id, name=hint or user_id)
         return Person(id=user_id, name=self._names[user_id])
 
-    def remember_form(self, ref: str, actions: list[Action]) -> None:
-        channel, ts = split_ref(ref)
+    async def remember_form(self, ref: str, actions: list[Action]) -> None:
         for action in actions:
             if action.form is not None and render.unpack_button_value(render.pack_button_value(action))[1] is None:
-                self._forms[(channel, ts or "", action.id)] = action.form
+                await self.forms.put(ref, action.id, action.form)
 
-    def form_for(self, channel: str, ts: str, action_id: str) -> Form | None:
-        return self._forms.get((channel, ts, action_id))
+    async def form_for(self, channel: str, ts: str, action_id: str) -> Form | None:
+        return await self.forms.get(message_ref(channel, ts), action_id)
 
     # --- the Adapter protocol -----------------------------------------------------------------
 
@@ -167,7 +167,7 @@ class SlackAdapter:
         body = render.mrkdwn(text)
         ref = await self.post_message(where, text=render.fallback_text(body),
                                       blocks=render.message_blocks(body, actions, session_id), **params)
-        self.remember_form(ref, actions)
+        await self.remember_form(ref, actions)
         return ref
 
     async def open_pair_space(self, channel: str, pair_id: str, title: str, members: list[Person],
@@ -185,7 +185,7 @@ class SlackAdapter:
             dm, text=render.fallback_text(body), blocks=render.message_blocks(body, actions, session_id),
             metadata={"event_type": NOTE_DRAFT_EVENT, "event_payload": {"session": session_id}},
         )
-        self.remember_form(ref, actions)
+        await self.remember_form(ref, actions)
         stem = _file_stem(title)
         await self.throttle.run(dm, lambda: self.upload_files(dm, [
             (f"{stem}.md", markdown, f"{title} (Markdown)"),

@@ -92,7 +92,7 @@ def build_app(
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
         message = body.get("message") or {}
         if form is None and message:
-            form = adapter.form_for(channel, message.get("ts", ""), action_id)
+            form = await adapter.form_for(channel, message.get("ts", ""), action_id)
         if form is not None:
             await ack()
             meta = {"s": session_id, "a": action_id, "v": value, "c": channel, "t": message.get("thread_ts")}

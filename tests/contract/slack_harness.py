@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.formbook import FormBook
 from adapters.slack import SlackAdapter, build_app, make_client, start_defaults
 from adapters.slack.adapter import NOTE_DRAFT_EVENT, NOTE_PUBLISHED_EVENT
 from adapters.slack.render import escape, unescape
@@ -274,8 +275,10 @@ async def make_slack_harness(
     fake = fake or FakeSlack()
     await fake.start()
     settings = settings or Settings()
+    forms = FormBook(tmp_path / "slack-forms.sqlite3")
+    await forms.open()
     adapter = SlackAdapter(make_client(TOKEN, fake.api_url),
-                           throttle or ChannelThrottle(per_second=500, burst=50))
+                           throttle or ChannelThrottle(per_second=500, burst=50), forms=forms)
     app = build_app(adapter, signing_secret=SECRET, command=settings.slack_command,
                     defaults=start_defaults(settings))
     client = TestClient(TestServer(app.web_app()))
@@ -289,3 +292,4 @@ async def make_slack_harness(
     finally:
         await client.close()
         await fake.stop()
+        await forms.close()

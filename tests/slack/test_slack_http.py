@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
+import string
 import time
+from pathlib import Path
 
 from adapters.base import Inbound, Reply
-from adapters.slack import redact_tokens
+from adapters.formbook import FormBook
+from adapters.slack import redact_tokens, render
 from tests.contract.slack_harness import TOKEN, SlackHarness
 from tests.slack.fake_slack import BOT_ID
 
@@ -183,10 +187,36 @@ async def test_a_button_keeps_working_after_a_restart(slack: SlackHarness) -> No
     """The form travels in the button: a new adapter (empty memory) still opens the modal."""
     await slack.command(slack.facilitator, "start Where next?")
     own = [m for m in slack.seen() if "**Own**" in m.text][-1]
-    slack.adapter._forms.clear()
+    slack.adapter.forms = FormBook()  # nothing remembered
     button = slack.fake.message(own.ref).buttons()[0]
     assert button["action_id"].startswith("op|") and len(button["action_id"]) <= 255
     await slack.click(slack.people[0], own.ref, "Add an idea", {"idea": "Still works"})
     view = list(slack.fake.views.values())[-1]
     assert json.loads(view["private_metadata"])["a"] == "add_idea"
     assert ideas_count(slack) == 1
+
+
+async def test_a_form_too_big_for_its_button_still_opens_after_a_restart(slack: SlackHarness, tmp_path: Path) -> None:
+    """A long pick list does not fit Slack's 2,000-character button value; it is kept on disk instead."""
+    await slack.command(slack.facilitator, "start own=open Where next?")
+    rng = random.Random(7)  # varied text, so compression cannot squeeze the form into the button
+    ideas = [" ".join("".join(rng.choices(string.ascii_lowercase, k=6)) for _ in range(11)) for _ in range(39)]
+    await slack.reply_in_thread(slack.people[0], "\n".join(f"- {idea}" for idea in ideas))
+    await slack.reply_in_thread(slack.people[1], "A second idea")
+    await slack.command(slack.facilitator, "next")
+    intro = next(m for m in slack.seen() if m.where.startswith("pair:") and "Pick" in m.buttons)
+    button = next(b for b in slack.fake.message(intro.ref).buttons() if b["text"]["text"] == "Pick")
+    assert render.unpack_button_value(button["value"])[1] is None, "the form was expected not to fit the button"
+
+    restarted = FormBook(tmp_path / "slack-forms.sqlite3")  # the harness's file, as a new process opens it
+    await restarted.open()
+    slack.adapter.forms = restarted
+    try:
+        before = len(slack.fake.views)
+        await slack.click(slack.people[0], intro.ref, "Pick", {"ideas": ["i1"], "reason": "Long but good"})
+        [view] = list(slack.fake.views.values())[before:]
+        offered = [o for b in view["blocks"] if b.get("type") == "input" for o in b["element"].get("options", [])]
+        assert len(offered) == 40, "the pair's 40 ideas to pick from"
+        assert any("picked for the pair" in m.text for m in slack.seen() if m.where == intro.where)
+    finally:
+        await restarted.close()
