@@ -74,7 +74,7 @@ class FakeDiscord:
         self.deny_private_threads = False
         self.deny_public_threads = False
         self.dm_blocked: set[str] = set()
-        self._rate_limits: list[tuple[str, re.Pattern[str], int, float]] = []
+        self._rate_limits: list[tuple[str, re.Pattern[str], int, float, bool]] = []
         self._sockets: list[web.WebSocketResponse] = []
         self.identify: dict[str, Any] = {}  # the client's last IDENTIFY payload
         self._seq = 0
@@ -117,9 +117,11 @@ class FakeDiscord:
                            "avatar": None}
         return uid
 
-    def rate_limit(self, method: str, path_pattern: str, times: int = 1, retry_after: float = 0.2) -> None:
-        """The next `times` matching requests get a 429 (with the Via header discord.py expects from Discord)."""
-        self._rate_limits.append((method, re.compile(path_pattern), times, retry_after))
+    def rate_limit(self, method: str, path_pattern: str, times: int = 1, retry_after: float = 0.2,
+                   is_global: bool = False) -> None:
+        """The next `times` matching requests get a 429 (with the Via header discord.py expects from Discord);
+        a global one holds back every request of the bot, as Discord's 50-requests-a-second limit does."""
+        self._rate_limits.append((method, re.compile(path_pattern), times, retry_after, is_global))
 
     # --- gateway -----------------------------------------------------------------------------
 
@@ -189,16 +191,16 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         body, files = await self._body(request)
-        for n, (method, pattern, times, retry_after) in enumerate(self._rate_limits):
+        for n, (method, pattern, times, retry_after, is_global) in enumerate(self._rate_limits):
             if method == request.method and pattern.fullmatch(path) and times > 0:
-                self._rate_limits[n] = (method, pattern, times - 1, retry_after)
+                self._rate_limits[n] = (method, pattern, times - 1, retry_after, is_global)
                 self.calls.append(Call(request.method, path, body, files, 429))
-                body429 = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
-                return web.Response(
-                    body=json.dumps(body429).encode(), status=429,
-                    headers={"Content-Type": JSON, "Via": "1.1 google", "Retry-After": str(retry_after),
-                             "X-RateLimit-Scope": "user"},
-                )
+                body429 = {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}
+                headers = {"Content-Type": JSON, "Via": "1.1 google", "Retry-After": str(retry_after),
+                           "X-RateLimit-Scope": "global" if is_global else "user"}
+                if is_global:
+                    headers["X-RateLimit-Global"] = "true"
+                return web.Response(body=json.dumps(body429).encode(), status=429, headers=headers)
         if request.headers.get("Authorization") != "Bot fake-token" and not path.startswith(("/webhooks",
                                                                                               "/interactions")):
             return self._error(401, 0, "401: Unauthorized")

@@ -142,6 +142,21 @@ async def test_rate_limits_are_waited_out_and_nothing_is_lost_or_sent_twice(fake
         assert len(intros) == 1 and all(f"Open idea {n}" in intros[0] for n in range(3))
 
 
+async def test_a_global_rate_limit_is_waited_out_and_nothing_is_lost_or_doubled(fake: FakeDiscord, tmp_path: Path) -> None:
+    async with discord_world(tmp_path, fake) as h:
+        await h.command(h.facilitator, f"start own=open {QUESTION}")
+        for n, person in enumerate(h.people[:4]):
+            await h.reply_in_thread(person, f"Open idea {n}")
+        fake.rate_limit("POST", r"/channels/\d+/messages", times=2, retry_after=0.3, is_global=True)
+        await h.command(h.facilitator, "next")  # Pair: two private threads, each with its intro
+        assert len([c for c in fake.calls if c.status == 429]) == 2
+        intros = [m["content"] for m in fake.bot_messages() if "Your pair" in m["content"]]
+        assert len(intros) == 2, "each pair's intro posted once, after the wait"
+        assert sorted(f"Open idea {n}" for n in range(4)) == sorted(
+            idea for text in intros for idea in re.findall(r"Open idea \d", text))
+        assert sum("**Pair**" in m["content"] for m in fake.bot_messages()) == 1
+
+
 async def test_hostile_text_pings_nobody_and_hides_no_links(fake: FakeDiscord, tmp_path: Path) -> None:
     async with discord_world(tmp_path, fake) as h:
         everyone_role = fake.guild_id
