@@ -142,7 +142,9 @@ async def test_rate_limits_are_waited_out_and_nothing_is_lost_or_sent_twice(fake
         assert len(intros) == 1 and all(f"Open idea {n}" in intros[0] for n in range(3))
 
 
-async def test_a_global_rate_limit_is_waited_out_and_nothing_is_lost_or_doubled(fake: FakeDiscord, tmp_path: Path) -> None:
+async def test_a_global_rate_limit_is_waited_out_and_nothing_is_lost_or_doubled(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
     async with discord_world(tmp_path, fake) as h:
         await h.command(h.facilitator, f"start own=open {QUESTION}")
         for n, person in enumerate(h.people[:4]):

@@ -71,6 +71,7 @@ class FakeSlack:
         self.response_urls: dict[str, tuple[str, str]] = {}  # id -> (user, channel)
         self.fail_next: dict[str, int] = {}
         self.socket: web.WebSocketResponse | None = None
+        self.socket_connections = 0
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self._socket_ready = asyncio.Event()
         self._buckets: dict[str, tuple[float, float]] = {}
@@ -194,6 +195,7 @@ class FakeSlack:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.socket = ws
+        self.socket_connections += 1
         await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"},
                             "connection_info": {"app_id": "A0OPERA"}})
         self._socket_ready.set()
@@ -202,6 +204,18 @@ class FakeSlack:
                 ack = json.loads(msg.data)
                 self.socket_acks[ack.get("envelope_id", "")] = ack
         return ws
+
+    async def socket_refresh(self, timeout: float = 5.0) -> None:
+        """Slack's routine `disconnect` (refresh_requested): the app must open a new connection, and
+        envelopes go over the new one."""
+        assert self.socket is not None
+        old, before = self.socket, self.socket_connections
+        self._socket_ready.clear()
+        await old.send_json({"type": "disconnect", "reason": "refresh_requested",
+                             "debug_info": {"host": "fake"}})
+        await asyncio.wait_for(self._socket_ready.wait(), timeout)
+        assert self.socket_connections == before + 1 and self.socket is not old
+        await old.close()
 
     async def socket_send(self, kind: str, payload: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         """Deliver one envelope over Socket Mode and wait for the app's ack."""

@@ -23,7 +23,7 @@ async def _until(condition, timeout: float = 5.0) -> None:  # noqa: ANN001
         await asyncio.sleep(0.01)
 
 
-async def test_socket_mode_runs_the_same_listeners(tmp_path: Path) -> None:
+async def test_socket_mode_runs_the_same_listeners_across_a_reconnect(tmp_path: Path) -> None:
     fake = FakeSlack()
     await fake.start()
     adapter = SlackAdapter(make_client(TOKEN, fake.api_url), ChannelThrottle(per_second=500, burst=50))
@@ -40,6 +40,7 @@ async def test_socket_mode_runs_the_same_listeners(tmp_path: Path) -> None:
             await _until(lambda: any("Over a socket?" in m.text for m in fake.bot_messages()))
             anchor = next(m for m in fake.bot_messages() if "Over a socket?" in m.text)
             await _until(lambda: adapter.idle and len(fake.bot_messages()) >= 3)
+            await fake.socket_refresh()  # Slack refreshes connections every few hours; the next event uses the new one
             reply = fake.add_user_message("C1", "UBEN", "An idea sent over the socket", anchor.ts)
             await fake.socket_send("events_api", {
                 "type": "event_callback", "team_id": TEAM, "event_id": "EvSock1", "event_time": int(time.time()),
