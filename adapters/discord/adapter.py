@@ -91,11 +91,13 @@ class DiscordAdapter:
         command_name: str = "opera",
         forms_path: Path | None = None,
         sync_commands: bool = True,
+        structures: dict[str, str] | None = None,
     ) -> None:
         self._token = token  # never logged; discord.py keeps it out of its own logs too
         self._api_url = api_url
         self._gateway_url = gateway_url
-        self.client = OperaClient(self, command_name, sync_commands)
+        self.structures = structures or {}
+        self.client = OperaClient(self, command_name, sync_commands, structures)
         self.forms = FormBook(forms_path, table="discord_forms")
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
@@ -501,7 +503,7 @@ class DiscordAdapter:
         async def submitted(modal_interaction: discord.Interaction, values: Values) -> None:
             await self.command(modal_interaction, "start", {**options, **start_options(values)})
 
-        await FormFlow(start_form(), submitted).start(interaction)
+        await FormFlow(start_form(self.structures), submitted).start(interaction)
 
     async def clicked(self, interaction: discord.Interaction, session_id: str, action_id: str, value: str) -> None:
         custom_id = encode_custom_id(session_id, action_id, value)

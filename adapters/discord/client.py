@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -17,6 +18,8 @@ from adapters.discord.rendering import CUSTOM_ID_PATTERN, NO_PINGS, button_label
 
 if TYPE_CHECKING:
     from adapters.discord.adapter import DiscordAdapter
+
+T = TypeVar("T")
 
 log = logging.getLogger("facilitator.discord")
 
@@ -58,7 +61,13 @@ ASSIGN = [app_commands.Choice(name="mixed (as diverse as tags allow)", value="mi
           app_commands.Choice(name="choice (people pick their group)", value="choice")]
 
 
-def command_group(adapter: DiscordAdapter, name: str) -> app_commands.Group:
+def structure_choices(structures: dict[str, str]) -> list[app_commands.Choice[str]]:
+    """The structures as the start command's choices (Discord allows 25, each name up to 100 characters)."""
+    return [app_commands.Choice(name=f"{key}: {text}" if text else key, value=key)
+            for key, text in sorted(structures.items())[:25]]
+
+
+def command_group(adapter: DiscordAdapter, name: str, structures: dict[str, str] | None = None) -> app_commands.Group:
     """`/<name> start|next|extend|pause|resume|skip|end|status|join|mine|vote|do|help`."""
     group = app_commands.Group(name=name, description="Run a facilitated breakout session (OPERA)", guild_only=True)
 
@@ -72,6 +81,7 @@ def command_group(adapter: DiscordAdapter, name: str) -> app_commands.Group:
         assign="Who goes in which breakout group", plenary="Rank the groups' reported proposals together",
     )
     @app_commands.choices(voting=VOTING, own=OWN, assign=ASSIGN)
+    @_offer_structures(structures)
     async def start(
         interaction: discord.Interaction, question: str | None = None,
         voting: app_commands.Choice[str] | None = None, dots: app_commands.Range[int, 1, 50] | None = None,
@@ -125,8 +135,16 @@ def command_group(adapter: DiscordAdapter, name: str) -> app_commands.Group:
     return group
 
 
+def _offer_structures(structures: dict[str, str] | None) -> Callable[[T], T]:
+    """Offer the installed structures as choices; without a list the option stays free text."""
+    if not structures:
+        return lambda command: command
+    return app_commands.choices(structure=structure_choices(structures))
+
+
 class OperaClient(discord.Client):
-    def __init__(self, adapter: DiscordAdapter, command_name: str, sync_commands: bool = True) -> None:
+    def __init__(self, adapter: DiscordAdapter, command_name: str, sync_commands: bool = True,
+                 structures: dict[str, str] | None = None) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # privileged: needed to read replies in threads
         # guild_ready_timeout: don't wait for member chunks we never use; startup stays fast.
@@ -134,7 +152,7 @@ class OperaClient(discord.Client):
         self.adapter = adapter
         self.sync_commands = sync_commands
         self.tree = app_commands.CommandTree(self)
-        self.tree.add_command(command_group(adapter, command_name))
+        self.tree.add_command(command_group(adapter, command_name, structures))
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(OperaButton)

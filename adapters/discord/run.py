@@ -9,7 +9,7 @@ import discord
 
 from adapters.discord.adapter import DiscordAdapter
 from adapters.formbook import forms_path
-from bot.configuration import engine_config
+from bot.configuration import engine_config, list_structures
 from bot.runtime import Runtime
 from bot.scheduler import AsyncTimers
 from bot.settings import Settings
@@ -46,6 +46,7 @@ async def run_discord(settings: Settings) -> None:
         gateway_url=settings.discord_gateway_url,
         command_name=settings.discord_command,
         forms_path=forms_path(Path(settings.database), "discord"),
+        structures=list_structures(settings),
     )
     store = await Store.open(settings.database)
     runtime = Runtime(adapter, store, AsyncTimers(), settings, engine_config(settings))

@@ -8,7 +8,7 @@ from adapters.discord.forms import Values
 from facilitation.effects import Choice, Form, FormField
 
 
-def start_form() -> Form:
+def start_form(structures: dict[str, str] | None = None) -> Form:
     return Form(
         title="Start a breakout session",
         submit_label="Start",
@@ -23,7 +23,11 @@ def start_form() -> Form:
                                Choice(value="open", label="Open: replies in the thread")]),
             FormField(id="minutes", label="Minutes per phase, e.g. own:5,pair:8,rank:4", kind="text",
                       required=False),
-            FormField(id="structure", label="Structure (default: opera)", kind="text", required=False),
+            FormField(id="structure", label="Structure (default: opera)", kind="select", required=False,
+                      choices=[Choice(value=key, label=f"{key}: {text}" if text else key)
+                               for key, text in sorted(structures.items())])
+            if structures else FormField(id="structure", label="Structure (default: opera)", kind="text",
+                                         required=False),
         ],
     )
 

@@ -13,7 +13,9 @@ from typing import Any
 
 from adapters.base import Inbound, Reply
 from adapters.discord.adapter import DiscordAdapter
+from bot.configuration import list_structures
 from bot.runtime import running
+from bot.settings import Settings
 from tests.contract.harness import Seen
 from tests.discord.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
 
@@ -290,7 +292,8 @@ async def discord_world(tmp_path: Path, fake: FakeDiscord | None = None,
             fake.add_user(name)
         await fake.start()
     adapter = DiscordAdapter("fake-token", api_url=fake.api_url, gateway_url=fake.gateway_url,
-                             forms_path=tmp_path / "discord-forms.sqlite3")
+                             forms_path=tmp_path / "discord-forms.sqlite3",
+                             structures=list_structures(Settings()))
     try:
         await adapter.start(ready_timeout=10)
         harness = DiscordHarness(fake, adapter)

@@ -236,6 +236,8 @@ async def test_the_start_command_takes_breakout_options(fake: FakeDiscord, tmp_p
         [group] = fake.commands
         start = next(o for o in group["options"] if o["name"] == "start")
         assert {"groups", "group_size", "assign", "plenary"} <= {o["name"] for o in start["options"]}
+        structure = next(o for o in start["options"] if o["name"] == "structure")
+        assert sorted(c["value"] for c in structure["choices"]) == ["1-2-4-all", "25-10", "opera"]
         ix = await fake.slash(
             h.facilitator,
             fake.channel_id,
@@ -250,3 +252,12 @@ async def test_the_start_command_takes_breakout_options(fake: FakeDiscord, tmp_p
         assert not any(
             b["label"].startswith("Join Group") for [p] in posts for row in p["components"] for b in row["components"]
         )
+
+
+async def test_the_start_form_offers_the_installed_structures(fake: FakeDiscord, tmp_path: Path) -> None:
+    async with discord_world(tmp_path, fake) as h:
+        ix = await fake.slash(h.facilitator, fake.channel_id, "start", {})
+        await h._answered(ix)
+        form = last_modal(fake, h.facilitator, "Start")
+        structure = next(row for row in form["components"] if "Structure" in str(row))
+        assert "1-2-4-all" in str(structure) and "25-10" in str(structure)
