@@ -67,6 +67,13 @@ def structure_choices(structures: dict[str, str]) -> list[app_commands.Choice[st
             for key, text in sorted(structures.items())[:25]]
 
 
+def _offer_structures(structures: dict[str, str] | None) -> Callable[[T], T]:
+    """Offer the installed structures as choices; without a list the option stays free text."""
+    if not structures:
+        return lambda command: command
+    return app_commands.choices(structure=structure_choices(structures))
+
+
 def command_group(adapter: DiscordAdapter, name: str, structures: dict[str, str] | None = None) -> app_commands.Group:
     """`/<name> start|next|extend|pause|resume|skip|end|status|join|mine|vote|do|help`."""
     group = app_commands.Group(name=name, description="Run a facilitated breakout session (OPERA)", guild_only=True)
@@ -133,13 +140,6 @@ def command_group(adapter: DiscordAdapter, name: str, structures: dict[str, str]
         await adapter.command(interaction, text)
 
     return group
-
-
-def _offer_structures(structures: dict[str, str] | None) -> Callable[[T], T]:
-    """Offer the installed structures as choices; without a list the option stays free text."""
-    if not structures:
-        return lambda command: command
-    return app_commands.choices(structure=structure_choices(structures))
 
 
 class OperaClient(discord.Client):
