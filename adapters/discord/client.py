@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import discord
 from discord import app_commands
 
+from adapters.discord.forms import ContinueButton
 from adapters.discord.rendering import CUSTOM_ID_PATTERN, NO_PINGS, button_label, encode_custom_id
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ class OperaClient(discord.Client):
         self.tree.add_command(command_group(adapter, command_name, structures))
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(OperaButton)
+        self.add_dynamic_items(OperaButton, ContinueButton)
         if self.sync_commands:
             await self._sync_if_changed()
 

@@ -10,6 +10,8 @@ kept, per message and button, in a FormBook (adapters/formbook.py).
 from __future__ import annotations
 
 import os
+import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 import discord
@@ -118,6 +120,37 @@ class StepModal(discord.ui.Modal):
         await self._on_submitted(interaction, self.values())
 
 
+# Continue buttons of multi-page forms still waiting to be pressed, by token (the oldest dropped past a cap).
+_WAITING: OrderedDict[str, tuple[FormFlow, int]] = OrderedDict()
+_WAITING_CAP = 2000
+EXPIRED = ("That form was interrupted (the bot restarted, or it waited too long), so the parts you filled in "
+           "are gone. Press the original button again to start it afresh.")
+
+
+class ContinueButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile(r"opc\|(?P<token>[0-9a-f]{16})")):
+    """Opens the next page of a form. Registered with the client, so a press after a restart still gets an
+    answer: a clear message instead of Discord's bare "This interaction failed"."""
+
+    def __init__(self, token: str, label: str = "Continue") -> None:
+        super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.primary, custom_id=f"opc|{token}"))
+        self.token = token
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> ContinueButton:
+        return cls(match["token"], label=item.label or "Continue")
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        waiting = _WAITING.get(self.token)
+        if waiting is None:
+            await interaction.response.send_message(EXPIRED, ephemeral=True,
+                                                    allowed_mentions=discord.AllowedMentions.none())
+            return
+        flow, index = waiting
+        await interaction.response.send_modal(flow.modal(index, self.token))
+
+
 class FormFlow:
     """Walks one person through a form's pages; calls `done` with the merged values after the last."""
 
@@ -128,10 +161,12 @@ class FormFlow:
         self._continue_label = continue_label
         self._values: Values = {}
 
-    def modal(self, index: int) -> StepModal:
+    def modal(self, index: int, token: str | None = None) -> StepModal:
         title = self.form.title if len(self.pages) == 1 else f"{self.form.title} ({index + 1}/{len(self.pages)})"
 
         async def submitted(interaction: discord.Interaction, values: Values) -> None:
+            if token is not None:
+                _WAITING.pop(token, None)  # this page is in: its Continue button has done its work
             self._values.update(values)
             if index + 1 < len(self.pages):
                 await self._offer_next(interaction, index + 1)
@@ -142,17 +177,12 @@ class FormFlow:
 
     async def _offer_next(self, interaction: discord.Interaction, index: int) -> None:
         # A modal cannot answer a modal: an ephemeral button opens the next page.
-        view = discord.ui.View(timeout=900)
-        button: discord.ui.Button = discord.ui.Button(
-            label=f"{self._continue_label} ({index + 1}/{len(self.pages)})", style=discord.ButtonStyle.primary,
-            custom_id=f"opc|{os.urandom(8).hex()}",
-        )
-
-        async def clicked(click: discord.Interaction) -> None:
-            await click.response.send_modal(self.modal(index))
-
-        button.callback = clicked  # type: ignore[method-assign]
-        view.add_item(button)
+        token = os.urandom(8).hex()
+        _WAITING[token] = (self, index)
+        while len(_WAITING) > _WAITING_CAP:
+            _WAITING.popitem(last=False)
+        view = discord.ui.View(timeout=900)  # the button itself is registered with the client and outlives this
+        view.add_item(ContinueButton(token, f"{self._continue_label} ({index + 1}/{len(self.pages)})"))
         await interaction.response.send_message(
             f"Part {index} of {len(self.pages)} is saved. Press the button for the rest.", view=view, ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),

@@ -9,6 +9,7 @@ from pathlib import Path
 import discord
 import pytest
 
+from adapters.discord import forms
 from tests.contract.discord_harness import DiscordHarness, discord_world
 from tests.discord.fake_discord import FakeDiscord
 
@@ -123,6 +124,56 @@ async def test_buttons_keep_working_after_a_restart(fake: FakeDiscord, tmp_path:
         assert "You're in the session" in last_with(h, "You're in the session")["content"]
         await h.command(h.facilitator, "status")
         assert "Ideas: 1" in last_with(h, "People:")["content"]
+
+
+async def _six_proposals_ranked(h: DiscordHarness) -> dict:
+    """A session at Rank with six proposals and a full-ranking ballot (a form of two pages on Discord)."""
+    await h.command(h.facilitator, f"start own=open voting=borda picks=2 {QUESTION}")
+    for n, person in enumerate(h.people[:6]):
+        await h.reply_in_thread(person, f"Open idea {n}")
+    await h.command(h.facilitator, "next")  # Pair: three pairs, each picks both its ideas
+    for intro in [m for m in h.fake.bot_messages() if "Your pair" in m["content"]]:
+        numbers = re.findall(r"^#(\d+) ", intro["content"], re.M)
+        member = next(iter(h.fake.thread_members[intro["channel_id"]] - {h.fake.bot["id"]}))
+        await h.click(member, intro["id"], "Pick", {"ideas": [f"i{n}" for n in numbers], "reason": "Both"})
+    await h.command(h.facilitator, "next")  # Explain
+    await h.command(h.facilitator, "next")  # Rank
+    return last_with(h, "**Rank**")
+
+
+async def test_a_ballot_longer_than_one_form_page_is_saved_whole(fake: FakeDiscord, tmp_path: Path) -> None:
+    async with discord_world(tmp_path, fake) as h:
+        ballot = await _six_proposals_ranked(h)
+        order = ["P6", "P5", "P4", "P3", "P2", "P1"]
+        await h.click(h.people[0], ballot["id"], "Vote", {f"rank_{k + 1}": p for k, p in enumerate(order)})
+        assert "Your ballot is saved: 6, 5, 4, 3, 2, 1." in last_with(h, "Your ballot is saved")["content"]
+
+
+async def test_a_form_interrupted_by_a_restart_says_so_when_continued(fake: FakeDiscord, tmp_path: Path) -> None:
+    async with discord_world(tmp_path, fake) as h:
+        ballot = await _six_proposals_ranked(h)
+        voter = h.people[0]
+        ix = await fake.click(voter, ballot, next(b["custom_id"] for row in ballot["components"]
+                                                  for b in row["components"] if b["label"] == "Vote"))
+        await h._answered(ix)
+        first_page = ix.responses[-1]["data"]
+        assert first_page["title"].endswith("(1/2)")
+        ix = await fake.submit_modal(voter, ballot["channel_id"], first_page,
+                                     {f"rank_{k}": f"P{k}" for k in range(1, 6)}, ballot)
+        await h._answered(ix)
+        offer = ix.followups[-1]
+        assert "Part 1 of 2 is saved" in offer["content"] and offer["flags"] & 64
+    # The process restarts before the voter presses Continue: the first page was only in memory.
+    forms._WAITING.clear()  # a new process starts with no forms in progress
+    async with discord_world(tmp_path, fake) as h:
+        continue_id = offer["components"][0]["components"][0]["custom_id"]
+        ix = await fake.click(voter, offer, continue_id)
+        await h._answered(ix)
+        await h.settle()
+        told = last_with(h, "That form was interrupted")
+        assert told["flags"] & 64 and "Press the original button again" in told["content"]
+        await h.click(voter, ballot["id"], "Vote", {f"rank_{k}": f"P{k}" for k in range(1, 7)})
+        assert "Your ballot is saved: 1, 2, 3, 4, 5, 6." in last_with(h, "Your ballot is saved")["content"]
 
 
 async def test_rate_limits_are_waited_out_and_nothing_is_lost_or_sent_twice(fake: FakeDiscord, tmp_path: Path) -> None:
