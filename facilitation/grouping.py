@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import BaseModel
 from sklearn.cluster import AgglomerativeClustering
 
-from facilitation.grouping_text import content_stems, phrase_runs, weak_ending
+from facilitation.grouping_text import STOPWORDS, content_stems, phrase_runs, weak_ending
 
 Embed = Callable[[list[str]], list[list[float]]]
 
@@ -232,12 +232,18 @@ def _phrase_candidates(texts: list[str], themes: list[list[str]]) -> list[str]:
 
 
 def _fallback_label(texts: list[str], used: set[str]) -> str:
-    """No phrase of two content words: use the first words of the idea (emoji, stop-words only ...),
-    extended word by word until unique; 'Idea' pads a one-word idea to the 2-word minimum."""
+    """No phrase of two content words (emoji, stop-words only, "Publish what changed" ...): the idea's
+    own words, extended word by word until unique; 'Idea' pads a one-word idea to the 2-word minimum."""
     # Prefer word characters (drops stray punctuation); emoji-only ideas keep their whitespace tokens.
     tokens = [_cap_word(w) for text in texts for w in _WORDS.findall(text)]
     tokens = tokens or [_cap_word(w) for text in texts for w in text.split()] or ["(empty)"]
-    for size in range(2, MAX_LABEL_WORDS + 1):
+    first = _WORDS.findall(texts[0]) if texts else []
+    # A short idea reads best whole ("Publish what changed"); a longer one is cut after a content word
+    # where it can be ("Publish what" is no label), else after its first words.
+    sizes = [len(first)] if 2 <= len(first) <= MAX_LABEL_WORDS else []
+    sizes += [n for n in range(2, MAX_LABEL_WORDS + 1) if n <= len(tokens) and tokens[n - 1].lower() not in STOPWORDS]
+    sizes += range(2, MAX_LABEL_WORDS + 1)
+    for size in sizes:
         words = tokens[:size]
         if len(words) < 2:
             words = ["Idea", *words]

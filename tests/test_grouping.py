@@ -132,6 +132,11 @@ def test_stopword_only_idea_is_labelled_by_its_first_words() -> None:
     assert themes[0].label.casefold() == "it is"
 
 
+def test_a_short_idea_without_a_two_word_phrase_is_labelled_whole() -> None:
+    themes = group_ideas(items([("p", "Publish what changed"), *GARDEN[:3]]))
+    assert theme_of(themes, "p").label == "Publish what changed"  # not "Publish what"
+
+
 def test_very_long_idea() -> None:
     long_text = ("Participatory budgeting gives residents a real say. " * 400)[:20_000]
     given = items([("long", long_text), ("short", "Participatory budgeting works in Leeds"), ("u", "🎉")])
