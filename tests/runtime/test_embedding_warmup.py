@@ -34,7 +34,7 @@ async def test_ideas_are_embedded_while_people_write_and_not_again_for_the_note(
         for n, (name, text) in enumerate(zip(["Ana", "Ben", "Cy", "Di"], IDEAS, strict=True)):
             await adapter.send(UserMessage(channel=adapter.channel, person=adapter.person(name), text=text,
                                            message_ref=f"m{n}", reply_to_ref=root))
-        for _ in range(200):  # the worker thread catches up within moments
+        for _ in range(1000):  # the worker thread catches up within moments (10 s at most on a busy machine)
             if not embed.missing(IDEAS):
                 break
             await asyncio.sleep(0.01)
