@@ -1,4 +1,4 @@
-"""The console adapter: a session in the terminal. One person can play facilitator and participants.
+r"""The console adapter: a session in the terminal. One person can play facilitator and participants.
 
 Lines typed (or scripted) look like this (names are case-insensitive; the name is also the id):
     Ana: my idea                  reply in the session thread (type \n for a new line: "Ben: - one\n- two")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -98,3 +99,12 @@ def test_structures_reports_a_broken_file_by_name_and_lists_the_rest(
     out = capsys.readouterr().out
     assert "broken.toml" in out and "line 2" in out
     assert "1-2-4-all" in out and "25-10" in out and "opera" in out
+
+
+def test_the_console_explains_how_to_type_a_multi_line_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # Ctrl-D straight away
+    assert main(["console", "--db", str(tmp_path / "console.sqlite3")]) == 0
+    intro = capsys.readouterr().out
+    assert r'(type \n for a new line: "Ben: - one\n- two")' in intro  # shown as typed, not as a line break
