@@ -255,17 +255,18 @@ def start_options(state: dict[str, Any]) -> dict[str, Any]:
     for key in ("question", "structure", "voting", "own", "convenor"):
         if raw.get(key):
             options[key] = str(raw[key]).strip()
+    # Numbers stay text: the runtime checks them and answers a bad one with a clear message.
     if raw.get("dots"):
-        options["dots"] = int(float(str(raw["dots"])))
+        options["dots"] = str(raw["dots"]).strip()
     if raw.get("groups"):
-        options["groups"] = int(float(str(raw["groups"])))
+        options["groups"] = str(raw["groups"]).strip()
         options["assign"] = str(raw.get("assign") or "mixed")
         options["plenary"] = bool(raw.get("plenary"))
     if raw.get("cofacilitators"):
         options["cofacilitators"] = list(raw["cofacilitators"])  # type: ignore[arg-type]
     if "attribution" in raw:
         options["attribution"] = bool(raw["attribution"])
-    minutes = {k[len("minutes_"):]: float(str(v)) for k, v in raw.items() if k.startswith("minutes_") and v}
+    minutes = {k[len("minutes_"):]: str(v).strip() for k, v in raw.items() if k.startswith("minutes_") and v}
     if minutes:
         options["minutes"] = minutes
     return options

@@ -282,3 +282,14 @@ async def test_the_start_modal_runs_a_session_in_breakout_groups(slack: SlackHar
     assert [g.name for g in session.groups] == ["Group 1", "Group 2", "Group 3"]
     assert session.options.assign == "choice" and session.options.plenary_ballot
     assert sorted(group_posts(h)) == ["Group 1", "Group 2", "Group 3"]
+
+
+async def test_a_start_form_with_nonsense_numbers_gets_a_clear_answer(slack: SlackHarness) -> None:
+    """Slack checks number fields in its own client, but a crafted submission can carry anything."""
+    h = slack
+    await h.command(h.facilitator, "start")
+    view = next(iter(h.fake.views.values()))
+    await h.submit(h.facilitator, view, {"question": "Where next?", "groups": "three", "minutes_own": "soon"})
+    told = [s.text for s in h.seen() if s.where == f"private:{h.facilitator}"]
+    assert told and "The session didn't start" in told[-1] and "must be a" in told[-1]
+    assert h.session_thread() is None
