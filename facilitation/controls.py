@@ -107,7 +107,12 @@ def _broadcast(t: Turn, person: str, args: str) -> None:
     if is_blank(args):
         t.to_person(person, t.say("broadcast_usage"))
         return
-    t.to_thread(t.say("broadcast", text=neutralise(args.strip())))
+    text = args.strip()
+    limit = t.cfg.limits.idea_chars
+    if len(text) > limit:  # refused whole rather than cut: the facilitator still has the text to shorten
+        t.to_person(person, t.say("broadcast_too_long", length=len(text), limit=limit))
+        return
+    t.to_thread(t.say("broadcast", text=neutralise(text)))
 
 
 def _end(t: Turn, person: str, args: str) -> None:

@@ -132,6 +132,14 @@ def test_a_broadcast_reaches_every_group_thread() -> None:
     assert all("@everyone" not in p.text for p in d.posts(effects))
 
 
+def test_an_overlong_broadcast_is_refused_whole_with_the_limit() -> None:
+    d = new_session(0, groups=2)
+    effects = d.fac("broadcast", "x" * 20_000)
+    posts = d.posts(effects)
+    assert [p.audience.kind for p in posts] == ["private"], "nothing reaches the groups"
+    assert "20000 characters" in posts[0].text and "1500" in posts[0].text
+
+
 def test_without_a_plenary_ballot_the_summary_takes_each_groups_best_in_turn() -> None:
     d = new_session(0, groups=2, assign="choice", picks_per_pair=2)
     for n in range(1, 5):
