@@ -111,18 +111,27 @@ class Pair(PhaseRules):
     def on_command(self, t: Turn, ev: CommandGiven) -> bool:
         if ev.command != "pick":
             return False
-        m = _PICK.match(ev.args)
-        if m:
-            picks = ["i" + n.lstrip("#") for n in re.findall(r"#?\d+", m.group(1))]
-            self._pick(t, ev.person, picks, m.group(2), "")
-        else:
-            text, _, reason = ev.args.partition(" because ")
-            self._pick(t, ev.person, [], reason, text)
+        self._typed_pick(t, ev.person, ev.args)
         return True
 
+    def _typed_pick(self, t: Turn, person: str, args: str) -> None:
+        m = _PICK.match(args)
+        if m:
+            picks = ["i" + n.lstrip("#") for n in re.findall(r"#?\d+", m.group(1))]
+            self._pick(t, person, picks, m.group(2), "")
+        else:
+            text, _, reason = args.partition(" because ")
+            self._pick(t, person, [], reason, text)
+
     def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
-        # Conversation inside a pair space stays there: it is the pair's own discussion.
-        return bool(ev.reply_to and ev.reply_to.startswith("pair:"))
+        # Conversation inside a pair space stays there: it is the pair's own discussion. A message that
+        # starts with "pick" is the pick the intro tells people they can type there.
+        if not (ev.reply_to and ev.reply_to.startswith("pair:")):
+            return False
+        word, _, rest = ev.text.strip().partition(" ")
+        if word.lower().lstrip("/") == "pick":
+            self._typed_pick(t, ev.person, rest.strip())
+        return True
 
     def _pick(self, t: Turn, person: str, picks: list[str], reason: str, new_idea: str) -> None:
         s, limits = t.s, t.cfg.limits

@@ -228,3 +228,20 @@ async def test_one_two_four_all_runs_pairs_then_fours_then_the_whole_group(h: Ha
     [note] = h.notes()
     assert all(text in note.text for text in idea_of.values()), "no idea is lost on the way to the note"
     assert "The group agreed" in note.text
+
+
+async def test_a_pick_typed_in_the_pair_space_counts(h: Harness) -> None:
+    await _start(h)
+    for person, text in zip(h.people[:2], ["Open the books to residents", "Meet in the evenings"], strict=True):
+        await h.direct_message(person, text)
+    await h.settle()
+    await h.command(h.facilitator, "next")
+    await h.settle()
+    intro = next(m for m in _where(h, "pair:") if "Pick" in m.buttons)
+    number = re.search(r"#(\d+) Meet in the evenings", intro.text)
+    assert number
+    await h.say_in_pair(h.people[0], f"pick #{number.group(1)} because more people can come")
+    await h.say_in_pair(h.people[1], "Picking that one suits me")  # talk, not a pick
+    await h.settle()
+    picked = [m for m in _where(h, "pair:") if "picked for the pair" in m.text]
+    assert len(picked) == 1 and "Meet in the evenings" in picked[0].text and "more people can come" in picked[0].text
