@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from facilitation import controls, ideas, lifecycle
@@ -24,6 +25,8 @@ from facilitation.text import is_blank, neutralise, one_line
 from facilitation.turn import Turn
 
 PARTICIPANT_COMMANDS = {"join", "leave", "mine", "help"}
+# A message that is only a ballot ("vote 2 2 5", "/score 4 2 5"): nobody writes an idea like that.
+_TYPED_BALLOT = re.compile(r"^\s*/?(vote|score)\s+((?:#?\d+[\s,]*)+)$", re.I)
 
 
 def handle(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Session | None, list[Effect]]:
@@ -78,6 +81,10 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
         _empty_chair(t, ev)
         return
     rules = _rules(t)
+    typed = _TYPED_BALLOT.match(ev.text)
+    if typed and rules and rules.on_command(t, CommandGiven(at=ev.at, person=ev.person, name=ev.name,
+                                                             command=typed.group(1).lower(), args=typed.group(2))):
+        return  # "vote 2 2 5" written as a message, as the ballot post invites: a ballot, not an idea
     if rules and rules.on_reply(t, ev):
         return
     if ev.reply_to and ev.reply_to.startswith("proposal:"):

@@ -111,6 +111,16 @@ def test_dot_voting_count_cap_and_tally(session):
     assert [r.proposal_id for r in d.s.tally.rows] == ["P1", "P3", "P2"]
 
 
+def test_a_ballot_written_as_a_message_is_counted_not_kept_as_an_idea(session):
+    d = to_rank(session, 4, seed=4, dots=3, dots_per_proposal=2)
+    ideas_before = len(d.s.ideas)
+    d.idea(pid(1), "vote 1 1 2")  # by DM, as the ballot post says ("type vote followed by ...")
+    d.reply(pid(2), "/vote 2, 2")  # in the thread
+    d.reply(pid(3), "Vote 1 because it is cheap")  # not a ballot: words after the numbers
+    assert {voter: b.points for voter, b in d.s.ballots.items()} == {pid(1): {"P1": 2, "P2": 1}, pid(2): {"P2": 2}}
+    assert [i.text for i in d.s.ideas[ideas_before:]] == ["Vote 1 because it is cheap"]
+
+
 def test_borda_scores(session):
     d = to_rank(session, 6, seed=4, voting="borda")
     d.vote(pid(1), 3, 1, 2)
