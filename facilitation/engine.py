@@ -26,7 +26,8 @@ from facilitation.turn import Turn
 
 PARTICIPANT_COMMANDS = {"join", "leave", "mine", "help"}
 # A message that is only a ballot ("vote 2 2 5", "/score 4 2 5"): nobody writes an idea like that.
-_TYPED_BALLOT = re.compile(r"^\s*/?(vote|score)\s+((?:#?\d+[\s,]*)+)$", re.I)
+# Numbers need a separator between them, so a long run of digits cannot make the match backtrack for ever.
+_TYPED_BALLOT = re.compile(r"^\s*/?(vote|score)\s+(#?\d+(?:[\s,]+#?\d+)*)[\s,]*$", re.I)
 
 
 def handle(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Session | None, list[Effect]]:

@@ -13,7 +13,9 @@ from facilitation.phases.base import PhaseRules
 from facilitation.text import is_blank, one_line
 from facilitation.turn import Turn
 
-_PICK = re.compile(r"^\s*((?:#?\d+\s*[, ]\s*)*#?\d+)\s*(?:(?:because|:|-|\u2014|\|)\s*)?(.*)$", re.S | re.I)
+# One separator between numbers (a comma with optional spaces, or spaces): a long run of spaces or digits
+# cannot be split many ways, so hostile input is matched in linear time.
+_PICK = re.compile(r"^\s*((?:#?\d+(?:\s*,\s*|\s+))*#?\d+)\s*(?:(?:because|:|-|\u2014|\|)\s*)?(.*)$", re.S | re.I)
 
 
 def pair_ideas(t: Turn, pair: PairSpace) -> list[Idea]:

@@ -119,6 +119,8 @@ def test_a_ballot_written_as_a_message_is_counted_not_kept_as_an_idea(session):
     d.reply(pid(3), "Vote 1 because it is cheap")  # not a ballot: words after the numbers
     assert {voter: b.points for voter, b in d.s.ballots.items()} == {pid(1): {"P1": 2, "P2": 1}, pid(2): {"P2": 2}}
     assert [i.text for i in d.s.ideas[ideas_before:]] == ["Vote 1 because it is cheap"]
+    d.reply(pid(4), "vote " + "1" * 60 + "x")  # hostile: answered at once (no runaway matching), kept as an idea
+    assert d.s.ideas[-1].text.endswith("1x") and pid(4) not in d.s.ballots
 
 
 def test_borda_scores(session):

@@ -105,6 +105,16 @@ def test_either_member_picks_and_can_change_until_close(session):
     assert [p.idea_id for p in d.s.proposals] == [i2]
 
 
+def test_a_pick_padded_with_thousands_of_spaces_is_read_at_once(session):
+    d = session(2)
+    d.idea(pid(1), "First member's idea")
+    d.idea(pid(2), "Second member's idea")
+    d.fac("next")
+    number = d.ideas_of(pid(2))[0].lstrip("i")
+    d.cmd(pid(1), "pick", number + " " * 20_000 + "because hostile padding")
+    assert d.s.pairs[0].picks == [d.ideas_of(pid(2))[0]] and d.s.pairs[0].reason == "hostile padding"
+
+
 def test_pick_must_be_from_the_pair_and_within_the_limit(session):
     d = session(4, seed=1)
     for i in range(1, 5):
