@@ -134,6 +134,12 @@ class Runtime:
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
 
+    async def settled(self, session_id: str) -> None:
+        """Wait until the event being applied to the session (if any) has had all its effects carried out:
+        the session's state changes before its posts are made."""
+        async with self._lock(session_id):
+            pass
+
     # --- inbound ---------------------------------------------------------------------------
 
     async def receive(self, inbound: Inbound) -> Reply | None:

@@ -124,6 +124,7 @@ class Driver:
                 await asyncio.sleep(self.pause)
         while self.session.status != "ended":
             await self.tick()
+        await self.runtime.settled(self.session_id)  # the session ends before its note is delivered
         if self.sc.approve:
             note = next(m for m in reversed(self.adapter.messages) if m.kind == "note")
             await self.adapter.click(self.person(self.sc.convenor or self.sc.facilitator), note.ref, "Approve")
@@ -183,6 +184,7 @@ class Driver:
             return
         who = self.person(step.who)
         ch = self.adapter.channel
+        await self.runtime.settled(self.session_id)  # in real time a timer may be mid-way through a phase change
         self._refs_cache = await self.runtime.store.refs(self.session_id)
         if step.join:
             await self.adapter.click(who, self._question_ref(), "Join")
