@@ -16,6 +16,7 @@ from discord import app_commands
 
 from adapters.discord.forms import ContinueButton
 from adapters.discord.rendering import CUSTOM_ID_PATTERN, NO_PINGS, button_label, encode_custom_id
+from adapters.discord.start_form import structure_label
 
 if TYPE_CHECKING:
     from adapters.discord.adapter import DiscordAdapter
@@ -64,7 +65,7 @@ ASSIGN = [app_commands.Choice(name="mixed (as diverse as tags allow)", value="mi
 
 def structure_choices(structures: dict[str, str]) -> list[app_commands.Choice[str]]:
     """The structures as the start command's choices (Discord allows 25, each name up to 100 characters)."""
-    return [app_commands.Choice(name=f"{key}: {text}" if text else key, value=key)
+    return [app_commands.Choice(name=structure_label(key, text)[:100], value=key)
             for key, text in sorted(structures.items())[:25]]
 
 

@@ -8,6 +8,11 @@ from adapters.discord.forms import Values
 from facilitation.effects import Choice, Form, FormField
 
 
+def structure_label(key: str, description: str) -> str:
+    """How a structure is offered in the start command and the start form."""
+    return f"{key}: {description}" if description else key
+
+
 def start_form(structures: dict[str, str] | None = None) -> Form:
     return Form(
         title="Start a breakout session",
@@ -24,7 +29,7 @@ def start_form(structures: dict[str, str] | None = None) -> Form:
             FormField(id="minutes", label="Minutes per phase, e.g. own:5,pair:8,rank:4", kind="text",
                       required=False),
             FormField(id="structure", label="Structure (default: opera)", kind="select", required=False,
-                      choices=[Choice(value=key, label=f"{key}: {text}" if text else key)
+                      choices=[Choice(value=key, label=structure_label(key, text))
                                for key, text in sorted(structures.items())])
             if structures else FormField(id="structure", label="Structure (default: opera)", kind="text",
                                          required=False),
