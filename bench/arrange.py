@@ -40,6 +40,8 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared/data/arrange-public
 DEFAULT_HELDOUT = sorted((Path(__file__).resolve().parent / "data").glob("arrange-heldout*.json"))
 SEED = 20200601
 SIZES = (50, 200, 1000)
+SMALL = 9  # ideas in a typical breakout group's session; the cases above hold 14 to 22
+SMALL_DRAWS = 6
 
 Grouper = Callable[[list[str]], list[int]]
 
@@ -54,6 +56,11 @@ class Scores:
     labels_ok: bool = True
 
 
+def shown(counts: list[int]) -> str:
+    """Themes per case, or their mean when there are too many cases to list."""
+    return str(counts) if len(counts) <= 13 else f"mean {mean(counts):.1f}"
+
+
 def load_cases(*paths: Path) -> list[tuple[str, list[str], list[int], list[str]]]:
     """(case id, shuffled texts, gold theme index per text, gold headings)."""
     cases = []
@@ -63,6 +70,19 @@ def load_cases(*paths: Path) -> list[tuple[str, list[str], list[int], list[str]]
         headings = [theme["label"] for theme in case["themes"]]
         cases.append((case["id"], [p[1] for p in points], [p[0] for p in points], headings))
     return cases
+
+
+def small_sessions(cases: list) -> list:
+    """SMALL_DRAWS seeded draws of SMALL points from every case: how the grouping does on a breakout
+    group's handful of ideas, where a threshold taken from the session's own similarities has little
+    to go on."""
+    out = []
+    for case_id, texts, gold, headings in cases:
+        rng = random.Random(SEED)
+        for draw in range(SMALL_DRAWS):
+            picked = sorted(rng.sample(range(len(texts)), SMALL))
+            out.append((f"{case_id}#{draw}", [texts[i] for i in picked], [gold[i] for i in picked], headings))
+    return out
 
 
 def baseline(texts: list[str]) -> list[int]:
@@ -197,6 +217,7 @@ def main() -> None:
     heldout = [path for path in args.heldout if path.is_file()]
     if heldout:
         sets["held-out"] = load_cases(*heldout)
+    sets[f"small ({SMALL})"] = small_sessions([c for cases in sets.values() for c in cases])
 
     modes: list[tuple[str, grouping.Embed | None]] = [("lexical", None)]
     if embed is not None:
@@ -212,17 +233,19 @@ def main() -> None:
         base = evaluate(cases, None)
         result[(set_name, "baseline")] = base
         print(f"{set_name:<9} {'baseline':<11} {mean(base.ari):6.3f} {'':>6} {mean(base.nmi):6.3f} {'':>6} "
-              f"{str(base.themes):>14}")
+              f"{shown(base.themes):>14}")
         for mode, fn in modes:
             s = evaluate(cases, ours(fn))
             result[(set_name, mode)] = s
             print(f"{set_name:<9} {mode:<11} {mean(s.ari):6.3f} {mean(s.ari) / mean(base.ari):6.2f} "
-                  f"{mean(s.nmi):6.3f} {mean(s.nmi) / mean(base.nmi):6.2f} {str(s.themes):>14} "
+                  f"{mean(s.nmi):6.3f} {mean(s.nmi) / mean(base.nmi):6.2f} {shown(s.themes):>14} "
                   f"{mean(s.overlap):6.2f} {mean(s.words):5.2f} {str(s.labels_ok):>5}")
         gold_k = [len(set(g)) for _, _, g, _ in cases]
-        print(f"{set_name:<9} {'(authors)':<11} {'':>6} {'':>6} {'':>6} {'':>6} {str(gold_k):>14}")
+        print(f"{set_name:<9} {'(authors)':<11} {'':>6} {'':>6} {'':>6} {'':>6} {shown(gold_k):>14}")
     names = ["baseline", *[m for m, _ in modes]]
     for set_name, cases in sets.items():
+        if set_name.startswith("small"):
+            continue  # SMALL_DRAWS draws of every case: the summary line above says enough
         print(f"\nper case ARI / NMI ({set_name}):")
         for i, (case_id, *_rest) in enumerate(cases):
             cells = "  ".join(f"{m}={result[(set_name, m)].ari[i]:6.3f}/{result[(set_name, m)].nmi[i]:.3f}"
@@ -245,7 +268,7 @@ def main() -> None:
 
     if args.sweep:
         for _mode, fn in modes:
-            sweep(sets, fn)
+            sweep({k: v for k, v in sets.items() if not k.startswith("small")}, fn)
 
     print()
     for set_name in sets:
