@@ -62,6 +62,13 @@ class _MiniLM:
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: its start-up notices would fill the bot's log
+        # Idle worker threads sleep instead of spinning: the event loop shares these cores (measured: less
+        # CPU and no slower, 2.0 s against 2.3 s for 200 ideas).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No memory arena or pre-planned buffers: the bot embeds a few ideas at a time, and these held
+        # 60-80 MB more after 200 ideas for a speed difference within the timing noise.
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
         self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: list[str]) -> list[list[float]]:
