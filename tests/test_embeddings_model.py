@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from bot import embeddings
+from bot.cli import main
 from bot.configuration import ConfigError, engine_config
 from bot.embeddings import load_embedder
 from bot.settings import Settings
 from facilitation.grouping import GroupItem, group_ideas
+from facilitation.note import RoundUpNote
 
 # Two concerns, each put three ways that share almost no words, and one idea unlike both.
 TRANSPORT = [
@@ -98,3 +100,23 @@ def test_the_bot_says_at_start_which_grouping_it_uses(caplog: pytest.LogCaptureF
     with caplog.at_level(logging.INFO):
         assert engine_config(Settings(grouping="lexical")).embed is None
     assert "sentence embeddings" not in caplog.text
+
+
+BREAKOUTS = Path(__file__).resolve().parent / "scenarios" / "breakouts.toml"
+
+
+def test_a_whole_session_grouped_by_the_model_gives_the_same_note_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the suite runs with word overlap (tests/conftest.py); this session uses what a default install uses
+    monkeypatch.setenv("FACILITATOR_GROUPING", "auto")
+    notes = []
+    for run in ("a", "b"):
+        with caplog.at_level(logging.INFO):
+            assert main(["simulate", str(BREAKOUTS), "--out", str(tmp_path / run)]) == 0
+        assert "grouping themes with sentence embeddings" in caplog.text
+        notes.append(RoundUpNote.model_validate_json((tmp_path / run / "note.json").read_text(encoding="utf-8")))
+    first, second = (n.model_dump(exclude={"date"}) for n in notes)
+    assert first == second
+    themes = {idea.theme for idea in notes[0].ideas}
+    assert all(themes) and 2 <= len(themes) < len(notes[0].ideas)
