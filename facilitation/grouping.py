@@ -89,8 +89,8 @@ def _cluster(texts: list[str], embed: Embed | None) -> list[list[int]]:
     similarity = np.clip(lexical @ lexical.T, -1.0, 1.0)
     z = LEXICAL_Z
     floor = 1e-9  # lexical: ideas sharing no term have similarity 0; never merge at or below 0
-    if embed is not None:
-        vectors = _unit_rows(np.asarray(embed(texts), dtype=np.float64))
+    vectors = _embedded(texts, embed) if embed is not None else None
+    if vectors is not None:
         semantic = np.clip(vectors @ vectors.T, -1.0, 1.0)
         # Both similarities on one scale (z-scores within the session), then blended: the embeddings
         # see meaning across different words, the shared terms catch what long points argue about.
@@ -118,6 +118,18 @@ def _cluster(texts: list[str], embed: Embed | None) -> list[list[int]]:
     for index, label in enumerate(labels):
         members[int(label)].append(index)
     return sorted(members.values(), key=lambda c: c[0])
+
+
+def _embedded(texts: list[str], embed: Embed) -> np.ndarray | None:
+    """Unit vectors from the embedder, or None if it fails or answers nonsense: the model only sharpens
+    the themes, so a failure must not cost the facilitator the Arrange phase (word overlap still works)."""
+    try:
+        vectors = np.asarray(embed(texts), dtype=np.float64)
+    except Exception:
+        return None
+    if vectors.ndim != 2 or len(vectors) != len(texts) or not np.isfinite(vectors).all():
+        return None
+    return _unit_rows(vectors)
 
 
 def _standardise(similarity: np.ndarray) -> np.ndarray:

@@ -184,6 +184,19 @@ def test_embeddings_mode_also_weighs_shared_words() -> None:
     assert set(theme_of(themes, "c").item_ids) == {"c", "d"}
 
 
+@pytest.mark.parametrize("failure", ["raises", "too few vectors", "not a number"])
+def test_an_embedder_that_fails_still_leaves_themes_by_word_overlap(failure: str) -> None:
+    def embed(texts: list[str]) -> list[list[float]]:
+        if failure == "raises":
+            raise RuntimeError("the model could not run")
+        if failure == "too few vectors":
+            return [[1.0, 0.0]]
+        return [[float("nan"), 1.0] for _ in texts]
+
+    given = items(GARDEN)
+    assert group_ideas(given, embed=embed) == group_ideas(given)
+
+
 def test_hyphenated_words_stay_whole_in_labels() -> None:
     given = items([("a", "Open-ended questions help people speak."), ("b", "Ask open-ended questions first.")])
     themes = group_ideas(given)
