@@ -194,6 +194,21 @@ class Runtime:
         live = [s for s in mine if s.status != "ended"] or mine
         return live[0] if len(live) == 1 else None
 
+    def _session_for_private_message(self, person: str) -> Session | str:
+        """The session a DM is for, or the key of the message saying why it is not clear. A running session
+        the person is in comes first; then the only running session (a newcomer joins by replying); an
+        ended session (its note not yet approved) only when nothing is running, so last week's session
+        never takes this week's ideas."""
+        live = [s for s in self.sessions.values() if s.status != "ended"]
+        mine = [s for s in live if person in s.participants or s.is_facilitator(person) or s.convenor == person]
+        if len(mine) > 1:
+            return "runtime_dm_ambiguous"
+        if mine:
+            return mine[0]
+        if len(live) == 1:
+            return live[0]
+        return self._only_session_of(person) or "runtime_dm_no_session"
+
     async def _start(self, inbound: CommandIssued, args: str) -> Reply | None:
         async with self._start_lock:
             if self._running_in(inbound.channel):
@@ -220,17 +235,15 @@ class Runtime:
         session_id: str | None = None
         reply_to: str | None = None
         if inbound.reply_to_ref:
-            found = await self.store.key_for_ref(inbound.reply_to_ref)
+            found = await self.store.keys_for_ref(inbound.reply_to_ref)
+            # the running session first: an ended one may share this pair space (see Store.keys_for_ref)
+            found.sort(key=lambda row: row[0] not in self.sessions or self.sessions[row[0]].status == "ended")
             if found:
-                session_id, reply_to = found
+                session_id, reply_to = found[0]
         elif inbound.private:
-            session = self._only_session_of(inbound.person.id)
-            live = [s for s in self.sessions.values() if s.status != "ended"]
-            if session is None and len(live) == 1:
-                session = live[0]  # a newcomer's first private idea: joining by replying
-            if session is None:
-                mine = [s for s in live if inbound.person.id in s.participants]
-                return Reply(text=self.cfg.say("runtime_dm_ambiguous" if mine else "runtime_dm_no_session"))
+            session = self._session_for_private_message(inbound.person.id)
+            if isinstance(session, str):
+                return Reply(text=self.cfg.say(session))
             session_id = session.id
         if session_id is None or session_id not in self.sessions:
             return None  # ordinary conversation the bot is not part of

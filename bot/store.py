@@ -102,10 +102,12 @@ class Store:
         async with self.db.execute("SELECT key, ref FROM refs WHERE session_id = ?", (session_id,)) as cur:
             return {k: r for k, r in await cur.fetchall()}
 
-    async def key_for_ref(self, ref: str) -> tuple[str, str] | None:
-        async with self.db.execute("SELECT session_id, key FROM refs WHERE ref = ? LIMIT 1", (ref,)) as cur:
-            row = await cur.fetchone()
-        return (row[0], row[1]) if row else None
+    async def keys_for_ref(self, ref: str) -> list[tuple[str, str]]:
+        """(session, effect key) of every effect that made this ref, newest first. A ref is usually one
+        effect's, but Slack gives the same members the same group DM, so a pair space can recur."""
+        async with self.db.execute("SELECT session_id, key FROM refs WHERE ref = ? ORDER BY rowid DESC",
+                                   (ref,)) as cur:
+            return [(row[0], row[1]) for row in await cur.fetchall()]
 
     async def remember_message(self, ref: str, session_id: str) -> None:
         await self.db.execute("INSERT OR IGNORE INTO messages VALUES (?, ?)", (ref, session_id))

@@ -245,3 +245,24 @@ async def test_a_pick_typed_in_the_pair_space_counts(h: Harness) -> None:
     await h.settle()
     picked = [m for m in _where(h, "pair:") if "picked for the pair" in m.text]
     assert len(picked) == 1 and "Meet in the evenings" in picked[0].text and "more people can come" in picked[0].text
+
+
+async def test_the_same_two_people_paired_again_in_a_later_session_are_still_heard(h: Harness) -> None:
+    # On Slack the same members always get the same group DM back, so the second session's pair space
+    # is the first one's too: what they type there must reach the session that is running now.
+    for round_no, idea in enumerate(["Open the books to residents", "Meet in the evenings"], start=1):
+        await _start(h)
+        for person in h.people[:2]:
+            await h.direct_message(person, f"{idea}, says {person}")
+        await h.settle()
+        await h.command(h.facilitator, "next")
+        await h.settle()
+        intro = [m for m in _where(h, "pair:") if "Pick" in m.buttons][-1]
+        number = re.search(rf"#(\d+) {idea}", intro.text)
+        assert number, intro.text
+        await h.say_in_pair(h.people[0], f"pick #{number.group(1)} because round {round_no}")
+        await h.settle()
+        picked = [m for m in _where(h, "pair:") if "picked for the pair" in m.text]
+        assert len(picked) == round_no and f"round {round_no}" in picked[-1].text
+        await h.command(h.facilitator, "end")
+        await h.settle()
