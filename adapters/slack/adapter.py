@@ -4,20 +4,31 @@ Refs: a message is `"<channel id>:<ts>"` (ts is only unique within a channel); a
 group DM's channel id. Private posts go to the person's DM with the bot (conversations.open, cached):
 unlike chat.postEphemeral they stay after a reload, their buttons keep working, and each DM is its own
 channel for the 1 msg/s limit. Ephemeral messages are kept for immediate replies to the sender.
+
+A post that fails ambiguously (a 5xx, or no answer) may have been stored: the SDK is told not to retry
+chat.postMessage then; the adapter looks for the post by a nonce in its metadata and re-posts only if
+it is not there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+import time
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -31,6 +42,15 @@ log = logging.getLogger("facilitator.slack")
 
 NOTE_DRAFT_EVENT = "opera_note_draft"
 NOTE_PUBLISHED_EVENT = "opera_note_published"
+POST_EVENT = "opera_post"  # the metadata event type of posts that carry no other metadata
+
+# Looking for a post that failed ambiguously: from this long before the first attempt (clock skew between
+# us and Slack), at most this many pages of this many messages.
+_LOOKUP_MARGIN = 60.0
+_LOOKUP_PAGES = 3
+_LOOKUP_LIMIT = 100
+# No answer at all: the request may or may not have reached Slack.
+_NO_ANSWER = (aiohttp.ClientError, asyncio.TimeoutError)
 
 # Slack errors a facilitator can fix, in words they can act on.
 _FIXABLE = {
@@ -43,17 +63,37 @@ _FIXABLE = {
 }
 
 
+def _is_post(request: HttpRequest) -> bool:
+    return request.url.rstrip("/").endswith("chat.postMessage")
+
+
+class _ConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
+    """Retries dropped connections, except for chat.postMessage: Slack may have stored the post already."""
+
+    async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
+                               response: HttpResponse | None = None, error: Exception | None = None) -> bool:
+        return not _is_post(request) and await super()._can_retry_async(
+            state=state, request=request, response=response, error=error)
+
+
+class _ServerErrorRetryHandler(AsyncServerErrorRetryHandler):
+    """Retries 500/503s, except for chat.postMessage: Slack may have stored the post before failing."""
+
+    async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
+                               response: HttpResponse | None = None, error: Exception | None = None) -> bool:
+        return not _is_post(request) and await super()._can_retry_async(
+            state=state, request=request, response=response, error=error)
+
+
 def make_client(token: str, base_url: str, max_429_retries: int = 3) -> AsyncWebClient:
-    """A Web API client that retries 429s (Retry-After), 500/503s and dropped connections."""
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=max_429_retries),
-            AsyncServerErrorRetryHandler(),
-        ],
-    )
+    """A Web API client that retries 429s (Retry-After) for every method, and 500/503s and dropped
+    connections for every method but chat.postMessage (SlackAdapter.post_message checks before re-posting)."""
+    handlers: list[AsyncRetryHandler] = [
+        _ConnectionErrorRetryHandler(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=max_429_retries),
+        _ServerErrorRetryHandler(),
+    ]
+    return AsyncWebClient(token=token, base_url=base_url, retry_handlers=handlers)
 
 
 def message_ref(channel: str, ts: str) -> str:
@@ -69,10 +109,15 @@ class SlackAdapter:
     name = "slack"
 
     def __init__(self, client: AsyncWebClient, throttle: ChannelThrottle | None = None,
-                 extra_429_rounds: int = 10, forms: FormBook | None = None) -> None:
+                 extra_429_rounds: int = 10, forms: FormBook | None = None,
+                 post_attempts: int = 3, repost_backoff: float = 0.5) -> None:
         self.client = client
         self.throttle = throttle or ChannelThrottle()
         self.extra_429_rounds = extra_429_rounds
+        # A post that failed ambiguously and is not found is sent again, up to `post_attempts` in all,
+        # waiting repost_backoff, then twice that, ... before each look.
+        self.post_attempts = post_attempts
+        self.repost_backoff = repost_backoff
         self._sink: Sink | None = None
         self._dms: dict[str, str] = {}
         self._names: dict[str, str] = {}
@@ -103,6 +148,13 @@ class SlackAdapter:
     # --- Web API calls ------------------------------------------------------------------------
 
     async def call(self, method: str, **params: Any) -> AsyncSlackResponse:
+        """One Web API call; Slack's refusals become DeliveryErrors."""
+        try:
+            return await self._call_past_429s(method, **params)
+        except SlackApiError as exc:
+            raise _delivery_error(exc) from exc
+
+    async def _call_past_429s(self, method: str, **params: Any) -> AsyncSlackResponse:
         """One Web API call; 429s the SDK's handler gave up on are waited out here too (a 429 means
         nothing was posted, so repeating the call cannot post twice)."""
         for attempt in range(self.extra_429_rounds + 1):
@@ -110,22 +162,75 @@ class SlackAdapter:
                 return await getattr(self.client, method.replace(".", "_"))(**params)
             except SlackApiError as exc:
                 if exc.response.status_code != 429 or attempt == self.extra_429_rounds:
-                    raise _delivery_error(exc) from exc
+                    raise
                 wait = _retry_after(exc.response.headers)
                 log.warning("%s still rate limited; waiting %.0f s", method, wait)
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 
     async def post_message(self, channel: str, **params: Any) -> str:
-        """chat.postMessage through the channel's throttle; returns the message ref."""
+        """chat.postMessage through the channel's throttle; returns the message ref. The post carries a
+        nonce in its metadata, so a post that failed ambiguously can be found instead of sent twice."""
         params.setdefault("unfurl_links", False)
         params.setdefault("unfurl_media", False)
+        nonce = secrets.token_hex(8)
+        params["metadata"] = _with_nonce(params.get("metadata"), nonce)
+        return await self.throttle.run(channel, lambda: self._post_without_doubles(channel, nonce, params))
 
-        async def send() -> AsyncSlackResponse:
-            return await self.call("chat.postMessage", channel=channel, link_names=False, parse="none", **params)
+    async def _post_without_doubles(self, channel: str, nonce: str, params: dict[str, Any]) -> str:
+        """Post; after a 5xx or no answer, look for the post and send it again only if it is not there.
+        Runs in the channel's turn, so the posts after it wait and the channel's order is kept."""
+        since = time.time() - _LOOKUP_MARGIN
+        failure: Exception | None = None
+        for attempt in range(self.post_attempts):
+            outcome = await self._attempt_post(channel, params)
+            if isinstance(outcome, str):
+                return outcome
+            failure = outcome
+            log.warning("chat.postMessage to %s failed (%s); looking for it", channel, _describe(failure))
+            await asyncio.sleep(self.repost_backoff * 2**attempt)
+            found = await self._find_post(channel, params.get("thread_ts"), nonce, since)
+            if found is not None:
+                return found
+        log.error("chat.postMessage to %s failed %d times; giving up", channel, self.post_attempts)
+        if isinstance(failure, SlackApiError):
+            raise _delivery_error(failure) from failure
+        message = f"Slack did not answer, so a message may be missing ({_describe(failure)})."
+        raise DeliveryError(message) from failure
 
-        response = await self.throttle.run(channel, send)
+    async def _attempt_post(self, channel: str, params: dict[str, Any]) -> str | Exception:
+        """One chat.postMessage: the ref, or the failure when Slack may have stored the post all the same
+        (a 5xx, or no answer). Any other refusal is certain, and raised as a DeliveryError."""
+        try:
+            response = await self._call_past_429s(
+                "chat.postMessage", channel=channel, link_names=False, parse="none", **params)
+        except SlackApiError as exc:
+            if exc.response.status_code < 500:
+                raise _delivery_error(exc) from exc
+            return exc
+        except _NO_ANSWER as exc:
+            return exc
         return message_ref(response["channel"], response["ts"])
+
+    async def _find_post(self, channel: str, thread_ts: str | None, nonce: str, since: float) -> str | None:
+        """The ref of the post carrying `nonce`, if Slack stored it; None if not found or the look failed
+        (then the caller posts again: a doubled message is better than a lost one)."""
+        method, params = ("conversations.replies", {"ts": thread_ts}) if thread_ts else ("conversations.history", {})
+        cursor: str | None = None
+        try:
+            for _ in range(_LOOKUP_PAGES):
+                page = await self.call(method, channel=channel, oldest=f"{since:.6f}", limit=_LOOKUP_LIMIT,
+                                       include_all_metadata=True, cursor=cursor, **params)
+                ts = next((m["ts"] for m in page.get("messages") or [] if _nonce_of(m) == nonce), None)
+                if ts is not None:
+                    log.info("the post to %s had been stored after all (%s)", channel, ts)
+                    return message_ref(channel, ts)
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if cursor is None:
+                    return None
+        except (DeliveryError, *_NO_ANSWER) as exc:
+            log.warning("could not look for a failed post in %s (%s); posting again", channel, _describe(exc))
+        return None
 
     async def dm_channel(self, person: str) -> str:
         if person not in self._dms:
@@ -240,6 +345,26 @@ class _Tracked:
 
     async def __aexit__(self, *exc: object) -> None:
         self.adapter.inflight -= 1
+
+
+def _with_nonce(metadata: dict[str, Any] | None, nonce: str) -> dict[str, Any]:
+    """The post's metadata (its own event type and payload, if any) with the nonce added to the payload."""
+    metadata = metadata or {"event_type": POST_EVENT, "event_payload": {}}
+    return {**metadata, "event_payload": {**metadata.get("event_payload", {}), "post": nonce}}
+
+
+def _nonce_of(message: dict[str, Any]) -> str | None:
+    payload = (message.get("metadata") or {}).get("event_payload") or {}
+    return payload.get("post") if isinstance(payload, dict) else None
+
+
+def _describe(exc: Exception | None) -> str:
+    """A failure in a few words for a log line (never the response body: it may echo the post)."""
+    if isinstance(exc, SlackApiError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, DeliveryError):
+        return exc.message
+    return type(exc).__name__ if exc is not None else "?"
 
 
 def _delivery_error(exc: SlackApiError) -> DeliveryError:

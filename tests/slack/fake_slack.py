@@ -2,7 +2,10 @@
 
 It speaks the real wire format slack_sdk uses (form or JSON bodies, Bearer auth, `{"ok": ...}` answers,
 429 with `Retry-After`), keeps channels, messages, views and uploaded files, and can be told to answer
-429s: a fixed number per method (`fail_next`) or by enforcing a per-channel posting rate.
+429s: a fixed number per method (`fail_next`) or by enforcing a per-channel posting rate. `faults` makes
+the next calls of a method fail the ways a real server can: after doing the work (a 500, or the connection
+dropped with no answer) or before it (a 503, or a drop). Message ts are taken from the clock, as Slack's
+are, so `oldest` in conversations.history and conversations.replies means what it means on Slack.
 """
 
 from __future__ import annotations
@@ -12,13 +15,17 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 TEAM = "T0FAKE"
+
+# How a call fails: the work done, then a 500 or the connection dropped; or nothing done, and a 503 or
+# the connection dropped.
+Fault = Literal["500_after", "drop_after", "503_before", "drop_before"]
 
 
 @dataclass
@@ -70,12 +77,13 @@ class FakeSlack:
         self.uploads: dict[str, dict[str, Any]] = {}
         self.response_urls: dict[str, tuple[str, str]] = {}  # id -> (user, channel)
         self.fail_next: dict[str, int] = {}
+        self.faults: dict[str, list[Fault]] = {}  # method -> how its next calls fail, in order
         self.socket: web.WebSocketResponse | None = None
         self.socket_connections = 0
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self._socket_ready = asyncio.Event()
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._ids = itertools.count(1)
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -110,7 +118,9 @@ class FakeSlack:
     # --- helpers the tests use ---------------------------------------------------------------------
 
     def next_ts(self) -> str:
-        return f"1700000000.{next(self._ts):06d}"
+        """Now, as Slack writes it; strictly increasing, since a ts names a message within its channel."""
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        return f"{self._last_ts:.6f}"
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):07d}"
@@ -170,6 +180,10 @@ class FakeSlack:
         self._buckets[channel] = (tokens - 1, now)
         return False
 
+    def _fault(self, method: str) -> Fault | None:
+        queued = self.faults.get(method)
+        return queued.pop(0) if queued else None
+
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
@@ -181,11 +195,31 @@ class FakeSlack:
             self.calls.append(Call(method, params, 429, time.monotonic()))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(self.retry_after)})
-        self.calls.append(Call(method, params, 200, time.monotonic()))
+        fault = self._fault(method)
+        if fault == "503_before":
+            self.calls.append(Call(method, params, 503, time.monotonic()))
+            return web.json_response({"ok": False, "error": "service_unavailable"}, status=503)
+        if fault == "drop_before":
+            return self._drop(request, method, params)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
+            self.calls.append(Call(method, params, 200, time.monotonic()))
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response(handler(params))
+        answer = handler(params)
+        if fault == "500_after":
+            self.calls.append(Call(method, params, 500, time.monotonic()))
+            return web.json_response({"ok": False, "error": "internal_error"}, status=500)
+        if fault == "drop_after":
+            return self._drop(request, method, params)
+        self.calls.append(Call(method, params, 200, time.monotonic()))
+        return web.json_response(answer)
+
+    def _drop(self, request: web.Request, method: str, params: dict[str, Any]) -> web.Response:
+        """Close the connection with no answer (recorded as status 0): the client sees the server disconnect."""
+        self.calls.append(Call(method, params, 0, time.monotonic()))
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
 
     def _m_apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
@@ -249,6 +283,38 @@ class FakeSlack:
         msg = self._post(p, "chat.postMessage")
         return {"ok": True, "channel": msg.channel, "ts": msg.ts,
                 "message": {"text": msg.text, "ts": msg.ts, "bot_id": BOT_ID, "user": BOT_USER}}
+
+    def _visible(self, channel: str) -> list[Message]:
+        """What conversations.history and .replies can see: posted messages, not ephemeral or deleted ones."""
+        return [m for m in self.messages if m.channel == channel and not m.ephemeral_to and not m.deleted]
+
+    def _m_conversations_history(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages (thread replies are left out, as on Slack), newest first."""
+        channel = str(p.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        tops = [m for m in self._visible(channel) if not m.thread_ts or m.thread_ts == m.ts]
+        return self._page(sorted(tops, key=lambda m: float(m.ts), reverse=True), p)
+
+    def _m_conversations_replies(self, p: dict[str, Any]) -> dict[str, Any]:
+        """The thread's parent first, then its replies, oldest first."""
+        channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
+        visible = self._visible(channel)
+        parent = next((m for m in visible if m.ts == ts), None)
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        replies = sorted((m for m in visible if m.thread_ts == ts and m.ts != ts), key=lambda m: float(m.ts))
+        return self._page([parent, *replies], p)
+
+    def _page(self, found: list[Message], p: dict[str, Any]) -> dict[str, Any]:
+        """One page of `found` within `oldest`, with Slack's cursor paging and `include_all_metadata`."""
+        oldest = float(p.get("oldest") or 0)
+        found = [m for m in found if float(m.ts) > oldest]
+        start, limit = int(p.get("cursor") or 0), int(p.get("limit") or 100)
+        page, more = found[start:start + limit], start + limit < len(found)
+        with_metadata = str(p.get("include_all_metadata", "")).lower() in ("1", "true")
+        return {"ok": True, "messages": [_listed(m, with_metadata) for m in page], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
         msg = self._post(p, "chat.postEphemeral", ephemeral_to=str(p["user"]))
@@ -320,3 +386,16 @@ class FakeSlack:
                       blocks=body.get("blocks") or [], ephemeral_to=user if ephemeral else None, via="response_url")
         self.messages.append(msg)
         return web.Response(text="ok")
+
+
+def _listed(m: Message, with_metadata: bool) -> dict[str, Any]:
+    """A message as the history methods list it; metadata only when asked for, as on Slack."""
+    out: dict[str, Any] = {"type": "message", "ts": m.ts, "text": m.text}
+    out.update({"user": m.user} if m.user else {"user": BOT_USER, "bot_id": BOT_ID})
+    if m.thread_ts:
+        out["thread_ts"] = m.thread_ts
+    if m.blocks:
+        out["blocks"] = m.blocks
+    if with_metadata and m.metadata:
+        out["metadata"] = m.metadata
+    return out
