@@ -7,16 +7,19 @@ agglomerative clustering (cosine), number of clusters chosen by silhouette.
 
     python bench/arrange.py [--data FILE] [--heldout FILE ...] [--no-embeddings] [--sweep]
 
-The last line printed is the ratio of our mean ARI on the public set to the baseline's, for the mode
-the bot uses by default (sentence embeddings; word overlap where the model is not installed); the
-lines above it give the ratios of every mode on every set.
+It also reports the peak memory of a process that starts the way the bot does and groups 200 ideas,
+with and without the model. The last line printed is the ratio of our mean ARI on the public set to
+the baseline's, for the mode the bot uses by default (sentence embeddings; word overlap where the
+model is not installed); the lines above it give the ratios of every mode on every set.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -165,6 +168,33 @@ def timing(run: Callable[[list[str]], object], pool: list[str],
     return out
 
 
+_MEMORY_PROBE = """
+import sys
+sys.path[:0] = [{repo!r}, {bench!r}]
+from arrange import DEFAULT_DATA, load_cases, synthetic
+from bot.configuration import engine_config
+from bot.settings import Settings
+from facilitation.grouping import GroupItem, group_ideas
+def peak():  # VmHWM: this process's own peak (ru_maxrss would carry the parent's across exec)
+    return next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+cfg = engine_config(Settings())
+started = peak()
+pool = [t for _, texts, _, _ in load_cases(DEFAULT_DATA) for t in texts]
+group_ideas([GroupItem(id=str(i), text=t) for i, t in enumerate(synthetic(pool, 200))], cfg.embed)
+print(started, peak())
+"""
+
+
+def memory(grouping_mode: str) -> tuple[float, float]:
+    """Peak resident memory (MB) of a fresh process that builds the bot's engine configuration the way
+    the bot does at start, then groups 200 ideas: (after start, after grouping)."""
+    probe = _MEMORY_PROBE.format(repo=str(REPO), bench=str(Path(__file__).resolve().parent))
+    env = {**os.environ, "FACILITATOR_GROUPING": grouping_mode}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    started, grouped = (int(v) / 1024 for v in out.stdout.split())  # kB
+    return started, grouped
+
+
 def sweep(cases_by_set: dict[str, list], embed: grouping.Embed | None) -> None:
     """Leave-one-case-out choice of the constants over all cases (public + held-out): for each case,
     pick the setting that maximises mean ARI on the other cases, then score that case with it.
@@ -265,6 +295,14 @@ def main() -> None:
         print(f"  ours {mode:<18} " + "  ".join(f"{t:6.3f}" for t in times))
     base_times = timing(lambda texts: baseline(texts) if len(texts) <= 200 else None, pool)
     print("  baseline               " + "  ".join(f"{t:6.3f}" for t in base_times[:2]) + "     (skipped)")
+
+    print("\nmemory of a bot process (MB): after start / after grouping 200 ideas")
+    lexical_mb = memory("lexical")
+    print(f"  word overlap alone       {lexical_mb[0]:6.0f} / {lexical_mb[1]:6.0f}")
+    if embed is not None:
+        model_mb = memory("auto")
+        print(f"  with the model           {model_mb[0]:6.0f} / {model_mb[1]:6.0f}   "
+              f"(x{model_mb[1] / lexical_mb[1]:.2f})")
 
     if args.sweep:
         for _mode, fn in modes:
