@@ -189,8 +189,7 @@ class Runtime:
 
     def _only_session_of(self, person: str) -> Session | None:
         """For commands given outside a session channel (e.g. in a DM): the one session the person is in."""
-        mine = [s for s in self.sessions.values()
-                if (person in s.participants or s.is_facilitator(person) or s.convenor == person)]
+        mine = [s for s in self.sessions.values() if _involves(s, person)]
         live = [s for s in mine if s.status != "ended"] or mine
         return live[0] if len(live) == 1 else None
 
@@ -200,7 +199,7 @@ class Runtime:
         ended session (its note not yet approved) only when nothing is running, so last week's session
         never takes this week's ideas."""
         live = [s for s in self.sessions.values() if s.status != "ended"]
-        mine = [s for s in live if person in s.participants or s.is_facilitator(person) or s.convenor == person]
+        mine = [s for s in live if _involves(s, person)]
         if len(mine) > 1:
             return "runtime_dm_ambiguous"
         if mine:
@@ -345,6 +344,10 @@ def _fallback_ref(effect: Effect) -> str:
     if isinstance(effect, OpenPairSpace):
         return MEMBERS + ",".join(m.id for m in effect.members)
     return FAILED
+
+
+def _involves(s: Session, person: str) -> bool:
+    return person in s.participants or s.is_facilitator(person) or s.convenor == person
 
 
 def _is_timer(effect: Effect) -> bool:

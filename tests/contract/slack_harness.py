@@ -8,6 +8,7 @@ import itertools
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,6 +33,16 @@ _PING = re.compile(r"<[!@]")
 _SLACK_BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
 NAMES = {"UFAY": "Fay", "UAMARA": "Amara", "UBEN": "Ben", "UCHLOE": "Chloe", "UDEV": "Dev", "UERIN": "Erin",
          "UFARID": "Farid", "UGRACE": "Grace"}
+
+
+def posts_by_place(h: SlackHarness) -> Counter[tuple[str, str]]:
+    """What the bot showed, counted by kind of place and text, for comparing two runs of one script.
+    Pairs are drawn at random per session, so who was paired with whom is left out."""
+
+    def unpaired(text: str) -> str:
+        return re.sub(r"#\d+ Idea \d+", "#n Idea n", re.sub(r"Your pair: [^*]+", "Your pair: ...", text))
+
+    return Counter((seen.where.split(":")[0], unpaired(seen.text)) for seen in h.seen())
 
 
 class SlackHarness:
