@@ -59,7 +59,6 @@ class _MiniLM:
         # the same normaliser, pre-tokeniser and [CLS] ... [SEP] template as the model's own tokenizer.json
         self.tokenizer = BertWordPieceTokenizer(str(_VOCAB), lowercase=True)
         self.tokenizer.enable_truncation(max_length=_MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: its start-up notices would fill the bot's log
         # Idle worker threads sleep instead of spinning: the event loop shares these cores (measured: less
@@ -74,15 +73,18 @@ class _MiniLM:
     def encode(self, texts: list[str]) -> list[list[float]]:
         import numpy as np
 
-        # Batches of similar length, so short ideas are not padded to the longest one in the session.
-        lengths = [sum(e.attention_mask) for e in self.tokenizer.encode_batch(texts)]
-        order = sorted(range(len(texts)), key=lambda i: (lengths[i], i))
+        # One tokenisation; batches of similar length, so short ideas are not padded to the longest one.
+        tokens = [e.ids for e in self.tokenizer.encode_batch(texts)]
+        order = sorted(range(len(texts)), key=lambda i: (len(tokens[i]), i))
         out: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), _BATCH):
             batch = order[start : start + _BATCH]
-            encodings = self.tokenizer.encode_batch([texts[i] for i in batch])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            width = max(len(tokens[i]) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)  # 0 is [PAD]
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(batch):
+                ids[row, : len(tokens[i])] = tokens[i]
+                mask[row, : len(tokens[i])] = 1
             (hidden,) = self.session.run(
                 None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             )
