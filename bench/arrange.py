@@ -195,6 +195,15 @@ def memory(grouping_mode: str) -> tuple[float, float]:
     return started, grouped
 
 
+def report_memory(with_model: bool) -> None:
+    lexical_mb = memory("lexical")
+    print(f"  word overlap alone       {lexical_mb[0]:6.0f} / {lexical_mb[1]:6.0f}")
+    if with_model:
+        model_mb = memory("auto")
+        print(f"  with the model           {model_mb[0]:6.0f} / {model_mb[1]:6.0f}   "
+              f"(x{model_mb[1] / lexical_mb[1]:.2f})")
+
+
 def sweep(cases_by_set: dict[str, list], embed: grouping.Embed | None) -> None:
     """Leave-one-case-out choice of the constants over all cases (public + held-out): for each case,
     pick the setting that maximises mean ARI on the other cases, then score that case with it.
@@ -297,12 +306,10 @@ def main() -> None:
     print("  baseline               " + "  ".join(f"{t:6.3f}" for t in base_times[:2]) + "     (skipped)")
 
     print("\nmemory of a bot process (MB): after start / after grouping 200 ideas")
-    lexical_mb = memory("lexical")
-    print(f"  word overlap alone       {lexical_mb[0]:6.0f} / {lexical_mb[1]:6.0f}")
-    if embed is not None:
-        model_mb = memory("auto")
-        print(f"  with the model           {model_mb[0]:6.0f} / {model_mb[1]:6.0f}   "
-              f"(x{model_mb[1] / lexical_mb[1]:.2f})")
+    if not Path("/proc/self/status").is_file():
+        print("  not measured: the probe reads Linux's /proc/self/status")
+    else:
+        report_memory(embed is not None)
 
     if args.sweep:
         for _mode, fn in modes:
