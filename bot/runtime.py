@@ -1,7 +1,11 @@
-"""The runtime: platform message -> event store -> engine -> effects -> adapter. Nothing reaches back.
+"""The runtime: platform message -> engine -> event store -> effects -> adapter. Nothing reaches back.
 
-Every event is appended to the store before the engine sees it; every effect carries a key, and
-its platform ref is recorded once it is carried out, so a replay after a crash posts nothing twice.
+Each session's working state is changed in place by the engine (no copy per event). The event is committed
+before its effects are carried out or anyone is answered; an event the engine cannot apply is refused and
+never stored, and a commit that fails leaves nothing applied (the state is rebuilt from the store). Every
+effect carries a key, and its platform ref is recorded once it is carried out, so a replay after a crash
+posts nothing twice. A snapshot of each open session (every SNAPSHOT_EVERY events and at each phase change)
+means a restart replays only the events after it. See docs/scale.md.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapters.base import (
@@ -30,7 +34,8 @@ from bot import commands
 from bot.configuration import ConfigError, default_options, engine_config, load_structure
 from bot.scheduler import AsyncTimers, Timers
 from bot.settings import Settings
-from bot.store import FAILED, Store
+from bot.store import FAILED, Op, Store, StoreError
+from facilitation import engine
 from facilitation.config import EngineConfig
 from facilitation.effects import (
     CancelTimer,
@@ -41,7 +46,6 @@ from facilitation.effects import (
     PublishNote,
     StartTimer,
 )
-from facilitation.engine import handle
 from facilitation.events import (
     ActionTaken,
     CommandGiven,
@@ -55,6 +59,13 @@ from facilitation.events import (
 from facilitation.models import Session
 
 log = logging.getLogger("facilitator.runtime")
+
+# A snapshot every this many events (and at every phase change): a restart replays at most this many.
+SNAPSHOT_EVERY = 500
+
+
+class EventRefused(Exception):
+    """The engine raised on this event: it was not applied and not stored."""
 
 
 def utc_now() -> datetime:
@@ -81,6 +92,13 @@ class Runtime:
         self.cfg = cfg
         self.clock = clock or utc_now
         self.sessions: dict[str, Session] = {}
+        self._refs: dict[str, dict[str, str]] = {}  # session -> effect key -> platform ref
+        self._by_ref: dict[str, list[tuple[str, str]]] = {}  # platform ref -> (session, effect key), oldest first
+        self._seq: dict[str, int] = {}  # session -> seq of the last event applied to its working state
+        self._snapshot_at: dict[str, tuple[int, int, str]] = {}  # session -> (seq, phase, status) of its snapshot
+        self._dirty: set[str] = set()  # sessions whose working state holds an event that was not committed
+        self._delivered: dict[str, asyncio.Future[None]] = {}  # session -> its latest event's effects done
+        self._embedded: dict[str, int] = {}  # session -> ideas already handed to the embedder
         self._locks: dict[str, asyncio.Lock] = {}
         self._start_lock = asyncio.Lock()
         self._ideas_arrived = asyncio.Event()
@@ -95,21 +113,59 @@ class Runtime:
         if hasattr(self.cfg.embed, "missing"):
             self._warming = asyncio.create_task(self._embed_ideas_as_they_arrive())
         for session_id in await self.store.open_sessions():
-            state: Session | None = None
-            pending: list[Effect] = []
-            for event in await self.store.events(session_id):
-                state, effects = handle(state, event, self.cfg)
-                pending += effects
-            if state is None:
-                continue
-            self.sessions[session_id] = state
-            done = await self.store.refs(session_id)
             async with self._lock(session_id):
+                pending = await self._load(session_id)
+                state = self.sessions.get(session_id)
+                if state is None:
+                    continue
+                done = self._refs[session_id]
                 await self._execute(state, [e for e in pending if e.key not in done and not _is_timer(e)])
-            for timer in state.timers.values():
-                self.timers.arm(session_id, timer.id, timer.fire_at)
+                self._snapshot_if_due(session_id, state, force=bool(pending))
             log.info("session %s restored (%s, phase %s)", session_id, state.status, state.phase_index)
         self._ideas_arrived.set()
+
+    async def _load(self, session_id: str) -> list[Effect]:
+        """Build the session's working state from its snapshot and the events after it, re-arm its timers, and
+        return the effects of those events (the ones before the snapshot were carried out before it was taken).
+        An event the engine raises on is set aside (logged, skipped from then on, the facilitator told), so one
+        bad event never stops the bot nor the rest of the session."""
+        skip = await self.store.set_aside_seqs(session_id)
+        while True:
+            snap = await self.store.snapshot(session_id)
+            seq, state = snap if snap is not None else (0, None)
+            pending: list[Effect] = []
+            failed: tuple[int, Exception] | None = None
+            for n, event in await self.store.events(session_id, after=seq):
+                if n in skip:
+                    continue
+                try:
+                    state, effects = engine.apply(state, event, self.cfg)
+                except Exception as exc:  # noqa: BLE001 - whatever the engine raises, the bot must start
+                    failed = (n, exc)
+                    break
+                pending += effects
+                seq = n
+            if failed is None:
+                break
+            n, exc = failed
+            log.error("session %s: event %s cannot be applied and is set aside: %r", session_id, n, exc)
+            await self.store.set_aside(session_id, n, repr(exc))
+            skip.add(n)
+            if state is not None:
+                await self._tell_facilitator(state, self.cfg.say("runtime_event_set_aside"))
+        self._refs[session_id] = await self.store.refs(session_id)
+        for key, ref in self._refs[session_id].items():
+            self._index_ref(session_id, key, ref)
+        self._seq[session_id] = seq
+        self._dirty.discard(session_id)
+        if state is None:
+            self.sessions.pop(session_id, None)
+            return []
+        self.sessions[session_id] = state
+        self._snapshot_at.setdefault(session_id, (seq, state.phase_index, state.status))
+        for timer in state.timers.values():
+            self.timers.arm(session_id, timer.id, timer.fire_at)
+        return pending
 
     async def stop(self) -> None:
         self.timers.shutdown()
@@ -123,7 +179,12 @@ class Runtime:
         while True:
             await self._ideas_arrived.wait()
             self._ideas_arrived.clear()
-            texts = [i.text for s in self.sessions.values() if s.status != "ended" for i in s.live_ideas()]
+            texts: list[str] = []
+            for s in list(self.sessions.values()):  # only the ideas that arrived since the last round
+                seen = self._embedded.get(s.id, 0)
+                if s.status != "ended":
+                    texts += [i.text for i in s.ideas[seen:] if not i.withdrawn]
+                self._embedded[s.id] = len(s.ideas)
             new = embed.missing(texts)  # type: ignore[union-attr]
             if new:
                 try:
@@ -131,22 +192,44 @@ class Runtime:
                 except Exception:  # grouping will embed them itself; never lose the worker
                     log.exception("embedding ideas in the background failed")
 
+    def _index_ref(self, session_id: str, key: str, ref: str) -> None:
+        found = self._by_ref.setdefault(ref, [])
+        if (session_id, key) not in found:
+            found.append((session_id, key))
+
+    def refs_of(self, session_id: str) -> dict[str, str]:
+        """The platform refs of the session's effects carried out so far, by effect key (do not change it)."""
+        return self._refs.get(session_id, {})
+
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
 
     async def settled(self, session_id: str) -> None:
-        """Wait until the event being applied to the session (if any) has had all its effects carried out:
+        """Wait until the events applied to the session so far have had all their effects carried out:
         the session's state changes before its posts are made."""
         async with self._lock(session_id):
-            pass
+            delivered = self._delivered.get(session_id)
+        if delivered is not None:
+            await asyncio.shield(delivered)
 
     # --- inbound ---------------------------------------------------------------------------
 
     async def receive(self, inbound: Inbound) -> Reply | None:
         """The adapters' entry point. Returns text to show only to the sender, if any."""
-        if inbound.event_id and not await self.store.first_delivery(inbound.event_id):
+        if inbound.event_id and not self.store.first_delivery(inbound.event_id):
             log.info("duplicate delivery %s ignored", inbound.event_id)
             return None
+        try:
+            return await self._receive(inbound)
+        except StoreError:
+            return Reply(text=self.cfg.say("runtime_try_again"))
+        except EventRefused:
+            return Reply(text=self.cfg.say("runtime_event_refused"))
+        finally:
+            if inbound.event_id:  # remembered with the next commit (with its event, when it made one)
+                self.store.write([self.store.delivery_op(inbound.event_id)])
+
+    async def _receive(self, inbound: Inbound) -> Reply | None:
         if isinstance(inbound, CommandIssued):
             return await self._command(inbound)
         if isinstance(inbound, UserMessage):
@@ -227,6 +310,8 @@ class Runtime:
                 seed=self.rng.randrange(2**31), past_pairs=await self.store.past_pairs(inbound.channel),
             )
             await self.store.create_session(session_id, inbound.channel)
+            self._refs[session_id] = {}
+            self._seq[session_id] = 0
         await self.apply(session_id, event)
         return None
 
@@ -234,8 +319,9 @@ class Runtime:
         session_id: str | None = None
         reply_to: str | None = None
         if inbound.reply_to_ref:
-            found = await self.store.keys_for_ref(inbound.reply_to_ref)
-            # the running session first: an ended one may share this pair space (see Store.keys_for_ref)
+            # Newest first: Slack gives the same members the same group DM, so a pair space can recur.
+            found = list(reversed(self._by_ref.get(inbound.reply_to_ref, [])))
+            # the running session first: an ended one may share this pair space (a recurring group DM)
             found.sort(key=lambda row: row[0] not in self.sessions or self.sessions[row[0]].status == "ended")
             if found:
                 session_id, reply_to = found[0]
@@ -246,34 +332,83 @@ class Runtime:
             session_id = session.id
         if session_id is None or session_id not in self.sessions:
             return None  # ordinary conversation the bot is not part of
-        await self.store.remember_message(inbound.message_ref, session_id)
         await self.apply(session_id, ReplyPosted(
             at=self.clock(), person=inbound.person.id, name=inbound.person.name, text=inbound.text,
-            message_ref=inbound.message_ref, reply_to=reply_to, private=inbound.private))
+            message_ref=inbound.message_ref, reply_to=reply_to, private=inbound.private),
+            also=[self.store.message_op(inbound.message_ref, session_id)])
         return None
 
     async def fire_timer(self, session_id: str, timer_id: str) -> None:
         session = self.sessions.get(session_id)
         if session is None or timer_id not in session.timers:
             return
-        await self.apply(session_id, TimerFired(at=self.clock(), timer_id=timer_id))
+        try:
+            await self.apply(session_id, TimerFired(at=self.clock(), timer_id=timer_id))
+        except (StoreError, EventRefused):
+            log.exception("session %s: timer %s could not be applied; it fires again shortly", session_id, timer_id)
+            self.timers.arm(session_id, timer_id, self.clock() + timedelta(seconds=5))
 
     # --- the one path every event takes ------------------------------------------------------
 
-    async def apply(self, session_id: str, event: Event) -> None:
+    async def apply(self, session_id: str, event: Event, also: list[Op] | None = None) -> None:
+        """Apply the event to the session's working state, commit it (with `also`, in one transaction), then
+        carry out its effects after those of the session's earlier events. Raises EventRefused if the engine
+        raised (nothing applied, nothing stored) and StoreError if the commit failed (nothing applied)."""
         async with self._lock(session_id):
-            await self.store.append(session_id, event)
-            state, effects = handle(self.sessions.get(session_id), event, self.cfg)
+            if session_id in self._dirty:
+                await self._load(session_id)
+            state = self.sessions.get(session_id)
+            try:
+                state, effects = engine.apply(state, event, self.cfg)
+            except Exception as exc:
+                log.exception("session %s: %s refused: the engine raised", session_id, event.type)
+                await self._load(session_id)  # throw the half-changed working state away
+                raise EventRefused(event.type) from exc
             if state is None:
                 return
             self.sessions[session_id] = state
+            seq = await self.store.next_seq(session_id)
+            self._seq[session_id] = seq
+            committed = self.store.write([self.store.event_op(session_id, seq, event), *(also or [])])
+            earlier = self._delivered.get(session_id)
+            delivered = self._delivered[session_id] = asyncio.get_running_loop().create_future()
+            snapshot = self._snapshot_payload(session_id, state)
+        try:
+            try:
+                await committed
+            except StoreError:
+                self._dirty.add(session_id)  # rebuilt from the store before its next event
+                raise
             self._ideas_arrived.set()
+            if earlier is not None:
+                await asyncio.shield(earlier)
             await self._execute(state, effects)
+            if snapshot is not None:  # taken now: every effect of the events it holds has been carried out
+                self.store.write([self.store.snapshot_op(session_id, *snapshot)])
             if state.status == "ended" and state.note_status == "approved":
                 await self.store.close_session(session_id)
+        finally:
+            delivered.set_result(None)
+
+    def _snapshot_payload(self, session_id: str, state: Session) -> tuple[int, str] | None:
+        """The snapshot to write once this event's effects are carried out, if one is due: at a phase change
+        or a change of status, and every SNAPSHOT_EVERY events."""
+        seq = self._seq[session_id]
+        last_seq, phase, status = self._snapshot_at.get(session_id, (0, -1, ""))
+        if seq - last_seq < SNAPSHOT_EVERY and (phase, status) == (state.phase_index, state.status):
+            return None
+        self._snapshot_at[session_id] = (seq, state.phase_index, state.status)
+        return seq, state.model_dump_json()
+
+    def _snapshot_if_due(self, session_id: str, state: Session, force: bool) -> None:
+        if force:
+            self._snapshot_at.pop(session_id, None)
+        snapshot = self._snapshot_payload(session_id, state)
+        if snapshot is not None:
+            self.store.write([self.store.snapshot_op(session_id, *snapshot)])
 
     async def _execute(self, s: Session, effects: list[Effect]) -> None:
-        refs = await self.store.refs(s.id)
+        refs = self._refs.setdefault(s.id, {})
         for effect in effects:
             if isinstance(effect, StartTimer):
                 self.timers.arm(s.id, effect.timer_id, effect.fire_at)
@@ -293,9 +428,11 @@ class Runtime:
                 log.exception("session %s: %s failed", s.id, effect.type)
                 ref = FAILED
             refs[effect.key] = ref
-            await self.store.record_ref(s.id, effect.key, ref)
+            self._index_ref(s.id, effect.key, ref)
+            ops = [self.store.ref_op(s.id, effect.key, ref)]
             if isinstance(effect, OpenPairSpace):  # they met, whatever space the platform allowed
-                await self.store.record_pair(s.channel, s.id, [m.id for m in effect.members])
+                ops.append(self.store.pair_op(s.channel, s.id, [m.id for m in effect.members]))
+            self.store.write(ops)  # committed with the next batch; not awaited, so a post never waits on the disk
 
     async def _carry_out(self, s: Session, effect: Effect, refs: dict[str, str]) -> str:
         a = self.adapter

@@ -24,7 +24,7 @@ from bot.scheduler import AsyncTimers, VirtualTimers
 from bot.settings import Settings
 from bot.store import Store
 from facilitation.effects import Person
-from facilitation.models import Session
+from facilitation.models import Idea, Session
 
 
 class ScenarioError(ValueError):
@@ -93,6 +93,8 @@ class Driver:
         self.refs: dict[str, str] = {}  # step id -> message ref
         self.session_id = ""
         self._refs_cache: dict[str, str] = {}  # the session's effect keys -> message refs
+        self._texts: dict[str, Idea] = {}  # ideas by their text, lower case (the first of equal texts)
+        self._texts_seen = 0
 
     @property
     def session(self) -> Session:
@@ -158,10 +160,20 @@ class Driver:
 
     def _idea_id(self, text: str) -> str:
         wanted = text.strip().lower()
+        exact = self._ideas_by_text().get(wanted)  # the common case, without a scan of every idea
+        if exact is not None and not exact.withdrawn and exact.text.strip().lower() == wanted:
+            return exact.id
         for idea in self.session.live_ideas():
             if idea.text.strip().lower().startswith(wanted):
                 return idea.id
         raise ScenarioError(f"no idea starts with {text!r}")
+
+    def _ideas_by_text(self) -> dict[str, Idea]:
+        ideas = self.session.ideas
+        for idea in ideas[self._texts_seen:]:
+            self._texts.setdefault(idea.text.strip().lower(), idea)
+        self._texts_seen = len(ideas)
+        return self._texts
 
     def _proposal_id(self, text: str) -> str:
         idea_id = self._idea_id(text)
@@ -185,7 +197,7 @@ class Driver:
         who = self.person(step.who)
         ch = self.adapter.channel
         await self.runtime.settled(self.session_id)  # in real time a timer may be mid-way through a phase change
-        self._refs_cache = await self.runtime.store.refs(self.session_id)
+        self._refs_cache = self.runtime.refs_of(self.session_id)
         if step.join:
             await self.adapter.click(who, self._question_ref(), "Join")
         if step.leave:

@@ -1,19 +1,32 @@
-"""The durable event log (SQLite via aiosqlite, WAL): events are appended before they are applied.
+"""The durable event log (SQLite via aiosqlite, WAL): an event is committed before anyone is told it counted.
 
-Also kept here: which effects were already carried out (their platform refs, so a replay posts
-nothing twice), which platform deliveries were already seen (retries), and who met whom in pairs.
+Also kept here: snapshots of open sessions (a restart loads the newest and replays only the events after it),
+which effects were already carried out (their platform refs, so a replay posts nothing twice), which platform
+deliveries were already seen (retries), and who met whom in pairs.
+
+Writes go through one group-commit writer: whatever waits when a commit starts goes into the next one, in a
+single transaction, so fifty people pressing at once cost one disk sync, and one person alone costs one too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
-from datetime import UTC, datetime
+import logging
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from facilitation.events import Event
+from facilitation.models import Session
+
+log = logging.getLogger("facilitator.store")
 
 _EVENT = TypeAdapter(Event)
 
@@ -24,6 +37,12 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS events (
     session_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, payload TEXT NOT NULL,
     PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    session_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, version TEXT NOT NULL, payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS set_aside (
+    session_id TEXT NOT NULL, seq INTEGER NOT NULL, error TEXT NOT NULL, PRIMARY KEY (session_id, seq)
 );
 CREATE TABLE IF NOT EXISTS refs (
     session_id TEXT NOT NULL, key TEXT NOT NULL, ref TEXT NOT NULL, PRIMARY KEY (session_id, key)
@@ -36,92 +55,218 @@ CREATE TABLE IF NOT EXISTS pairs (channel TEXT NOT NULL, session_id TEXT NOT NUL
 
 FAILED = "!failed"  # the ref recorded for an effect the platform refused, so it is not retried forever
 
+# Platforms retry a delivery within minutes (Slack: 3 tries over about 5 minutes); a day covers any restart.
+DELIVERY_MEMORY = timedelta(days=1)
+
+Op = tuple[str, Sequence[Any]]
+
+
+def _engine_version() -> str:
+    """A fingerprint of the engine's code: a snapshot taken by other code is rebuilt from events, never misread."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent / "facilitation"
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+ENGINE_VERSION = _engine_version()
+
+
+class StoreError(RuntimeError):
+    """A write did not reach the disk (locked database, full disk, ...): nothing it carried counts."""
+
 
 class Store:
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self.db = db
+        self.path = path
+        self._seq: dict[str, int] = {}  # session -> last sequence number written (or queued)
+        self._seen: set[str] = set()  # platform delivery ids seen lately
+        self._queue: list[tuple[list[Op], asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._writer = asyncio.create_task(self._write_forever())
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
         db = await aiosqlite.connect(str(path))
-        await db.execute("PRAGMA journal_mode=WAL")
-        # FULL: an appended event survives even an OS crash before it is applied.
-        await db.execute("PRAGMA synchronous=FULL")
-        await db.executescript(SCHEMA)
-        await db.commit()
-        return cls(db)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed event survives even an OS crash.
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.executescript(SCHEMA)
+            await db.commit()
+            store = cls(db, str(path))
+            since = (datetime.now(UTC) - DELIVERY_MEMORY).isoformat()
+            async with db.execute("SELECT event_id FROM deliveries WHERE seen_at >= ?", (since,)) as cur:
+                store._seen = {row[0] for row in await cur.fetchall()}
+        except BaseException:
+            await db.close()
+            raise
+        return store
 
     async def close(self) -> None:
+        await self.flush()
+        self._writer.cancel()
         await self.db.close()
 
+    # --- the group-commit writer --------------------------------------------------------------------------
+
+    def write(self, ops: list[Op]) -> asyncio.Future[None]:
+        """Queue statements for the next commit; the future is done once they are on disk (StoreError if not)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((ops, done))
+        self._wake.set()
+        return done
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed (or has failed)."""
+        if self._queue:
+            await asyncio.gather(*(f for _, f in self._queue), return_exceptions=True)
+
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._queue = self._queue, []
+            if not batch:
+                continue
+            try:
+                # One hop to the connection's thread for the whole batch: its statements and one commit.
+                await self.db._execute(_commit_all, self.db._conn, [op for ops, _ in batch for op in ops])
+            except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection was closed
+                log.error("could not write to %s: %s", self.path, exc)
+                # What was queued meanwhile may build on what failed (the next event of the same session):
+                # it fails too, and its senders are told to try again.
+                batch, self._queue = batch + self._queue, []
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(StoreError(str(exc)))
+                self._seq.clear()  # read again from the disk: the queued numbers were not written
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    # --- sessions and events ------------------------------------------------------------------------------
+
     async def create_session(self, session_id: str, channel: str) -> None:
-        await self.db.execute(
-            "INSERT INTO sessions VALUES (?, ?, 'open', ?)", (session_id, channel, datetime.now(UTC).isoformat())
-        )
-        await self.db.commit()
+        await self.write([("INSERT INTO sessions VALUES (?, ?, 'open', ?)",
+                           (session_id, channel, datetime.now(UTC).isoformat()))])
 
     async def close_session(self, session_id: str) -> None:
-        await self.db.execute("UPDATE sessions SET status = 'closed' WHERE id = ?", (session_id,))
-        await self.db.commit()
+        await self.write([("UPDATE sessions SET status = 'closed' WHERE id = ?", (session_id,)),
+                          ("DELETE FROM snapshots WHERE session_id = ?", (session_id,))])
 
     async def open_sessions(self) -> list[str]:
         async with self.db.execute("SELECT id FROM sessions WHERE status = 'open' ORDER BY created_at") as cur:
             return [row[0] for row in await cur.fetchall()]
 
+    async def next_seq(self, session_id: str) -> int:
+        if session_id not in self._seq:
+            async with self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = ?",
+                                       (session_id,)) as cur:
+                row = await cur.fetchone()
+            self._seq.setdefault(session_id, int(row[0]) if row else 0)
+        self._seq[session_id] += 1
+        return self._seq[session_id]
+
     async def append(self, session_id: str, event: Event) -> int:
-        async with self.db.execute(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE session_id = ?", (session_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        seq = int(row[0]) if row else 1
-        await self.db.execute(
-            "INSERT INTO events VALUES (?, ?, ?, ?)", (session_id, seq, event.type, event.model_dump_json())
-        )
-        await self.db.commit()
+        """Write one event now (the runtime batches its own writes with `event_ops` and `write`)."""
+        seq = await self.next_seq(session_id)
+        await self.write([self.event_op(session_id, seq, event)])
         return seq
 
-    async def events(self, session_id: str) -> list[Event]:
-        async with self.db.execute(
-            "SELECT payload FROM events WHERE session_id = ? ORDER BY seq", (session_id,)
-        ) as cur:
-            return [_EVENT.validate_json(row[0]) for row in await cur.fetchall()]
+    @staticmethod
+    def event_op(session_id: str, seq: int, event: Event) -> Op:
+        return "INSERT INTO events VALUES (?, ?, ?, ?)", (session_id, seq, event.type, event.model_dump_json())
 
-    async def first_delivery(self, event_id: str) -> bool:
-        """Record a platform delivery id; False if it was seen before (a retry)."""
-        cur = await self.db.execute(
-            "INSERT OR IGNORE INTO deliveries VALUES (?, ?)", (event_id, datetime.now(UTC).isoformat())
-        )
-        await self.db.commit()
-        return cur.rowcount == 1
+    async def events(self, session_id: str, after: int = 0) -> list[tuple[int, Event]]:
+        """(seq, event) of the session's events after `after`, in order."""
+        async with self.db.execute("SELECT seq, payload FROM events WHERE session_id = ? AND seq > ? ORDER BY seq",
+                                   (session_id, after)) as cur:
+            return [(row[0], _EVENT.validate_json(row[1])) for row in await cur.fetchall()]
+
+    # --- snapshots ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def snapshot_op(session_id: str, seq: int, payload: str) -> Op:
+        return "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)", (session_id, seq, ENGINE_VERSION, payload)
+
+    async def snapshot(self, session_id: str) -> tuple[int, Session] | None:
+        """The newest snapshot and the seq of the last event in it, if one was taken by this engine's code."""
+        async with self.db.execute("SELECT seq, version, payload FROM snapshots WHERE session_id = ?",
+                                   (session_id,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        if row[1] != ENGINE_VERSION:
+            log.info("session %s: snapshot from other engine code; rebuilding it from the events", session_id)
+            return None
+        try:
+            return int(row[0]), Session.model_validate_json(row[2])
+        except ValidationError:
+            log.warning("session %s: unreadable snapshot; rebuilding it from the events", session_id)
+            return None
+
+    async def set_aside(self, session_id: str, seq: int, error: str) -> None:
+        """An event the engine cannot apply: kept, but skipped on every later replay."""
+        await self.write([("INSERT OR REPLACE INTO set_aside VALUES (?, ?, ?)", (session_id, seq, error[:2000]))])
+
+    async def set_aside_seqs(self, session_id: str) -> set[int]:
+        async with self.db.execute("SELECT seq FROM set_aside WHERE session_id = ?", (session_id,)) as cur:
+            return {row[0] for row in await cur.fetchall()}
+
+    # --- deliveries, refs, messages, pairs -----------------------------------------------------------------
+
+    def first_delivery(self, event_id: str) -> bool:
+        """False if this platform delivery id was seen before (a retry). The id is written with what it
+        carried (`delivery_op`), so a retry after a restart is still recognised."""
+        if event_id in self._seen:
+            return False
+        self._seen.add(event_id)
+        return True
+
+    @staticmethod
+    def delivery_op(event_id: str) -> Op:
+        return "INSERT OR IGNORE INTO deliveries VALUES (?, ?)", (event_id, datetime.now(UTC).isoformat())
+
+    @staticmethod
+    def ref_op(session_id: str, key: str, ref: str) -> Op:
+        return "INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, ref)
 
     async def record_ref(self, session_id: str, key: str, ref: str) -> None:
-        await self.db.execute("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, ref))
-        await self.db.commit()
+        await self.write([self.ref_op(session_id, key, ref)])
 
     async def refs(self, session_id: str) -> dict[str, str]:
         async with self.db.execute("SELECT key, ref FROM refs WHERE session_id = ?", (session_id,)) as cur:
             return {k: r for k, r in await cur.fetchall()}
 
-    async def keys_for_ref(self, ref: str) -> list[tuple[str, str]]:
-        """(session, effect key) of every effect that made this ref, newest first. A ref is usually one
-        effect's, but Slack gives the same members the same group DM, so a pair space can recur."""
-        async with self.db.execute("SELECT session_id, key FROM refs WHERE ref = ? ORDER BY rowid DESC",
-                                   (ref,)) as cur:
-            return [(row[0], row[1]) for row in await cur.fetchall()]
-
-    async def remember_message(self, ref: str, session_id: str) -> None:
-        await self.db.execute("INSERT OR IGNORE INTO messages VALUES (?, ?)", (ref, session_id))
-        await self.db.commit()
+    @staticmethod
+    def message_op(ref: str, session_id: str) -> Op:
+        return "INSERT OR IGNORE INTO messages VALUES (?, ?)", (ref, session_id)
 
     async def session_for_message(self, ref: str) -> str | None:
         async with self.db.execute("SELECT session_id FROM messages WHERE ref = ?", (ref,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
 
-    async def record_pair(self, channel: str, session_id: str, members: list[str]) -> None:
-        await self.db.execute("INSERT INTO pairs VALUES (?, ?, ?)", (channel, session_id, json.dumps(members)))
-        await self.db.commit()
+    @staticmethod
+    def pair_op(channel: str, session_id: str, members: list[str]) -> Op:
+        return "INSERT INTO pairs VALUES (?, ?, ?)", (channel, session_id, json.dumps(members))
 
     async def past_pairs(self, channel: str) -> list[list[str]]:
         async with self.db.execute("SELECT members FROM pairs WHERE channel = ?", (channel,)) as cur:
             return [json.loads(row[0]) for row in await cur.fetchall()]
+
+
+def _commit_all(conn: sqlite3.Connection, ops: list[Op]) -> None:
+    """Runs on the connection's thread: every statement, then one commit; nothing of it if any fails."""
+    try:
+        for sql, params in ops:
+            conn.execute(sql, params)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise

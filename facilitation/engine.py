@@ -1,4 +1,9 @@
-"""The engine: `handle(session, event, config) -> (session, effects)`. Pure and deterministic."""
+"""The engine: `handle(session, event, config) -> (session, effects)`. Pure and deterministic.
+
+`apply` is the same step done in place: the runtime owns a working copy of each session and changes it by what
+one event touches, so a reply costs the same in a session of ten or of three thousand (docs/scale.md).
+`handle` copies first and is what tests and replays that must keep the input use.
+"""
 
 from __future__ import annotations
 
@@ -32,11 +37,17 @@ _TYPED_BALLOT = re.compile(r"^\s*/?(vote|score)\s+(#?\d+(?:[\s,]+#?\d+)*)[\s,]*$
 
 def handle(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Session | None, list[Effect]]:
     """Apply one event. The input state is never changed; unknown or stale events change nothing."""
+    return apply(state.model_copy(deep=True) if state is not None else None, event, cfg)
+
+
+def apply(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Session | None, list[Effect]]:
+    """Apply one event to `state` in place and return it with the effects. If this raises, `state` may be half
+    changed: the caller throws it away and rebuilds it from its snapshot and events."""
     if isinstance(event, SessionStarted):
         return (state, []) if state is not None else lifecycle.start(event, cfg)
     if state is None:
         return None, []
-    s = state.model_copy(deep=True)
+    s = state
     s.events_handled += 1
     t = Turn(s, cfg, event.at)
     if isinstance(event, TimerFired):
@@ -98,7 +109,7 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
 
 def _late(t: Turn, ev: ReplyPosted) -> None:
     """A reply no open phase wants is kept as a late idea and the facilitator is told: nothing is dropped."""
-    if any(i.message_ref == ev.message_ref for i in t.s.ideas):
+    if t.s.ideas_from_message(ev.message_ref):
         return
     ideas.join(t, ev.person, ev.name, ev.tags)
     added = ideas.add(t, ev.person, ev.text, ev.message_ref, late=True, private_ack=False)
@@ -126,7 +137,7 @@ def _empty_chair(t: Turn, ev: ReplyPosted) -> None:
 
 def _edited(t: Turn, ev: ReplyEdited) -> None:
     s = t.s
-    own = [i for i in s.ideas if i.message_ref == ev.message_ref and i.author == ev.person]
+    own = [i for i in s.ideas_from_message(ev.message_ref) if i.author == ev.person]
     rules = _rules(t)
     if own:
         open_now = rules is not None and rules.kind == "own" and not own[0].late and own[0].phase == s.phase_index
@@ -146,7 +157,7 @@ def _edited(t: Turn, ev: ReplyEdited) -> None:
 
 def _deleted(t: Turn, ev: ReplyDeleted) -> None:
     s = t.s
-    own = [i for i in s.ideas if i.message_ref == ev.message_ref and not i.withdrawn]
+    own = [i for i in s.ideas_from_message(ev.message_ref) if not i.withdrawn]
     rules = _rules(t)
     if own:
         if rules is not None and rules.kind == "own" and own[0].phase == s.phase_index:

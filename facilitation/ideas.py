@@ -37,13 +37,13 @@ def join(t: Turn, person: str, name: str, tags: dict[str, str] | None = None, gr
 
 
 def own_ideas(t: Turn, person: str) -> list[Idea]:
-    return [i for i in t.s.ideas if i.author == person and not i.withdrawn]
+    return [i for i in t.s.ideas_of(person) if not i.withdrawn]
 
 
 def add(t: Turn, person: str, text: str, ref: str | None, late: bool, private_ack: bool) -> list[Idea]:
     """Turn one reply into ideas, telling the author about anything unusual. Nothing is dropped silently."""
     s, limits = t.s, t.cfg.limits
-    if ref is not None and any(i.message_ref == ref for i in s.ideas):
+    if ref is not None and s.ideas_from_message(ref):
         return []  # the same message delivered twice
     parts = split_ideas(text)
     if not parts:

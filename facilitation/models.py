@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 PhaseKind = Literal["own", "pair", "merge", "score", "explain", "rank", "report", "arrange"]
 VotingMethod = Literal["dots", "borda", "approval"]
@@ -180,6 +180,31 @@ class Timer(BaseModel):
     fire_at: datetime
 
 
+class IdeaIndex:
+    """Where to find ideas by author and by message, so a reply costs the same in a session of any size.
+
+    Ideas are only ever appended (an idea's id is its position + 1; edits and withdrawals change it in place),
+    so the index catches up with the new tail whenever it is read and is never stale. It is not stored: a
+    session loaded from JSON builds it again on first use."""
+
+    def __init__(self) -> None:
+        self.seen: list[Idea] | None = None
+        self.count = 0
+        self.by_author: dict[str, list[Idea]] = {}
+        self.by_ref: dict[str, list[Idea]] = {}
+
+    def sync(self, ideas: list[Idea]) -> IdeaIndex:
+        if ideas is not self.seen or len(ideas) < self.count:  # a new list (a copy or a load): start again
+            self.__init__()  # type: ignore[misc]
+            self.seen = ideas
+        for idea in ideas[self.count:]:
+            self.by_author.setdefault(idea.author, []).append(idea)
+            if idea.message_ref is not None:
+                self.by_ref.setdefault(idea.message_ref, []).append(idea)
+        self.count = len(ideas)
+        return self
+
+
 class Session(BaseModel):
     id: str
     channel: str
@@ -227,6 +252,40 @@ class Session(BaseModel):
     note_status: Literal["none", "draft", "approved"] = "none"
     ended_at: datetime | None = None
 
+    _ideas_index: IdeaIndex = PrivateAttr(default_factory=IdeaIndex)
+    _pairs_seen: tuple[int, int, int] = PrivateAttr(default=(0, 0, 0))
+    _pair_by_person: dict[str, PairSpace] = PrivateAttr(default_factory=dict)
+
+    _contributors: dict[int, set[str]] = PrivateAttr(default_factory=dict)
+
+    def mark_contributed(self, phase: int, person: str) -> None:
+        done = self.contributed.setdefault(phase, [])
+        seen = self._contributors.get(phase)
+        if seen is None or len(seen) != len(done):  # first use, or the list changed underneath (a load)
+            seen = self._contributors[phase] = set(done)
+        if person not in seen:
+            seen.add(person)
+            done.append(person)
+
+    def _index(self) -> IdeaIndex:
+        return self._ideas_index.sync(self.ideas)
+
+    def ideas_of(self, person: str) -> list[Idea]:
+        """The person's ideas, withdrawn ones included, in the order they arrived."""
+        return self._index().by_author.get(person, [])
+
+    def ideas_from_message(self, ref: str) -> list[Idea]:
+        return self._index().by_ref.get(ref, [])
+
+    def pair_space_of(self, spaces: list[PairSpace], person: str) -> PairSpace | None:
+        """The pair (or merged group) `person` is in among `spaces` (the session's pairs or merged groups)."""
+        seen = (id(spaces), len(spaces), sum(len(p.members) for p in spaces[-1:]))
+        if seen != self._pairs_seen:
+            self._pair_by_person = {m: p for p in reversed(spaces) for m in p.members}
+            self._pairs_seen = seen
+        found = self._pair_by_person.get(person)
+        return found if found is not None and person in found.members else None
+
     @property
     def phase(self) -> PhaseSpec | None:
         phases = self.structure.phases
@@ -242,7 +301,13 @@ class Session(BaseModel):
         return [i for i in self.ideas if not i.withdrawn]
 
     def idea(self, idea_id: str) -> Idea | None:
-        return next((i for i in self.ideas if i.id == idea_id), None)
+        """An idea by id: i12 is the twelfth idea (ids are positions, see IdeaIndex)."""
+        digits = idea_id[1:]
+        if idea_id[:1] == "i" and digits.isascii() and digits.isdigit() and 0 < int(digits) <= len(self.ideas):
+            idea = self.ideas[int(digits) - 1]
+            if idea.id == idea_id:
+                return idea
+        return None
 
     def is_facilitator(self, person: str) -> bool:
         return person == self.facilitator or person in self.cofacilitators

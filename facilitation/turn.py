@@ -119,9 +119,7 @@ class Turn:
         return duration_text(max((self.s.deadline - self.at).total_seconds(), 0))
 
     def mark_contributed(self, person: str) -> None:
-        done = self.s.contributed.setdefault(self.s.phase_index, [])
-        if person not in done:
-            done.append(person)
+        self.s.mark_contributed(self.s.phase_index, person)
 
 
 def duration_text(seconds: float) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from facilitation.models import PairSpace
-from facilitation.phases.pair import Pair
+from facilitation.phases.pair import Pair, pair_ideas
 from facilitation.turn import Turn
 
 
@@ -49,4 +49,4 @@ class Merge(Pair):
 
 def _all_ideas(t: Turn, pair: PairSpace) -> list[str]:
     """A pair that picked nothing brings all its ideas, so nothing drops out of the running."""
-    return [i.id for i in t.s.live_ideas() if i.author in pair.members]
+    return [i.id for i in pair_ideas(t, pair)]  # a pair's space has no candidates: its members' ideas

@@ -20,9 +20,12 @@ _PICK = re.compile(r"^\s*((?:#?\d+(?:\s*,\s*|\s+))*#?\d+)\s*(?:(?:because|:|-|\u
 
 def pair_ideas(t: Turn, pair: PairSpace) -> list[Idea]:
     """The ideas a group picks from: its candidates (a merged group's pairs' picks), else its members' ideas."""
+    s = t.s
     if pair.candidates:
-        return [i for i in t.s.live_ideas() if i.id in pair.candidates]
-    return [i for i in t.s.live_ideas() if i.author in pair.members]
+        found = [s.idea(c) for c in dict.fromkeys(pair.candidates)]
+    else:
+        found = [i for m in dict.fromkeys(pair.members) for i in s.ideas_of(m)]
+    return sorted((i for i in found if i is not None and not i.withdrawn), key=lambda i: int(i.id[1:]))
 
 
 def spaces(t: Turn) -> list[PairSpace]:
@@ -31,7 +34,7 @@ def spaces(t: Turn) -> list[PairSpace]:
 
 
 def pair_of(t: Turn, person: str) -> PairSpace | None:
-    return next((p for p in spaces(t) if person in p.members), None)
+    return t.s.pair_space_of(spaces(t), person)
 
 
 def picks_allowed(t: Turn) -> int:

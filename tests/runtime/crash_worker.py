@@ -36,7 +36,7 @@ async def main(db: Path, log: Path) -> None:
             await adapter.send(CommandIssued(channel=adapter.channel, person=person,
                                              text="start own=open minutes=own:0.1 What should we learn?"))
         session = next(iter(runtime.sessions.values()))
-        root = (await runtime.store.refs(session.id))["question"]
+        root = runtime.refs_of(session.id)["question"]
         have = {i.text for i in session.ideas}
         for n, text in enumerate(IDEAS):
             if text in have:
