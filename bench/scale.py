@@ -51,7 +51,9 @@ def scenario(people: int, seed: int = 7) -> str:
     ]
     ideas: dict[str, list[str]] = {}
     for n in names:
-        ideas[n] = [f"{rng.choice(_ACTIONS)} {rng.choice(_THINGS)} {rng.choice(_WHO)} ({n}-{k})" for k in range(3)]
+        # The number makes each text unique (picks name ideas by their text) and is no word themes use.
+        ideas[n] = [f"{rng.choice(_ACTIONS)} {rng.choice(_THINGS)} {rng.choice(_WHO)} ({len(ideas) * 3 + k + 1})"
+                    for k in range(3)]
 
     def step(**kv: object) -> None:
         lines.append("[[steps]]")

@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import BaseModel
-from sklearn.cluster import AgglomerativeClustering
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.sparse import csr_matrix, issparse
 
 from facilitation.grouping_text import STOPWORDS, content_stems, phrase_runs, weak_ending
 
@@ -81,43 +82,65 @@ def _normalise(text: str) -> str:
 
 
 def _cluster(texts: list[str], embed: Embed | None) -> list[list[int]]:
-    """Indices of `texts` grouped into clusters (each cluster sorted, clusters in canonical order)."""
+    """Indices of `texts` grouped into clusters (each cluster sorted, clusters in canonical order).
+
+    Similarities are kept as one condensed vector (each pair once, which is exactly the off-diagonal of the
+    similarity matrix), the form the clustering needs anyway: a 9,000-idea session needs one such vector and
+    the clustering's own copy, not several full n x n matrices."""
     n = len(texts)
     if n == 1:
         return [[0]]
-    lexical = _tfidf(texts)
-    similarity = np.clip(lexical @ lexical.T, -1.0, 1.0)
+    similarity = _pairwise(_tfidf(texts))
     z = LEXICAL_Z
     floor = 1e-9  # lexical: ideas sharing no term have similarity 0; never merge at or below 0
     vectors = _embedded(texts, embed) if embed is not None else None
     if vectors is not None:
-        semantic = np.clip(vectors @ vectors.T, -1.0, 1.0)
         # Both similarities on one scale (z-scores within the session), then blended: the embeddings
         # see meaning across different words, the shared terms catch what long points argue about.
-        similarity = HYBRID_LEXICAL_WEIGHT * _standardise(similarity) + (
-            1.0 - HYBRID_LEXICAL_WEIGHT
-        ) * _standardise(semantic)
+        _standardise(similarity, HYBRID_LEXICAL_WEIGHT)
+        semantic = _pairwise(vectors)
+        _standardise(semantic, 1.0 - HYBRID_LEXICAL_WEIGHT)
+        similarity += semantic
+        del semantic
         z = HYBRID_Z
         floor = -math.inf
-    off_diagonal = similarity[~np.eye(n, dtype=bool)]
-    threshold = max(float(off_diagonal.mean() + z * off_diagonal.std()), floor)
-    top = float(off_diagonal.max())
+    threshold = max(float(similarity.mean() + z * similarity.std()), floor)
+    top = float(similarity.max())
     if threshold > top:  # nothing is similar enough: every idea is its own theme
         return [[i] for i in range(n)]
     # Average link is unchanged by an affine map of the similarities, so cluster on top - similarity.
-    distance = np.maximum(top - similarity, 0.0)
-    np.fill_diagonal(distance, 0.0)
-    model = AgglomerativeClustering(
-        n_clusters=None,
-        metric="precomputed",
-        linkage="average",
-        distance_threshold=top - threshold,
-    )
-    labels = model.fit_predict(distance)
+    np.subtract(top, similarity, out=similarity)
+    np.maximum(similarity, 0.0, out=similarity)
+    tree = linkage(similarity, method="average")
+    del similarity
+    # Merge while the distance is below top - threshold (strictly, as a distance threshold does).
+    labels = fcluster(tree, np.nextafter(top - threshold, -np.inf), criterion="distance")
     members: dict[int, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):
         members[int(label)].append(index)
     return sorted(members.values(), key=lambda c: c[0])
+
+
+_BLOCK = 4_000_000  # entries of one block of similarities (32 MB) while the condensed vector is filled
+
+
+def _pairwise(vectors: np.ndarray | csr_matrix) -> np.ndarray:
+    """Cosine similarities of every pair i < j of unit rows (dense or sparse), clipped to [-1, 1], as a
+    condensed vector (the order of scipy's squareform), computed a block of rows at a time."""
+    n = vectors.shape[0]
+    out = np.empty(n * (n - 1) // 2)
+    rows = max(1, _BLOCK // max(n, 1))
+    at = 0
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        block = vectors[start:stop] @ vectors[start:].T
+        if issparse(block):
+            block = block.toarray()
+        for i in range(start, stop):
+            row = block[i - start, i - start + 1 :]
+            out[at : at + len(row)] = row
+            at += len(row)
+    return np.clip(out, -1.0, 1.0, out=out)
 
 
 def _embedded(texts: list[str], embed: Embed) -> np.ndarray | None:
@@ -132,14 +155,15 @@ def _embedded(texts: list[str], embed: Embed) -> np.ndarray | None:
     return _unit_rows(vectors)
 
 
-def _standardise(similarity: np.ndarray) -> np.ndarray:
-    """Pairwise similarities as z-scores of the session's own off-diagonal values (0 if all equal)."""
-    n = len(similarity)
-    off_diagonal = similarity[~np.eye(n, dtype=bool)]
-    spread = float(off_diagonal.std())
-    if n < 2 or spread < 1e-12:
-        return np.zeros_like(similarity)
-    return (similarity - off_diagonal.mean()) / spread
+def _standardise(similarity: np.ndarray, weight: float) -> None:
+    """Condensed similarities as z-scores of the session's own values (0 if all equal), times `weight`,
+    in place."""
+    spread = float(similarity.std())
+    if spread < 1e-12:
+        similarity[:] = 0.0
+        return
+    similarity -= similarity.mean()
+    similarity *= weight / spread
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
@@ -158,13 +182,19 @@ def _tfidf(texts: Sequence[str]) -> np.ndarray:
     terms = sorted(t for t, df in document_frequency.items() if df >= 2)
     column = {t: j for j, t in enumerate(terms)}
     n = len(texts)
-    matrix = np.zeros((n, len(terms)))
+    idf = [math.log((n + 1) / (document_frequency[t] + 1)) + 1.0 for t in terms]
+    # Sparse: an idea uses a handful of the session's terms, and a big session has thousands of them.
+    rows: list[int] = []
+    cols: list[int] = []
+    values: list[float] = []
     for i, count in enumerate(counts):
-        for term, tf in count.items():
-            if term in column:
-                matrix[i, column[term]] = 1.0 + math.log(tf)
-    idf = np.array([math.log((n + 1) / (document_frequency[t] + 1)) + 1.0 for t in terms])
-    return _unit_rows(matrix * idf) if terms else matrix
+        weights = {column[t]: (1.0 + math.log(tf)) * idf[column[t]] for t, tf in count.items() if t in column}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        for j, w in sorted(weights.items()):
+            rows.append(i)
+            cols.append(j)
+            values.append(w / norm)
+    return csr_matrix((values, (rows, cols)), shape=(n, len(terms)))
 
 
 # --- ordering ---------------------------------------------------------------------------------------
@@ -196,7 +226,12 @@ def _leads_first(group: list[GroupItem], given: list[GroupItem]) -> list[GroupIt
 
 def _labels(themes: list[list[str]]) -> list[str]:
     """One unique label per theme: its most characteristic 2-3 word phrase from the ideas."""
-    candidates = [_phrase_candidates(texts, themes) for texts in themes]
+    all_stems: Counter[str] = Counter()  # in how many ideas of the whole session each stem appears
+    for texts in themes:
+        for text in texts:
+            all_stems.update(set(content_stems(text)))
+    total = sum(len(texts) for texts in themes)
+    candidates = [_phrase_candidates(texts, all_stems, total) for texts in themes]
     used: set[str] = set()
     labels: list[str] = []
     for texts, ranked in zip(themes, candidates, strict=True):
@@ -208,16 +243,13 @@ def _labels(themes: list[list[str]]) -> list[str]:
     return labels
 
 
-def _phrase_candidates(texts: list[str], themes: list[list[str]]) -> list[str]:
+def _phrase_candidates(texts: list[str], all_stems: Counter[str], total: int) -> list[str]:
     """Phrases ranked by how many of the theme's ideas use their words (coverage), then how rarely
     the other themes do (distinctiveness), then length and first appearance. A phrase is 2 or 3
     content words in a row; phrases ending in a common verb or adverb rank lower."""
-    theme_stems = [set(content_stems(t)) for t in texts]
-    all_stems: Counter[str] = Counter()
-    for other in themes:
-        for text in other:
-            all_stems.update(set(content_stems(text)))
-    total = sum(len(other) for other in themes)
+    in_theme: Counter[str] = Counter()  # in how many of the theme's ideas each stem appears
+    for text in texts:
+        in_theme.update(set(content_stems(text)))
     scored: dict[str, tuple[float, str]] = {}
     order = 0
     for text in texts:
@@ -228,7 +260,7 @@ def _phrase_candidates(texts: list[str], themes: list[list[str]]) -> list[str]:
                     stems = [s for s, _ in gram]
                     if len(set(stems)) < size:
                         continue
-                    coverage = sum(sum(s in ts for ts in theme_stems) for s in stems) / size
+                    coverage = sum(in_theme[s] for s in stems) / size
                     inside = coverage / len(texts)
                     outside = sum(all_stems[s] for s in stems) / size / total
                     score = coverage * (1.0 + inside - outside) + 0.1 * size

@@ -6,6 +6,7 @@ Kept apart from grouping.py so the clustering reads as one idea and the word lis
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Word characters of any script (Latin, Hebrew, Arabic, CJK ...); underscores and digits-only are noise.
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
@@ -49,6 +50,7 @@ _SUFFIXES: tuple[str, ...] = (
 )
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """Strip one common English suffix so 'partnerships'/'partnership', 'organisations'/'organisation'
     meet; deliberately light (a wrong merge costs more than a missed one in small sessions)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+T = TypeVar("T")
 
 PhaseKind = Literal["own", "pair", "merge", "score", "explain", "rank", "report", "arrange"]
 VotingMethod = Literal["dots", "borda", "approval"]
@@ -257,6 +260,14 @@ class Session(BaseModel):
     _pair_by_person: dict[str, PairSpace] = PrivateAttr(default_factory=dict)
 
     _contributors: dict[int, set[str]] = PrivateAttr(default_factory=dict)
+    _memos: dict[str, tuple[object, Any]] = PrivateAttr(default_factory=dict)
+
+    def memo(self, name: str, stamp: object, build: Callable[[], T]) -> T:
+        """Derived data worked out once while `stamp` (what it depends on) stays the same; never stored."""
+        held = self._memos.get(name)
+        if held is None or held[0] != stamp:
+            held = self._memos[name] = (stamp, build())
+        return held[1]  # type: ignore[no-any-return]
 
     def mark_contributed(self, phase: int, person: str) -> None:
         done = self.contributed.setdefault(phase, [])

@@ -8,6 +8,7 @@ the session opted in.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import date
 
 from pydantic import BaseModel
@@ -210,7 +211,8 @@ def _participation(s: Session, people: list[str]) -> NoteParticipation:
     """Counts for these people (everyone, or one breakout group)."""
     who = set(people)
     live = [i for i in s.live_ideas() if i.author in who]
-    per_person = sorted((sum(1 for i in live if i.author == p) for p in people), reverse=True)
+    count = Counter(i.author for i in live)
+    per_person = sorted((count[p] for p in people), reverse=True)
     fifth = math.ceil(len(people) / 5) if people else 0
     share = sum(per_person[:fifth]) / len(live) if live else 0.0
     pairs = [p for p in s.pairs if set(p.members) & who]

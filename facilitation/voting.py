@@ -7,6 +7,8 @@ were explained to the group. The order is total, so the result never depends on 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from facilitation.models import Ballot, Options, Tally, TallyRow, TieBreak, VotingMethod
 
 SCORE_TIE_RULE = "the number of people who scored each idea, then the order the ideas were written"
@@ -22,7 +24,7 @@ class BallotError(ValueError):
         self.values = values
 
 
-def make_ballot(voter: str, choices: list[str], proposal_ids: list[str], options: Options) -> Ballot:
+def make_ballot(voter: str, choices: list[str], proposal_ids: Collection[str], options: Options) -> Ballot:
     """A ballot from the voter's choices: for dots one entry per dot, for Borda the ranking best first,
     for approval the proposals approved."""
     unknown = [c for c in choices if c not in proposal_ids]

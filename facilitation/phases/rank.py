@@ -41,6 +41,10 @@ def _ballot_form(t: Turn, proposals: list[Proposal]) -> Form:
     return Form(title=t.say("form_ballot_title"), submit_label=t.say("form_ballot_submit"), fields=fields)
 
 
+def _number(proposal_id: str) -> str:
+    return proposal_id.lstrip("P")  # as proposal_number, from the id alone
+
+
 def _plenary(t: Turn) -> bool:
     return bool(t.s.phase and t.s.phase.plenary)
 
@@ -52,6 +56,14 @@ def ballots_of(t: Turn) -> list[tuple[str | None, list[Proposal]]]:
     if _plenary(t):
         return [(None, [p for p in s.proposals if p.id in s.reported])]
     return [(g, [p for p in s.proposals if p.group == g]) for g in t.group_ids()]
+
+
+def _ballot_index(t: Turn) -> dict[str | None, tuple[list[Proposal], set[str]]]:
+    """`ballots_of` by group, with each ballot's proposal ids as a set; worked out once per phase rather than
+    per ballot (a big session's ballots would otherwise cost the square of its size)."""
+    s = t.s
+    stamp = (s.phase_index, id(s.proposals), len(s.proposals), len(s.reported), len(s.groups))
+    return s.memo("ballots", stamp, lambda: {g: (ps, {p.id for p in ps}) for g, ps in ballots_of(t)})
 
 
 def _voters_group(t: Turn, person: str) -> str | None:
@@ -110,24 +122,23 @@ class Rank(PhaseRules):
         if ev.command != "vote":
             return False
         numbers = re.findall(r"\d+", ev.args)
-        by_number = {proposal_number(p): p.id for p in self._open_to(t, ev.person)}
-        choices = [by_number.get(n, f"#{n}") for n in numbers]
+        _, open_ids = self._open_to(t, ev.person)
+        wanted = [(n, "P" + (n.lstrip("0") or "0")) for n in numbers]  # P3 is "3" or "03"
+        choices = [pid if pid in open_ids else f"#{n}" for n, pid in wanted]
         self._cast(t, ev.person, ev.name, choices)
         return True
 
-    def _open_to(self, t: Turn, person: str) -> list[Proposal]:
-        """The proposals on `person`'s ballot: their group's, or the plenary's."""
-        mine = _voters_group(t, person)
-        return next((props for group, props in ballots_of(t) if group == mine), [])
+    def _open_to(self, t: Turn, person: str) -> tuple[list[Proposal], set[str]]:
+        """The proposals on `person`'s ballot (their group's, or the plenary's), and their ids."""
+        return _ballot_index(t).get(_voters_group(t, person), ([], set()))
 
     def _cast(self, t: Turn, person: str, name: str, choices: list[str]) -> None:
         s = t.s
         join(t, person, name)  # a newcomer's group decides which proposals are on their ballot
-        proposals = self._open_to(t, person)
+        proposals, ids = self._open_to(t, person)
         if not proposals:
             t.to_person(person, t.say("rank_none"))
             return
-        ids = [p.id for p in proposals]
         try:
             ballot = make_ballot(person, choices, ids, s.options)
         except BallotError as err:
@@ -139,11 +150,10 @@ class Rank(PhaseRules):
         changed = person in s.ballots
         s.ballots[person] = ballot
         t.mark_contributed(person)
-        by_id = {p.id: proposal_number(p) for p in s.proposals}
         if ballot.ranking:
-            summary = ", ".join(by_id[p] for p in ballot.ranking)
+            summary = ", ".join(_number(p) for p in ballot.ranking)
         else:
-            summary = ", ".join(f"{by_id[p]}\u00d7{n}" if n > 1 else by_id[p] for p, n in ballot.points.items())
+            summary = ", ".join(f"{_number(p)}\u00d7{n}" if n > 1 else _number(p) for p, n in ballot.points.items())
         t.to_person(person, t.say("vote_changed" if changed else "vote_saved", summary=summary))
 
     def close(self, t: Turn) -> None:
@@ -168,7 +178,7 @@ class Rank(PhaseRules):
                 t.to_group(group, text)
 
     def nudge_targets(self, t: Turn) -> list[str]:
-        return [p for p in super().nudge_targets(t) if self._open_to(t, p)]  # nothing to vote on: no nudge
+        return [p for p in super().nudge_targets(t) if self._open_to(t, p)[0]]  # nothing to vote on: no nudge
 
     def status_line(self, t: Turn, person: str) -> str:
         return t.say("status_done" if person in t.s.ballots else "status_not_yet")
