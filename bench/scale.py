@@ -89,8 +89,8 @@ def run_one(people: int, grouping: str, workdir: Path) -> tuple[float, float]:
     env = {**os.environ, "FACILITATOR_GROUPING": grouping, "FACILITATOR_DATABASE": str(workdir / f"{people}.db")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "simulate", str(path), "--out", str(workdir / f"out{people}")],
-                          cwd=REPO, env=env, capture_output=True, text=True)
+    command = [sys.executable, "-m", "bot.cli", "simulate", str(path), "--out", str(workdir / f"out{people}")]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"simulate of {people} people failed:\n{done.stderr[-3000:]}")
