@@ -16,8 +16,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-Embedder = Callable[[list[str]], list[list[float]]]
+Embedder = Callable[[list[str]], list[Any]]  # texts -> unit vectors (float32 arrays or lists of floats)
 
 log = logging.getLogger("facilitator.embeddings")
 
@@ -70,13 +71,13 @@ class _MiniLM:
         options.enable_mem_pattern = False
         self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
-    def encode(self, texts: list[str]) -> list[list[float]]:
+    def encode(self, texts: list[str]) -> list[Any]:
         import numpy as np
 
         # One tokenisation; batches of similar length, so short ideas are not padded to the longest one.
         tokens = [e.ids for e in self.tokenizer.encode_batch(texts)]
         order = sorted(range(len(texts)), key=lambda i: (len(tokens[i]), i))
-        out: list[list[float]] = [[] for _ in texts]
+        out: list[Any] = [None for _ in texts]
         for start in range(0, len(order), _BATCH):
             batch = order[start : start + _BATCH]
             width = max(len(tokens[i]) for i in batch)
@@ -91,8 +92,8 @@ class _MiniLM:
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1.0)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            for i, vector in zip(batch, pooled.tolist(), strict=True):
-                out[i] = vector
+            for i, vector in zip(batch, pooled, strict=True):
+                out[i] = vector.copy()  # its own float32 row: 1.5 KB, where a list of floats takes 12 KB
         return out
 
 
@@ -103,16 +104,19 @@ class CachedEmbedder:
     def __init__(self, encode: Embedder, limit: int = 50_000) -> None:
         self.encode = encode
         self._limit = limit
-        self._vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._vectors: OrderedDict[str, Any] = OrderedDict()  # text -> float32 vector
         self._lock = threading.Lock()  # the runtime's worker thread and the event loop share the cache
 
     def missing(self, texts: list[str]) -> list[str]:
         with self._lock:
             return [t for t in dict.fromkeys(texts) if t not in self._vectors]
 
-    def __call__(self, texts: list[str]) -> list[list[float]]:
+    def __call__(self, texts: list[str]) -> list[Any]:
+        import numpy as np
+
         new = self.missing(texts)
-        computed = dict(zip(new, self.encode(new), strict=True)) if new else {}
+        # float32 arrays: 100 sessions' ideas must not hold 100 x 12 KB lists of Python floats per idea.
+        computed = {t: np.asarray(v, dtype=np.float32) for t, v in zip(new, self.encode(new), strict=True)}
         with self._lock:
             for text, vector in computed.items():
                 self._vectors[text] = vector

@@ -225,9 +225,6 @@ class Runtime:
             return Reply(text=self.cfg.say("runtime_try_again"))
         except EventRefused:
             return Reply(text=self.cfg.say("runtime_event_refused"))
-        finally:
-            if inbound.event_id:  # remembered with the next commit (with its event, when it made one)
-                self.store.write([self.store.delivery_op(inbound.event_id)])
 
     async def _receive(self, inbound: Inbound) -> Reply | None:
         if isinstance(inbound, CommandIssued):
@@ -432,7 +429,9 @@ class Runtime:
             ops = [self.store.ref_op(s.id, effect.key, ref)]
             if isinstance(effect, OpenPairSpace):  # they met, whatever space the platform allowed
                 ops.append(self.store.pair_op(s.channel, s.id, [m.id for m in effect.members]))
-            self.store.write(ops)  # committed with the next batch; not awaited, so a post never waits on the disk
+            # With the next commit (an event's, or within LAZY_SECONDS): a post never waits on the disk, and a
+            # reply costs one sync. A crash in that window means the post may be made again after the restart.
+            self.store.write(ops, lazy=True)
 
     async def _carry_out(self, s: Session, effect: Effect, refs: dict[str, str]) -> str:
         a = self.adapter

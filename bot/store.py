@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS pairs (channel TEXT NOT NULL, session_id TEXT NOT NUL
 
 FAILED = "!failed"  # the ref recorded for an effect the platform refused, so it is not retried forever
 
+# Bookkeeping written "lazily" (refs of posts made, delivery ids) waits at most this long for an event's
+# commit to ride on, so one reply costs one disk sync, not two.
+LAZY_SECONDS = 0.05
+
 # Platforms retry a delivery within minutes (Slack: 3 tries over about 5 minutes); a day covers any restart.
 DELIVERY_MEMORY = timedelta(days=1)
 
@@ -85,6 +89,8 @@ class Store:
         self._seq: dict[str, int] = {}  # session -> last sequence number written (or queued)
         self._seen: set[str] = set()  # platform delivery ids seen lately
         self._queue: list[tuple[list[Op], asyncio.Future[None]]] = []
+        self._lazy: list[tuple[list[Op], asyncio.Future[None]]] = []
+        self._lazy_timer: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._writer = asyncio.create_task(self._write_forever())
 
@@ -113,23 +119,35 @@ class Store:
 
     # --- the group-commit writer --------------------------------------------------------------------------
 
-    def write(self, ops: list[Op]) -> asyncio.Future[None]:
-        """Queue statements for the next commit; the future is done once they are on disk (StoreError if not)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((ops, done))
-        self._wake.set()
+    def write(self, ops: list[Op], lazy: bool = False) -> asyncio.Future[None]:
+        """Queue statements for the next commit; the future is done once they are on disk (StoreError if not).
+        `lazy`: no commit of their own; they go with the next one, at most LAZY_SECONDS from now."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        if lazy:
+            self._lazy.append((ops, done))
+            if self._lazy_timer is None:
+                self._lazy_timer = loop.call_later(LAZY_SECONDS, self._wake.set)
+        else:
+            self._queue.append((ops, done))
+            self._wake.set()
         return done
 
     async def flush(self) -> None:
-        """Wait until everything queued so far is committed (or has failed)."""
-        if self._queue:
-            await asyncio.gather(*(f for _, f in self._queue), return_exceptions=True)
+        """Wait until everything queued so far (lazy writes too) is committed (or has failed)."""
+        waiting = [f for _, f in self._queue + self._lazy]
+        if waiting:
+            self._wake.set()
+            await asyncio.gather(*waiting, return_exceptions=True)
 
     async def _write_forever(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._queue = self._queue, []
+            batch, self._queue, self._lazy = self._lazy + self._queue, [], []
+            if self._lazy_timer is not None:
+                self._lazy_timer.cancel()
+                self._lazy_timer = None
             if not batch:
                 continue
             try:
@@ -221,11 +239,12 @@ class Store:
     # --- deliveries, refs, messages, pairs -----------------------------------------------------------------
 
     def first_delivery(self, event_id: str) -> bool:
-        """False if this platform delivery id was seen before (a retry). The id is written with what it
-        carried (`delivery_op`), so a retry after a restart is still recognised."""
+        """False if this platform delivery id was seen before (a retry). The id is written with the next
+        commit, so a retry after a restart is still recognised."""
         if event_id in self._seen:
             return False
         self._seen.add(event_id)
+        self.write([self.delivery_op(event_id)], lazy=True)
         return True
 
     @staticmethod
@@ -236,8 +255,6 @@ class Store:
     def ref_op(session_id: str, key: str, ref: str) -> Op:
         return "INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, ref)
 
-    async def record_ref(self, session_id: str, key: str, ref: str) -> None:
-        await self.write([self.ref_op(session_id, key, ref)])
 
     async def refs(self, session_id: str) -> dict[str, str]:
         async with self.db.execute("SELECT key, ref FROM refs WHERE session_id = ?", (session_id,)) as cur:

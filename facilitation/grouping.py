@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -29,7 +30,7 @@ from scipy.sparse import csr_matrix, issparse
 
 from facilitation.grouping_text import STOPWORDS, content_stems, phrase_runs, weak_ending
 
-Embed = Callable[[list[str]], list[list[float]]]
+Embed = Callable[[list[str]], Sequence[Any]]  # texts -> one vector each (array or list of floats)
 
 # Stop merging when the average similarity between two groups falls below mean + Z * std of all
 # pairwise similarities. With embeddings, the similarity is a blend of the standardised lexical and
