@@ -72,6 +72,7 @@ class Driver:
         self.clock = T0
         self.state: Session | None = None
         self.log: list[Effect] = []
+        self.events: list[Event] = []  # every event sent, in order, as the runtime's store would hold them
         self.explained: list[bool] = []  # per effect in `log`: had Explain (or the end) been reached then?
         self.last: list[Effect] = []
         self.armed: dict[str, datetime] = {}
@@ -89,6 +90,7 @@ class Driver:
         return self.state
 
     def send(self, ev: Event) -> list[Effect]:
+        self.events.append(ev)
         self.state, effects = handle(self.state, ev, self.cfg)
         if isinstance(ev, TimerFired):
             self.armed.pop(ev.timer_id, None)

@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from facilitation.effects import OpenPairSpace
+from facilitation.engine import apply
+from facilitation.models import Session
 from facilitation.note import RoundUpNote
 from facilitation.text import neutralise, split_ideas
 from tests.engine.conftest import new_session
@@ -209,3 +211,30 @@ def test_random_sessions_keep_every_idea_pair_everyone_and_tally_right(phases, n
     check_nothing_lost(run, note, published.markdown)
     for text in [*(audited_text(p) for p in d.posts()), d.note_md(), published.markdown]:
         assert not RAW.search(text), text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(phases=script, n=st.integers(0, 6), voting=st.sampled_from(["dots", "borda", "approval"]),
+       private=st.booleans(), seed=st.integers(0, 1000), cut=st.floats(0, 1))
+def test_changing_the_state_in_place_from_a_snapshot_gives_exactly_the_state_of_a_replay(
+        phases, n, voting, private, seed, cut):
+    """The runtime's path (one working state changed in place, restarted from a JSON snapshot at any point)
+    ends in exactly the state, and says exactly what, a replay of every event from scratch does."""
+    d = new_session(n, voting=voting, own_private=private, seed=seed)
+    run = Run(d)
+    for o in [o for ops, end in phases for o in [*ops, end]]:
+        run.apply(o)
+    if d.s.status != "ended":
+        d.fac("end")
+    d.act(FACILITATOR, "approve_note")
+    snapshot_at = int(cut * len(d.events))
+    working: Session | None = None
+    effects = []
+    for k, ev in enumerate(d.events):
+        if k == snapshot_at and working is not None:  # a restart: the snapshot is all that is left
+            working = Session.model_validate_json(working.model_dump_json())
+        working, out = apply(working, ev, d.cfg)
+        effects += out
+    assert working is not None
+    assert working.model_dump() == d.s.model_dump()
+    assert effects == d.log
