@@ -320,6 +320,21 @@ class Session(BaseModel):
                 return idea
         return None
 
+    def proposal(self, proposal_id: str) -> Proposal | None:
+        """A proposal by id: P3 is the third (ids are positions in the list)."""
+        digits = proposal_id[1:]
+        if proposal_id[:1] == "P" and digits.isascii() and digits.isdigit() and 0 < int(digits) <= len(self.proposals):
+            found = self.proposals[int(digits) - 1]
+            if found.id == proposal_id:
+                return found
+        return None
+
+    def comment_refs(self) -> set[str | None]:
+        """Message refs of every comment, to tell a platform's second delivery of one from a new comment."""
+        lists = [p.comments for p in self.proposals] + [self.general_comments]
+        stamp = (tuple(map(id, lists)), sum(map(len, lists)))  # a deleted comment makes a new list
+        return self.memo("comment_refs", stamp, lambda: {c.message_ref for comments in lists for c in comments})
+
     def is_facilitator(self, person: str) -> bool:
         return person == self.facilitator or person in self.cofacilitators
 

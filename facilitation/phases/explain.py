@@ -30,8 +30,7 @@ def ensure_proposals(t: Turn) -> None:
 
 def add_comment(t: Turn, ev: ReplyPosted, proposal: Proposal | None, text: str) -> None:
     s = t.s
-    every = [c for p in s.proposals for c in p.comments] + s.general_comments
-    if any(c.message_ref == ev.message_ref for c in every):
+    if ev.message_ref in s.comment_refs():
         return  # the same message delivered twice
     if is_blank(text):
         t.to_person(ev.person, t.say("comment_empty"))
@@ -47,13 +46,13 @@ def comment_from_reply(t: Turn, ev: ReplyPosted) -> bool:
     s = t.s
     if ev.reply_to and ev.reply_to.startswith("proposal:"):
         wanted = ev.reply_to.split(":", 1)[1].split("@", 1)[0]  # "proposal:P3@plenary" is P3 too
-        proposal = next((p for p in s.proposals if p.id == wanted), None)
+        proposal = s.proposal(wanted)
         add_comment(t, ev, proposal, ev.text)
         return True
     if not t.is_session_thread(ev.reply_to) or not s.proposals:
         return False
     m = _ADDRESSED.match(ev.text)
-    target = next((p for p in s.proposals if m and proposal_number(p) == m.group(1)), None)
+    target = s.proposal("P" + (m.group(1).lstrip("0") or "0")) if m else None
     add_comment(t, ev, target, m.group(2) if (m and target) else ev.text)
     return True
 
