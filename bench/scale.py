@@ -6,6 +6,9 @@ drafted and approved. Each size runs in its own process (`facilitator simulate`,
 time and peak memory (the child's max RSS) are the whole command's. The last lines give time per person and the
 log-log slope of time against size: 1.0 means a reply costs the same however large the session.
 
+Then pairing alone (`make_pairs`, 4 sector tags, everyone's partners from a previous session to avoid): seconds,
+and how many pairs share a sector or met before, against a seeded random pairing of the same people.
+
 Run: python bench/scale.py            (100, 300, 1000, 3000 people; lexical themes; a few minutes)
      python bench/scale.py --sizes 100 300 --grouping auto   (themes by the sentence-embedding model)
 """
@@ -99,6 +102,30 @@ def run_one(people: int, grouping: str, workdir: Path) -> tuple[float, float]:
     return seconds, max(peak, before) / 1024
 
 
+def pairing(people: int) -> tuple[float, int, int, int, int]:
+    """Seconds to pair `people`, then (shared sector, met before) among its pairs and a random pairing's."""
+    sys.path.insert(0, str(REPO))
+    from facilitation.pairing import make_pairs
+
+    names = [f"P{n:05d}" for n in range(people)]
+    tags = {n: {"sector": _SECTORS[i % 4]} for i, n in enumerate(names)}
+    # Last time everyone sat with a neighbour from another sector: the pairs a tag-mixer likes best are barred.
+    past = [names[i : i + 2] for i in range(0, people - 1, 2)]
+    shuffled = names[:]
+    started = time.perf_counter()
+    groups = make_pairs(names, seed=11, tags=tags, past_pairs=past)
+    seconds = time.perf_counter() - started
+    random.Random(5).shuffle(shuffled)
+    blind = [shuffled[i : i + 2] for i in range(0, people - 1, 2)]
+    met = {frozenset(p) for p in past}
+
+    def faults(gs: list[list[str]]) -> tuple[int, int]:
+        pairs = [(a, b) for g in gs for i, a in enumerate(g) for b in g[i + 1 :]]
+        return (sum(tags[a] == tags[b] for a, b in pairs), sum(frozenset((a, b)) in met for a, b in pairs))
+
+    return (seconds, *faults(groups), *faults(blind))
+
+
 def slope(xs: list[float], ys: list[float]) -> float:
     lx, ly = [math.log(x) for x in xs], [math.log(y) for y in ys]
     mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
@@ -121,6 +148,10 @@ def main() -> None:
     if len(sizes) > 1:
         print(f"log-log slope of time against people, {sizes[0]} to {sizes[-1]}: {slope(sizes, times):.2f} "
               "(1.0: linear)")
+    print(f"\n{'pairing':>7} {'seconds':>8} {'same sector':>12} {'met before':>11}   (a random pairing: same, met)")
+    for n in sizes:
+        seconds, same, met, blind_same, blind_met = pairing(n)
+        print(f"{n:>7} {seconds:>8.3f} {same:>12} {met:>11}   ({blind_same}, {blind_met})")
 
 
 if __name__ == "__main__":
