@@ -60,8 +60,12 @@ from facilitation.models import Session
 
 log = logging.getLogger("facilitator.runtime")
 
-# A snapshot every this many events (and at every phase change): a restart replays at most this many.
+# A snapshot at every phase change, and after SNAPSHOT_EVERY events or a quarter as many as the session has ideas
+# and people, whichever is more: writing one costs what the session holds, so this keeps its cost per event
+# flat, and a restart replays at most about a quarter as many events as the snapshot it loads holds things.
 SNAPSHOT_EVERY = 500
+SNAPSHOT_SHARE = 4
+EMBED_BATCH_SECONDS = 0.2
 
 
 class EventRefused(Exception):
@@ -178,6 +182,8 @@ class Runtime:
         embed = self.cfg.embed
         while True:
             await self._ideas_arrived.wait()
+            # Ideas come in bursts: a moment's wait embeds a burst in one batch, not one thread trip per idea.
+            await asyncio.sleep(EMBED_BATCH_SECONDS)
             self._ideas_arrived.clear()
             texts: list[str] = []
             for s in list(self.sessions.values()):  # only the ideas that arrived since the last round
@@ -392,7 +398,8 @@ class Runtime:
         or a change of status, and every SNAPSHOT_EVERY events."""
         seq = self._seq[session_id]
         last_seq, phase, status = self._snapshot_at.get(session_id, (0, -1, ""))
-        if seq - last_seq < SNAPSHOT_EVERY and (phase, status) == (state.phase_index, state.status):
+        every = max(SNAPSHOT_EVERY, (len(state.ideas) + len(state.participants)) // SNAPSHOT_SHARE)
+        if seq - last_seq < every and (phase, status) == (state.phase_index, state.status):
             return None
         self._snapshot_at[session_id] = (seq, state.phase_index, state.status)
         return seq, state.model_dump_json()
