@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from adapters.console import ConsoleAdapter
-from bot.configuration import ConfigError, list_structures, load_structure
+from bot.configuration import ConfigError, list_structures, load_messages, load_structure
 from bot.settings import Settings
 from bot.simulate import ScenarioError, load_scenario, run_scenario
 
@@ -44,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("facilitator").setLevel(logging.INFO)  # say at start how themes are grouped
     settings = Settings()
     try:
+        if args.cmd in ("demo", "simulate", "console", "run"):
+            load_messages(settings)  # a wrong language or a broken file stops here, before anything starts
         if args.cmd == "structures":
             broken = 0
             for name, description in list_structures(settings).items():
@@ -60,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "simulate":
             return asyncio.run(_simulate(settings, args.scenario, args.out))
         if args.cmd == "console":
-            return asyncio.run(_console(settings, args.db or settings.database))
+            return _until_stopped(_console(settings, args.db or settings.database))
         if args.cmd == "run":
             return _run_platform(settings, args)
         if args.cmd == "discord-invite":
@@ -106,25 +113,67 @@ async def _console(settings: Settings, db: Path) -> int:
     print("Start with:  YourName /start What should we change first?      (Ctrl-D to quit)\n")
     db.parent.mkdir(parents=True, exist_ok=True)
     async with running(adapter, db.parent, settings, db_name=db.name):
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                return 0
+        lines = _stdin_lines()
+        while (line := await lines.get()) is not None:
             if line.strip():
                 await adapter.user_line(line.rstrip("\n"))
+    return 0
+
+
+def _stdin_lines() -> asyncio.Queue[str | None]:
+    """Lines typed, read by a daemon thread: a thread blocked on the terminal must not keep Ctrl-C from
+    stopping the process (the default executor's threads are waited for at exit; a daemon thread is not)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)  # Ctrl-D
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    return queue
+
+
+def _until_stopped(main: Coroutine[Any, Any, int | None]) -> int:
+    """Run a serving coroutine until it ends or Ctrl-C / SIGTERM stops it. A signal cancels it, so every
+    `finally` on the way out runs: what was committed stays on disk and the stores are closed; exit code 0."""
+
+    async def serve() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        stopping = False
+
+        def stop() -> None:
+            nonlocal stopping
+            if not stopping:  # a second Ctrl-C must not cut the clean-up short
+                stopping = True
+                print("facilitator: stopping", file=sys.stderr)
+                task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows: Ctrl-C stays KeyboardInterrupt
+                loop.add_signal_handler(sig, stop)
+        try:
+            return await main or 0
+        except asyncio.CancelledError:
+            if not stopping:
+                raise
+            print("facilitator: stopped", file=sys.stderr)
+            return 0
+
+    return asyncio.run(serve())
 
 
 def _run_platform(settings: Settings, args: argparse.Namespace) -> int:
     if args.platform == "slack":
         from adapters.slack import run_slack
 
-        asyncio.run(run_slack(settings, http=args.http, port=args.port))
-    else:
-        from adapters.discord import run_discord
+        return _until_stopped(run_slack(settings, http=args.http, port=args.port))
+    from adapters.discord import run_discord
 
-        asyncio.run(run_discord(settings))
-    return 0
+    return _until_stopped(run_discord(settings))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ log = logging.getLogger("facilitator.runtime")
 SNAPSHOT_EVERY = 500
 SNAPSHOT_SHARE = 4
 EMBED_BATCH_SECONDS = 0.2
+STOP_SECONDS = 10.0
 
 
 class EventRefused(Exception):
@@ -172,9 +173,14 @@ class Runtime:
         return pending
 
     async def stop(self) -> None:
+        """Stop the timers, and let the posts of events already committed go out (for at most STOP_SECONDS:
+        a platform that does not answer must not keep Ctrl-C waiting; a restart carries them out anyway)."""
         self.timers.shutdown()
         if self._warming is not None:
             self._warming.cancel()
+        pending = [asyncio.shield(f) for f in self._delivered.values() if not f.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=STOP_SECONDS)
 
     async def _embed_ideas_as_they_arrive(self) -> None:
         """Sentence embeddings take seconds for a few hundred ideas; computing them in a worker thread
@@ -506,15 +512,19 @@ async def running(
     clock: Callable[[], datetime] | None = None,
     db_name: str = "facilitator.sqlite3",
     cfg: EngineConfig | None = None,
+    rng: random.Random | None = None,
 ) -> AsyncIterator[Runtime]:
     """A started runtime on `directory/db_name`, stopped and closed on exit."""
     settings = settings or Settings()
+    cfg = cfg or engine_config(settings)  # a broken config fails here, before a store thread exists to outlive it
     store = await Store.open(directory / db_name)
-    runtime = Runtime(adapter, store, timers or AsyncTimers(), settings, cfg or engine_config(settings), clock)
-    adapter.bind(runtime.receive)
-    await runtime.start()
     try:
-        yield runtime
+        runtime = Runtime(adapter, store, timers or AsyncTimers(), settings, cfg, clock, rng)
+        adapter.bind(runtime.receive)
+        try:
+            await runtime.start()
+            yield runtime
+        finally:
+            await runtime.stop()
     finally:
-        await runtime.stop()
         await store.close()

@@ -113,9 +113,11 @@ class Store:
         return store
 
     async def close(self) -> None:
-        await self.flush()
-        self._writer.cancel()
-        await self.db.close()
+        try:
+            await self.flush()
+        finally:  # whatever happened, the connection's thread ends: a live one keeps the process from exiting
+            self._writer.cancel()
+            await self.db.close()
 
     # --- the group-commit writer --------------------------------------------------------------------------
 

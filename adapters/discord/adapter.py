@@ -136,13 +136,18 @@ class DiscordAdapter:
             await self._task
 
     async def close(self) -> None:
-        await self.client.close()
-        if self._task is not None:
-            try:
-                await self._task
-            except Exception:  # a connection already broken is fine when closing
-                log.debug("gateway task ended with an error on close", exc_info=True)
-        await self.forms.close()
+        try:
+            await self.client.close()
+            if self._task is not None:
+                try:
+                    await self._task
+                except asyncio.CancelledError:
+                    if not self._task.cancelled():
+                        raise  # this close itself is being cancelled
+                except Exception:  # a connection already broken is fine when closing
+                    log.debug("gateway task ended with an error on close", exc_info=True)
+        finally:
+            await self.forms.close()
 
     # --- outbound: the Adapter protocol ---------------------------------------------------------
 

@@ -48,15 +48,18 @@ async def run_discord(settings: Settings) -> None:
         forms_path=forms_path(Path(settings.database), "discord"),
         structures=list_structures(settings),
     )
+    cfg = engine_config(settings)  # a broken config stops the start here, before anything is opened
     store = await Store.open(settings.database)
-    runtime = Runtime(adapter, store, AsyncTimers(), settings, engine_config(settings))
-    adapter.bind(runtime.receive)
     try:
-        await adapter.start()  # connected first: restoring sessions may post what a crash left unsent
-        await runtime.start()
-        log.info("serving sessions on Discord as %s", adapter.client.user)
-        await adapter.wait_closed()
-    finally:
-        await runtime.stop()
-        await adapter.close()
+        runtime = Runtime(adapter, store, AsyncTimers(), settings, cfg)
+        adapter.bind(runtime.receive)
+        try:
+            await adapter.start()  # connected first: restoring sessions may post what a crash left unsent
+            await runtime.start()
+            log.info("serving sessions on Discord as %s", adapter.client.user)
+            await adapter.wait_closed()
+        finally:
+            await runtime.stop()
+            await adapter.close()
+    finally:  # on Ctrl-C or SIGTERM too: what was committed is on disk and the store's thread ends
         await store.close()

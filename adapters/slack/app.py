@@ -17,6 +17,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from adapters.base import ActionSubmitted, CommandIssued, MessageDeleted, MessageEdited, Reply, UserMessage
 from adapters.slack import render
@@ -26,6 +27,18 @@ log = logging.getLogger("facilitator.slack")
 
 # Message subtypes that carry something a person wrote; every other subtype is acknowledged and ignored.
 _AUTHORED = {None, "thread_broadcast", "file_share", "me_message"}
+
+
+class _NoTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns, at every start, that the
+    client given to it (made from that same token) wins: true, harmless, and alarming to read."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_bolt_log = logging.getLogger("facilitator.slack.bolt")
+_bolt_log.addFilter(_NoTokenWarning())
 
 
 @dataclass
@@ -54,7 +67,7 @@ def build_app(
         signing_secret=signing_secret,
         # Socket Mode has no signatures to check; HTTP mode must (forged or stale -> 401).
         request_verification_enabled=not socket_mode,
-        logger=logging.getLogger("facilitator.slack.bolt"),
+        logger=_bolt_log,
     )
 
     @app.command(command)
