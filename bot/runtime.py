@@ -31,7 +31,7 @@ from adapters.base import (
     UserMessage,
 )
 from bot import commands
-from bot.configuration import ConfigError, default_options, engine_config, load_structure
+from bot.configuration import ConfigError, default_options, engine_config, list_structures, load_structure
 from bot.scheduler import AsyncTimers, Timers
 from bot.settings import Settings
 from bot.store import FAILED, Op, Store, StoreError
@@ -270,13 +270,15 @@ class Runtime:
         word, args = commands.split(inbound.text)
         if word == "start":
             return await self._start(inbound, args)
-        if word in ("", "help"):
-            return Reply(text=self.cfg.say("runtime_help"))
         session = self._running_in(inbound.channel) or self._only_session_of(inbound.person.id)
+        if session is None and word in ("", "help"):
+            structures = ", ".join(list_structures(self.settings))
+            return Reply(text=self.cfg.say("runtime_help", structures=structures))
         if session is None:
             return Reply(text=self.cfg.say("runtime_no_session"))
+        # In a session, help is the session's: what this person can do in this phase
         await self.apply(session.id, CommandGiven(at=self.clock(), person=inbound.person.id,
-                                                  name=inbound.person.name, command=word, args=args))
+                                                  name=inbound.person.name, command=word or "help", args=args))
         return None
 
     def _only_session_of(self, person: str) -> Session | None:

@@ -23,6 +23,7 @@ from facilitation.events import (
     SessionStarted,
     TimerFired,
 )
+from facilitation.help import help_text
 from facilitation.models import EmptyChairAnswer, Session
 from facilitation.phases import RULES, PhaseRules
 from facilitation.phases.explain import comment_from_reply
@@ -206,7 +207,7 @@ def _command(t: Turn, ev: CommandGiven) -> None:
     elif cmd == "mine":
         t.to_person(ev.person, ideas.mine(t, ev.person))
     elif cmd == "help":
-        t.to_person(ev.person, t.say("help"))
+        t.to_person(ev.person, help_text(t, ev.person))
     elif not controls.run(t, ev.person, cmd, ev.args) and not _phase_command(t, ev.model_copy(update={"command": cmd})):
         t.to_person(ev.person, t.say("command_not_now", command=neutralise(one_line(cmd, 40))))
 

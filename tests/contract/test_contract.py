@@ -266,3 +266,19 @@ async def test_the_same_two_people_paired_again_in_a_later_session_are_still_hea
         assert len(picked) == round_no and f"round {round_no}" in picked[-1].text
         await h.command(h.facilitator, "end")
         await h.settle()
+
+
+async def test_help_lists_what_this_person_can_do_now(h: Harness) -> None:
+    before = await h.command(h.people[0], "help")
+    assert before and "start" in before and "groups=" in before, "no session yet: how to start one"
+    await _start(h, "groups=2")
+    await h.command(h.people[0], "help")
+    await h.settle()
+    mine = _last_with(h, "What you can do now")
+    assert mine.where == f"private:{h.people[0]}"
+    assert "join" in mine.text and "next (" not in mine.text and "broadcast" not in mine.text
+    await h.command(h.facilitator, "help")
+    await h.settle()
+    theirs = _last_with(h, "What you can do now")
+    assert theirs.where == f"private:{h.facilitator}"
+    assert "next (" in theirs.text and "add @person" in theirs.text and "broadcast" in theirs.text
