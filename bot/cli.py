@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--fast", action="store_true", help="no pauses: run on a simulated clock")
     sim = sub.add_parser("simulate", help="replay a scripted session instantly and write the note and transcript")
     sim.add_argument("scenario", type=Path)
-    sim.add_argument("--out", type=Path, required=True, help="folder for note.md, note.json, transcript.txt")
+    sim.add_argument("--out", type=Path, required=True,
+                     help="folder for the note (round-up-QUESTION.md and .json) and transcript.txt")
     con = sub.add_parser("console", help="play facilitator and participants yourself in the terminal")
     con.add_argument("--db", type=Path, default=None, help="SQLite file (default: the FACILITATOR_DATABASE setting)")
     run = sub.add_parser("run", help="run the bot on a chat platform")
@@ -100,15 +101,18 @@ async def _simulate(settings: Settings, path: Path, out: Path) -> int:
         adapter = ConsoleAdapter(out=transcript, note_dir=out)
         with tempfile.TemporaryDirectory() as tmp:
             session = await run_scenario(scenario, adapter, Path(tmp) / "simulate.sqlite3", settings)
+    written = ", ".join(str(p) for p in adapter.note_files)
     print(f"Simulated {len(session.live_ideas())} ideas from {len(session.participants)} people; "
-          f"wrote {out / 'note.md'}, {out / 'note.json'} and {out / 'transcript.txt'}")
+          f"wrote {written} and {out / 'transcript.txt'}")
     return 0
 
 
 async def _console(settings: Settings, db: Path) -> int:
     from bot.runtime import running
+    from bot.store import Store
 
-    adapter = ConsoleAdapter()
+    adapter = ConsoleAdapter(note_dir=db.parent / "notes")  # beside the database, as README says
+    adapter.continue_numbering(Store.refs_in(db))
     print(sys.modules["adapters.console"].__doc__)
     print("Start with:  YourName /start What should we change first?      (Ctrl-D to quit)\n")
     db.parent.mkdir(parents=True, exist_ok=True)

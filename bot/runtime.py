@@ -282,10 +282,20 @@ class Runtime:
         return None
 
     def _only_session_of(self, person: str) -> Session | None:
-        """For commands given outside a session channel (e.g. in a DM): the one session the person is in."""
+        """For commands given outside a session channel (e.g. in a DM): the one running session the person is
+        in; when none runs, their newest ended session whose note awaits approval, else their newest."""
         mine = [s for s in self.sessions.values() if _involves(s, person)]
-        live = [s for s in mine if s.status != "ended"] or mine
-        return live[0] if len(live) == 1 else None
+        live = [s for s in mine if s.status != "ended"]
+        if live:
+            return live[0] if len(live) == 1 else None
+        return self._awaiting_approval(person) or max(mine, key=lambda s: s.started_at, default=None)
+
+    def _awaiting_approval(self, person: str) -> Session | None:
+        """The person's newest ended session whose note is still a draft (so `approve` reaches it, however
+        many sessions came before it)."""
+        waiting = [s for s in self.sessions.values()
+                   if _involves(s, person) and s.status == "ended" and s.note_status == "draft"]
+        return max(waiting, key=lambda s: s.started_at, default=None)
 
     def _session_for_private_message(self, person: str) -> Session | str:
         """The session a DM is for, or the key of the message saying why it is not clear. A running session
@@ -300,7 +310,7 @@ class Runtime:
             return mine[0]
         if len(live) == 1:
             return live[0]
-        return self._only_session_of(person) or "runtime_dm_no_session"
+        return self._awaiting_approval(person) or "runtime_dm_no_session"
 
     async def _start(self, inbound: CommandIssued, args: str) -> Reply | None:
         async with self._start_lock:

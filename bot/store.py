@@ -11,6 +11,7 @@ single transaction, so fifty people pressing at once cost one disk sync, and one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -96,6 +97,7 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(str(path))
         try:
             await db.execute("PRAGMA journal_mode=WAL")
@@ -261,6 +263,18 @@ class Store:
     async def refs(self, session_id: str) -> dict[str, str]:
         async with self.db.execute("SELECT key, ref FROM refs WHERE session_id = ?", (session_id,)) as cur:
             return {k: r for k, r in await cur.fetchall()}
+
+    @staticmethod
+    def refs_in(path: Path) -> list[str]:
+        """Every platform ref recorded in the database at `path` (none if there is none yet), read before the
+        store opens: the console numbers its messages on from them."""
+        if not path.exists():
+            return []
+        with contextlib.closing(sqlite3.connect(path)) as con:
+            try:
+                return [r for (r,) in con.execute("SELECT ref FROM refs UNION SELECT ref FROM messages")]
+            except sqlite3.OperationalError:  # an empty file, before the tables
+                return []
 
     @staticmethod
     def message_op(ref: str, session_id: str) -> Op:

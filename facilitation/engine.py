@@ -23,7 +23,7 @@ from facilitation.events import (
     SessionStarted,
     TimerFired,
 )
-from facilitation.help import help_text
+from facilitation.help import help_text, typed_command
 from facilitation.models import EmptyChairAnswer, Session
 from facilitation.phases import RULES, PhaseRules
 from facilitation.phases.explain import comment_from_reply
@@ -92,6 +92,10 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
     s.names.setdefault(ev.person, ev.name)
     if ev.reply_to and ev.reply_to.startswith("empty-chair:"):
         _empty_chair(t, ev)
+        return
+    command = typed_command(ev.text) if ev.private else None
+    if command is not None:  # "approve", "mine", "withdraw #2" sent to the bot, as its messages say to
+        _command(t, CommandGiven(at=ev.at, person=ev.person, name=ev.name, command=command[0], args=command[1]))
         return
     rules = _rules(t)
     typed = _TYPED_BALLOT.match(ev.text)

@@ -5,6 +5,8 @@ Also the bot's command words, so an adapter can tell a typed command ("vote 1 2"
 
 from __future__ import annotations
 
+import re
+
 from facilitation.phases.pair import pair_of
 from facilitation.turn import Turn
 
@@ -13,6 +15,33 @@ PARTICIPANT_WORDS = ("join", "leave", "idea", "mine", "edit", "withdraw", "pick"
 FACILITATOR_WORDS = ("start", "next", "extend", "pause", "resume", "skip", "end", "status", "add", "remove",
                      "broadcast", "theme", "confirm")
 COMMAND_WORDS = frozenset(PARTICIPANT_WORDS + FACILITATOR_WORDS)
+
+# A direct message to the bot that is one of these is a command, not an idea: the bot's own messages tell people
+# to type them ("type mine", "withdraw #N"). Each needs its exact shape, so "End poverty" or "Pick up litter"
+# stay ideas. (vote and score are read from any message: facilitation.engine._TYPED_BALLOT.)
+_TYPED_ARGS = {
+    **dict.fromkeys(("approve", "mine", "help", "leave", "next", "pause", "resume", "skip", "end", "status",
+                     "confirm"), ""),
+    "join": r"(?:(?:[\w-]+=\S+|\d+)\s*)*",
+    "edit": r"#?\d+\s+\S.*",
+    "withdraw": r"#?\d+",
+    "pick": r"#?\d+(?:[\s,]+#?\d+)*(?:\s*(?:because|:|-|\u2014)\s.*)?",
+    "extend": r"\d{1,3}\s*(?:m|min|mins|minutes)?",
+    "theme": r"(?:rename|move|merge|split)\s+#?\d.*",
+    "comment": r"#?\d+\s*:.*",
+    "add": r"<?@\S.*",
+    "remove": r"<?@\S.*",
+}
+
+
+def typed_command(text: str) -> tuple[str, str] | None:
+    """`"withdraw #2"` -> `("withdraw", "#2")`; None when the message is not a command in its exact shape."""
+    word, _, rest = text.strip().partition(" ")
+    word = word.lower().lstrip("/")
+    shape = _TYPED_ARGS.get(word)
+    if shape is None or not re.fullmatch(shape, rest.strip(), re.S | re.I):
+        return None
+    return word, rest.strip()
 
 
 def help_text(t: Turn, person: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from facilitation.note import note_file_stem
 from tests.contract.harness import Harness, Seen
 from tests.contract.harnesses import HARNESSES
 
@@ -160,7 +161,8 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
 
     notes = h.notes()
     assert len(notes) == 1 and notes[0].where == f"private:{h.facilitator}"
-    assert any(f.endswith(".md") for f in notes[0].files)
+    stem = note_file_stem(f"Round-up: {QUESTION}")
+    assert sorted(notes[0].files) == [f"{stem}.json", f"{stem}.md"], "the same file names on every platform"
     for expected in texts + ["It is fair", "Who pays, the council or funders?", "Young carers"]:
         assert expected in notes[0].text
     await h.click(h.facilitator, notes[0].ref, "Approve")

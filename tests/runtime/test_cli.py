@@ -14,10 +14,16 @@ from facilitation.note import RoundUpNote
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "council.toml"
 
 
+def _note(folder: Path, ext: str) -> str:
+    """The note simulate wrote, named as on every platform: round-up- and the question."""
+    [path] = folder.glob(f"round-up-*.{ext}")
+    return path.read_text(encoding="utf-8")
+
+
 def test_simulate_writes_a_note_a_json_note_and_a_transcript(tmp_path: Path) -> None:
     assert main(["simulate", str(SCENARIO), "--out", str(tmp_path)]) == 0
-    note = (tmp_path / "note.md").read_text(encoding="utf-8")
-    data = RoundUpNote.model_validate_json((tmp_path / "note.json").read_text(encoding="utf-8"))
+    note = _note(tmp_path, "md")
+    data = RoundUpNote.model_validate_json(_note(tmp_path, "json"))
     transcript = (tmp_path / "transcript.txt").read_text(encoding="utf-8")
 
     for heading in ("Summary of key points", "Discussion by theme", "Ranking", "Who isn't here", "Participation"):
@@ -37,8 +43,8 @@ def test_simulate_writes_a_note_a_json_note_and_a_transcript(tmp_path: Path) -> 
 def test_simulate_is_repeatable(tmp_path: Path) -> None:
     main(["simulate", str(SCENARIO), "--out", str(tmp_path / "a")])
     main(["simulate", str(SCENARIO), "--out", str(tmp_path / "b")])
-    a = json.loads((tmp_path / "a" / "note.json").read_text())
-    b = json.loads((tmp_path / "b" / "note.json").read_text())
+    a = json.loads(_note(tmp_path / "a", "json"))
+    b = json.loads(_note(tmp_path / "b", "json"))
     a.pop("date"), b.pop("date")
     assert a == b
 
@@ -68,8 +74,8 @@ BREAKOUTS = Path(__file__).resolve().parents[1] / "scenarios" / "breakouts.toml"
 
 def test_simulate_three_breakout_groups_into_one_combined_note(tmp_path: Path) -> None:
     assert main(["simulate", str(BREAKOUTS), "--out", str(tmp_path)]) == 0
-    data = RoundUpNote.model_validate_json((tmp_path / "note.json").read_text(encoding="utf-8"))
-    note = (tmp_path / "note.md").read_text(encoding="utf-8")
+    data = RoundUpNote.model_validate_json(_note(tmp_path, "json"))
+    note = _note(tmp_path, "md")
     transcript = (tmp_path / "transcript.txt").read_text(encoding="utf-8")
 
     assert [g.name for g in data.groups] == ["Group 1", "Group 2", "Group 3"]

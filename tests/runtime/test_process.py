@@ -127,7 +127,7 @@ async def test_run_discord_stops_cleanly_on_ctrl_c_or_sigterm(tmp_path: Path, si
     db = tmp_path / "bot.sqlite3"
     assert not Path(f"{db}-wal").exists(), "the store was closed"
     assert _events(db) == 1, "the session started before the signal is kept"
-    assert not list(Path.cwd().glob("bot.*forms*")), "nothing written outside the database's folder"
+    assert (tmp_path / "bot.discord-forms.sqlite3").exists(), "the forms beside the database"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -135,11 +135,15 @@ async def test_run_slack_stops_cleanly_on_ctrl_c_or_sigterm(tmp_path: Path, sig:
     fake = FakeSlack()
     await fake.start()
     try:
-        env = _env(tmp_path, SLACK_BOT_TOKEN=TOKEN, SLACK_APP_TOKEN="xapp-1-fake", SLACK_API_URL=fake.api_url)
+        env = _env(tmp_path, SLACK_BOT_TOKEN=TOKEN, SLACK_APP_TOKEN="xapp-1-fake", SLACK_API_URL=fake.api_url,
+                   FACILITATOR_DATABASE=str(tmp_path / "data" / "bot.sqlite3"))
         proc = await _facilitator(["run", "slack"], env, tmp_path)
         assert proc.stderr is not None
         await _read_until(proc.stderr, "Slack Socket Mode: connected")
+        assert sorted(p.name for p in (tmp_path / "data").glob("*.sqlite3")) == ["bot.slack-forms.sqlite3",
+                                                                                   "bot.sqlite3"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["data"], "nothing in the folder it was run from"
         await _stop(proc, sig)
     finally:
         await fake.stop()
-    assert not Path(f"{tmp_path / 'bot.sqlite3'}-wal").exists(), "the store was closed"
+    assert not Path(f"{tmp_path / 'data' / 'bot.sqlite3'}-wal").exists(), "the store was closed"
