@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Coroutine
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,29 +24,74 @@ from bot.simulate import ScenarioError, load_scenario, run_scenario
 DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "config" / "scenarios" / "demo.toml"
 
 
+RUN_ENV = """environment:
+  Slack:   SLACK_BOT_TOKEN (xoxb-...), and SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET (--http)
+  Discord: DISCORD_TOKEN
+  both:    FACILITATOR_DATABASE (default facilitator.sqlite3, here), FACILITATOR_LANGUAGE (default en)
+Step by step: docs/slack.md, docs/discord.md."""
+
+
+def _application_id(value: str) -> str:
+    """A Discord application id is a snowflake: 17 to 20 digits."""
+    if not (value.isdigit() and 17 <= len(value) <= 20):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an application id: copy the Application ID (17 to 20 "
+                                         "digits) from the Developer Portal's General Information page")
+    return value
+
+
+def _version() -> str:
+    try:
+        return metadata.version("opera-facilitator")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="facilitator", description="A facilitator bot for online breakout sessions.")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    demo = sub.add_parser("demo", help="watch a whole OPERA session with simulated participants (under a minute)")
+    p = argparse.ArgumentParser(prog="facilitator", description="A facilitator bot for online breakout sessions: "
+                                "OPERA and other structures, on Slack, Discord or in the terminal.",
+                                epilog="Start with `facilitator demo`; `facilitator COMMAND -h` explains each.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=description, **kw)
+
+    demo = command("demo", "watch a whole OPERA session with simulated participants (under a minute)",
+                   "Play a whole OPERA session with seven simulated participants and short phases, ending with the "
+                   "note the convenor receives.")
     demo.add_argument("--fast", action="store_true", help="no pauses: run on a simulated clock")
-    sim = sub.add_parser("simulate", help="replay a scripted session instantly and write the note and transcript")
-    sim.add_argument("scenario", type=Path)
+    sim = command("simulate", "replay a scripted session instantly and write the note and transcript",
+                  "Replay a scenario file (format: docs/scenarios.md) on a simulated clock, through the real "
+                  "runtime, and write the note and a transcript.")
+    sim.add_argument("scenario", type=Path, help="a scenario file, e.g. tests/scenarios/council.toml")
     sim.add_argument("--out", type=Path, required=True,
                      help="folder for the note (round-up-QUESTION.md and .json) and transcript.txt")
-    con = sub.add_parser("console", help="play facilitator and participants yourself in the terminal")
+    con = command("console", "play facilitator and participants yourself in the terminal",
+                  "Run a session in the terminal: you type for everyone, one line at a time (Name: text, "
+                  "Name /command). Ctrl-D or Ctrl-C stops; the session carries on at the next start.")
     con.add_argument("--db", type=Path, default=None, help="SQLite file (default: the FACILITATOR_DATABASE setting)")
-    run = sub.add_parser("run", help="run the bot on a chat platform")
-    run.add_argument("platform", choices=["slack", "discord"])
+    run = command("run", "run the bot on Slack or Discord",
+                  "Serve sessions on a chat platform until Ctrl-C or SIGTERM (both stop it cleanly).",
+                  epilog=RUN_ENV, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("platform", choices=["slack", "discord"], help="the chat platform")
     run.add_argument("--http", action="store_true", help="Slack: HTTP mode (default: Socket Mode)")
-    run.add_argument("--port", type=int, default=3000, help="Slack HTTP port")
-    sub.add_parser("structures", help="list the facilitation structures available")
-    inv = sub.add_parser("discord-invite", help="print the Discord invite URL with the permissions the bot needs")
-    inv.add_argument("application_id")
+    run.add_argument("--port", type=int, default=3000, help="Slack HTTP port (default: %(default)s)")
+    command("structures", "list the facilitation structures available",
+            "List the structures in config/structures/ with their descriptions; a broken file is named with the "
+            "key at fault.")
+    inv = command("discord-invite", "print the Discord invite URL with the permissions the bot needs",
+                  "Print the link that adds the bot to a Discord server with exactly the permissions it uses.")
+    inv.add_argument("application_id", type=_application_id,
+                     help="the Application ID from the Developer Portal's General Information page")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.cmd is None:  # `facilitator` alone: what it can do, not an error
+        parser.print_help()
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("facilitator").setLevel(logging.INFO)  # say at start how themes are grouped
     settings = Settings()

@@ -114,3 +114,36 @@ def test_the_console_explains_how_to_type_a_multi_line_reply(
     assert main(["console", "--db", str(tmp_path / "console.sqlite3")]) == 0
     intro = capsys.readouterr().out
     assert r'(type \n for a new line: "Ben: - one\n- two")' in intro  # shown as typed, not as a line break
+
+
+def test_facilitator_alone_explains_itself_and_version_says_which(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "usage: facilitator" in out and "demo" in out and "discord-invite" in out and "error" not in out
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("facilitator 0.")
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    ("run", ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN", "(default: 3000)"]),
+    ("simulate", ["a scenario file", "Replay a scenario"]),
+    ("discord-invite", ["Application ID", "permissions"]),
+    ("console", ["Ctrl-C"]),
+])
+def test_each_command_describes_itself_and_its_arguments(
+    command: str, says: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "-h"])
+    out = " ".join(capsys.readouterr().out.split())
+    for text in says:
+        assert text in out
+
+
+def test_discord_invite_refuses_what_is_not_an_application_id(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["discord-invite", "abc"])
+    assert done.value.code == 2 and "'abc' is not an application id" in capsys.readouterr().err
+    assert main(["discord-invite", "1300000000000000001"]) == 0
+    assert "client_id=1300000000000000001" in capsys.readouterr().out

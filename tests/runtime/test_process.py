@@ -50,13 +50,14 @@ async def _until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _stop(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:
-    """Send the signal: the process ends of itself, with code 0 and no traceback."""
+async def _stop(proc: asyncio.subprocess.Process, sig: signal.Signals) -> str:
+    """Send the signal: the process ends of itself, with code 0 and no traceback. Returns what it logged."""
     assert proc.stderr is not None
     proc.send_signal(sig)
     assert await asyncio.wait_for(proc.wait(), HANG) == 0
     err = (await proc.stderr.read()).decode()
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    return err
 
 
 def _events(db: Path) -> int:
@@ -143,7 +144,43 @@ async def test_run_slack_stops_cleanly_on_ctrl_c_or_sigterm(tmp_path: Path, sig:
         assert sorted(p.name for p in (tmp_path / "data").glob("*.sqlite3")) == ["bot.slack-forms.sqlite3",
                                                                                    "bot.sqlite3"]
         assert sorted(p.name for p in tmp_path.iterdir()) == ["data"], "nothing in the folder it was run from"
-        await _stop(proc, sig)
+        logged = await _stop(proc, sig)
     finally:
         await fake.stop()
     assert not Path(f"{tmp_path / 'data' / 'bot.sqlite3'}-wal").exists(), "the store was closed"
+    assert "token` will be unused" not in logged, "no alarming warning from slack-bolt at every start"
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"SLACK_BOT_TOKEN": "xoxb-revoked-1", "SLACK_APP_TOKEN": "xapp-1-fake"}, "SLACK_BOT_TOKEN was refused by Slack"),
+    ({"SLACK_BOT_TOKEN": "xapp-1-fake", "SLACK_APP_TOKEN": TOKEN}, "the two are swapped"),
+    ({"SLACK_BOT_TOKEN": TOKEN, "SLACK_APP_TOKEN": "not-a-token"}, "SLACK_APP_TOKEN is not an app-level token"),
+])
+async def test_wrong_slack_tokens_give_one_line_that_says_what_to_fix(
+    tmp_path: Path, env: dict[str, str], says: str
+) -> None:
+    fake = FakeSlack()
+    fake.bot_token = TOKEN
+    await fake.start()
+    try:
+        proc = await _facilitator(["run", "slack"], _env(tmp_path, SLACK_API_URL=fake.api_url, **env), tmp_path)
+        _, err = await asyncio.wait_for(proc.communicate(), HANG)
+    finally:
+        await fake.stop()
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode != 0 and len(lines) == 1 and says in lines[0], lines
+    assert not (tmp_path / "bot.sqlite3").exists(), "refused before anything was opened"
+
+
+async def test_a_wrong_discord_token_gives_one_line(tmp_path: Path) -> None:
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        env = _env(tmp_path, DISCORD_TOKEN="not-the-token", DISCORD_API_URL=fake.api_url,
+                   DISCORD_GATEWAY_URL=fake.gateway_url)
+        proc = await _facilitator(["run", "discord"], env, tmp_path)
+        _, err = await asyncio.wait_for(proc.communicate(), HANG)
+    finally:
+        await fake.stop()
+    text = err.decode()
+    assert proc.returncode != 0 and "DISCORD_TOKEN was refused by Discord" in text and "Traceback" not in text

@@ -76,6 +76,7 @@ class FakeSlack:
         self.conversations: dict[str, list[str]] = {}  # channel -> members (people only)
         self.uploads: dict[str, dict[str, Any]] = {}
         self.response_urls: dict[str, tuple[str, str]] = {}  # id -> (user, channel)
+        self.bot_token: str | None = None  # when set, any other bot token is refused (invalid_auth)
         self.fail_next: dict[str, int] = {}
         self.faults: dict[str, list[Fault]] = {}  # method -> how its next calls fail, in order
         self.socket: web.WebSocketResponse | None = None
@@ -188,9 +189,13 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         wanted = "Bearer xapp-" if method == "apps.connections.open" else "Bearer xoxb-"
-        if not request.headers.get("Authorization", "").startswith(wanted):
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith(wanted):
             self.calls.append(Call(method, params, 200, time.monotonic()))
             return web.json_response({"ok": False, "error": "not_authed"})
+        if wanted == "Bearer xoxb-" and self.bot_token is not None and auth != f"Bearer {self.bot_token}":
+            self.calls.append(Call(method, params, 200, time.monotonic()))
+            return web.json_response({"ok": False, "error": "invalid_auth"})
         if self._limited(method, params):
             self.calls.append(Call(method, params, 429, time.monotonic()))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
