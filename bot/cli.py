@@ -20,6 +20,7 @@ from adapters.console import ConsoleAdapter
 from bot.configuration import ConfigError, list_structures, load_messages, load_structure
 from bot.settings import Settings
 from bot.simulate import ScenarioError, load_scenario, run_scenario
+from bot.slack_manifest import ManifestError
 
 DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "config" / "scenarios" / "demo.toml"
 
@@ -79,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     command("structures", "list the facilitation structures available",
             "List the structures in config/structures/ with their descriptions; a broken file is named with the "
             "key at fault.")
+    man = command("slack-manifest", "print the Slack app manifest, ready to paste",
+                  "Print config/slack-manifest.yml made ready for Socket Mode or for your public address, to paste "
+                  "at api.slack.com/apps > Create New App > From a manifest.")
+    mode = man.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--socket", action="store_true", help="Socket Mode: no public address needed (local use)")
+    mode.add_argument("--url", metavar="https://HOST", help="HTTP mode: the bot's public address")
     inv = command("discord-invite", "print the Discord invite URL with the permissions the bot needs",
                   "Print the link that adds the bot to a Discord server with exactly the permissions it uses.")
     inv.add_argument("application_id", type=_application_id,
@@ -117,12 +124,18 @@ def main(argv: list[str] | None = None) -> int:
             return _until_stopped(_console(settings, args.db or settings.database))
         if args.cmd == "run":
             return _run_platform(settings, args)
+        if args.cmd == "slack-manifest":
+            from bot.slack_manifest import manifest_path, ready_manifest
+
+            text = manifest_path(settings.config_dir).read_text(encoding="utf-8")
+            print(ready_manifest(text, socket=args.socket, url=args.url, command=settings.slack_command), end="")
+            return 0
         if args.cmd == "discord-invite":
             from adapters.discord import invite_url
 
             print(invite_url(args.application_id))
             return 0
-    except (ConfigError, ScenarioError) as exc:
+    except (ConfigError, ScenarioError, ManifestError) as exc:
         print(f"facilitator: {exc}", file=sys.stderr)
         return 2
     return 1

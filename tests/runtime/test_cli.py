@@ -147,3 +147,28 @@ def test_discord_invite_refuses_what_is_not_an_application_id(capsys: pytest.Cap
     assert done.value.code == 2 and "'abc' is not an application id" in capsys.readouterr().err
     assert main(["discord-invite", "1300000000000000001"]) == 0
     assert "client_id=1300000000000000001" in capsys.readouterr().out
+
+
+def _manifest(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    yaml = pytest.importorskip("yaml")  # only to read the result as Slack would; the bot does not need it
+    assert main(["slack-manifest", *args]) == 0
+    return yaml.safe_load(capsys.readouterr().out)
+
+
+def test_slack_manifest_for_socket_mode_is_ready_to_paste(capsys: pytest.CaptureFixture[str]) -> None:
+    m = _manifest(capsys, "--socket")
+    assert m["settings"]["socket_mode_enabled"] is True
+    assert "YOUR-HOST" not in str(m) and "request_url" not in str(m)
+    assert m["features"]["slash_commands"][0]["command"] == "/opera"
+    assert "files:write" in m["oauth_config"]["scopes"]["bot"]
+
+
+def test_slack_manifest_for_a_public_address_points_everything_at_it(capsys: pytest.CaptureFixture[str]) -> None:
+    m = _manifest(capsys, "--url", "https://opera.example.org/")
+    events = "https://opera.example.org/slack/events"
+    assert m["settings"]["socket_mode_enabled"] is False
+    assert m["settings"]["event_subscriptions"]["request_url"] == events
+    assert m["settings"]["interactivity"]["request_url"] == events
+    assert m["features"]["slash_commands"][0]["url"] == events
+    assert main(["slack-manifest", "--url", "http://opera.example.org"]) == 2
+    assert "https://" in capsys.readouterr().err
