@@ -157,7 +157,8 @@ class Runtime:
             await self.store.set_aside(session_id, n, repr(exc))
             skip.add(n)
             if state is not None:
-                await self._tell_facilitator(state, self.cfg.say("runtime_event_set_aside"))
+                await self._tell_facilitator(state, self.cfg.in_language(state.options.language)
+                                             .say("runtime_event_set_aside"))
         self._refs[session_id] = await self.store.refs(session_id)
         for key, ref in self._refs[session_id].items():
             self._index_ref(session_id, key, ref)
@@ -273,7 +274,8 @@ class Runtime:
         session = self._running_in(inbound.channel) or self._only_session_of(inbound.person.id)
         if session is None and word in ("", "help"):
             structures = ", ".join(list_structures(self.settings))
-            return Reply(text=self.cfg.say("runtime_help", structures=structures))
+            languages = "|".join(sorted(self.cfg.catalogues or [self.settings.language]))
+            return Reply(text=self.cfg.say("runtime_help", structures=structures, languages=languages))
         if session is None:
             return Reply(text=self.cfg.say("runtime_no_session"))
         # In a session, help is the session's: what this person can do in this phase
@@ -321,6 +323,9 @@ class Runtime:
                 structure = load_structure(self.settings, req.structure or self.settings.session.structure)
                 options = commands.build_options(default_options(self.settings, structure), req.option_updates,
                                                  structure, lenient=req.minutes_from_form)
+                if options.language not in {*self.cfg.catalogues, self.settings.language}:
+                    known = ", ".join(sorted(self.cfg.catalogues))
+                    raise commands.CommandError(f"there is no language '{options.language}' (available: {known}).")
             except (commands.CommandError, ConfigError) as exc:
                 return Reply(text=self.cfg.say("runtime_start_problem", problem=str(exc)))
             session_id = f"{self.rng.getrandbits(32):08x}"

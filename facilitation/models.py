@@ -72,6 +72,7 @@ class Options(BaseModel):
     assign: Literal["mixed", "random", "choice"] = "mixed"  # mixed: diverse by tags; choice: people pick
     plenary_ballot: bool = False  # rank the groups' reported proposals together
     minutes: dict[str, float] = {}  # per-phase overrides of the structure's durations
+    language: str = ""  # what the bot says in this session (config/messages/<language>.toml); "": the default
 
 
 class Participant(BaseModel):
