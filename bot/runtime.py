@@ -272,6 +272,9 @@ class Runtime:
         if word == "start":
             return await self._start(inbound, args)
         session = self._running_in(inbound.channel) or self._only_session_of(inbound.person.id)
+        if word in ("", "help") and session is not None and session.status == "ended" and not (
+                session.note_status == "draft" and session.convenor == inbound.person.id):
+            session = None  # once it is over, help is how to start the next one (unless a note awaits them)
         if session is None and word in ("", "help"):
             structures = ", ".join(list_structures(self.settings))
             languages = "|".join(sorted(self.cfg.catalogues or [self.settings.language]))
