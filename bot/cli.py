@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:12} {description}")
             return 2 if broken else 0
         if args.cmd == "demo":
-            return asyncio.run(_demo(settings, fast=args.fast))
+            return _until_stopped(_demo(settings, fast=args.fast))  # Ctrl-C ends the demo quietly
         if args.cmd == "simulate":
             return asyncio.run(_simulate(settings, args.scenario, args.out))
         if args.cmd == "console":

@@ -184,3 +184,10 @@ async def test_a_wrong_discord_token_gives_one_line(tmp_path: Path) -> None:
         await fake.stop()
     text = err.decode()
     assert proc.returncode != 0 and "DISCORD_TOKEN was refused by Discord" in text and "Traceback" not in text
+
+
+async def test_ctrl_c_ends_the_demo_quietly(tmp_path: Path) -> None:
+    proc = await _facilitator(["demo"], _env(tmp_path), tmp_path)
+    assert proc.stdout is not None
+    await _read_until(proc.stdout, "Breakout session")
+    await _stop(proc, signal.SIGINT)
