@@ -51,6 +51,7 @@ class ConsoleMessage(BaseModel):
 
 class ConsoleAdapter:
     name = "console"
+    delivers_inline = True  # a terminal shows each answer before it takes the next line
 
     def __init__(self, out: TextIO | None = None, channel: str = "#breakout", note_dir: Path | None = None) -> None:
         self.out = out if out is not None else sys.stdout
