@@ -17,6 +17,7 @@ import logging
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from discord.http import Route
 from yarl import URL
 
 from adapters.base import (
+    DELIVERING,
     ActionSubmitted,
     CommandIssued,
     DeliveryError,
@@ -52,6 +54,9 @@ MISSING_PERMISSIONS = 50013
 THREAD_EXISTS = 160004
 
 FOLLOWUP_SECONDS = 14 * 60  # interaction tokens live 15 minutes
+# Discord returns the earlier message for a repeated nonce (enforce_nonce) for "a few minutes"; past this, a
+# post that may have been made before a crash is looked for in the channel's history instead.
+NONCE_SECONDS = 120
 PUBLISH_PIECES = 5  # a note longer than this many messages is posted as a summary plus the file
 
 
@@ -283,7 +288,7 @@ class DiscordAdapter:
                 if files:
                     kwargs["files"] = files
             try:
-                message = await destination.send(piece, **kwargs)
+                message = await self._send_once(destination, piece, n, kwargs)
             except discord.Forbidden as exc:
                 raise DeliveryError(self._forbidden_text(exc, where)) from exc
             first = first or message
@@ -291,6 +296,33 @@ class DiscordAdapter:
                 await self._remember_forms(message.id, actions, session_id)
         assert first is not None
         return str(first.id)
+
+    async def _send_once(self, destination: discord.abc.Messageable, piece: str, part: int,
+                         kwargs: dict[str, Any]) -> discord.Message:
+        """Send one piece of an effect with a nonce derived from the effect's key, so a repeat after a crash or
+        a lost answer returns the message Discord already has (enforce_nonce) instead of a second one."""
+        doing = DELIVERING.get()
+        if doing is None:
+            return await destination.send(piece, **kwargs)
+        if doing.maybe_sent and time.time() - doing.since > NONCE_SECONDS:
+            found = await self._find_sent(destination, piece, doing.since)
+            if found is not None:
+                return found
+        return await destination.send(piece, nonce=doing.nonce(part), **kwargs)
+
+    async def _find_sent(self, destination: discord.abc.Messageable, piece: str,
+                         since: float) -> discord.Message | None:
+        """The bot's message with this content sent since `since`, if Discord has it (history has no nonces)."""
+        me = self.client.user
+        try:
+            after = discord.Object(id=discord.utils.time_snowflake(
+                datetime.fromtimestamp(since - 5, UTC), high=False))
+            async for message in destination.history(after=after, limit=200, oldest_first=True):
+                if me is not None and message.author.id == me.id and message.content == piece:
+                    return message
+        except discord.HTTPException:
+            log.warning("could not look for an earlier post; sending it again")
+        return None
 
     def _forbidden_text(self, exc: discord.Forbidden, where: str) -> str:
         return (
@@ -364,7 +396,7 @@ class DiscordAdapter:
                     kwargs["view"] = view
                 if files:
                     kwargs["files"] = files
-            message = await destination.send(piece, **kwargs)
+            message = await self._send_once(destination, piece, n, kwargs)
             refs.append(str(message.id))
             if n == len(pieces) - 1:
                 await self._remember_forms(message.id, actions, session_id)

@@ -32,7 +32,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.base import DeliveryError, Inbound, Reply, Sink, Target
+from adapters.base import DELIVERING, DeliveryError, Inbound, Reply, Sink, Target
 from adapters.formbook import FormBook
 from adapters.slack import render
 from adapters.slack.throttle import ChannelThrottle
@@ -173,13 +173,23 @@ class SlackAdapter:
         nonce in its metadata, so a post that failed ambiguously can be found instead of sent twice."""
         params.setdefault("unfurl_links", False)
         params.setdefault("unfurl_media", False)
-        nonce = secrets.token_hex(8)
+        # The same nonce on every attempt at one effect, before and after a restart (a random one otherwise).
+        doing = DELIVERING.get()
+        nonce = doing.nonce(size=16) if doing else secrets.token_hex(8)
         params["metadata"] = _with_nonce(params.get("metadata"), nonce)
         return await self.throttle.run(channel, lambda: self._post_without_doubles(channel, nonce, params))
 
     async def _post_without_doubles(self, channel: str, nonce: str, params: dict[str, Any]) -> str:
         """Post; after a 5xx or no answer, look for the post and send it again only if it is not there.
-        Runs in the channel's turn, so the posts after it wait and the channel's order is kept."""
+        Runs in the channel's turn, so the posts after it wait and the channel's order is kept. An effect
+        that may have been posted before (the process stopped, or an earlier attempt failed) is looked for
+        first."""
+        doing = DELIVERING.get()
+        if doing is not None and doing.maybe_sent:
+            since = doing.since - _LOOKUP_MARGIN
+            found = await self._find_post(channel, params.get("thread_ts"), nonce, since)
+            if found is not None:
+                return found
         since = time.time() - _LOOKUP_MARGIN
         failure: Exception | None = None
         for attempt in range(self.post_attempts):
@@ -195,8 +205,8 @@ class SlackAdapter:
         log.error("chat.postMessage to %s failed %d times; giving up", channel, self.post_attempts)
         if isinstance(failure, SlackApiError):
             raise _delivery_error(failure) from failure
-        message = f"Slack did not answer, so a message may be missing ({_describe(failure)})."
-        raise DeliveryError(message) from failure
+        message = f"Slack did not answer ({_describe(failure)})."
+        raise DeliveryError(message, lasting=False) from failure
 
     async def _attempt_post(self, channel: str, params: dict[str, Any]) -> str | Exception:
         """One chat.postMessage: the ref, or the failure when Slack may have stored the post all the same
@@ -373,7 +383,8 @@ def _delivery_error(exc: SlackApiError) -> DeliveryError:
     message = _FIXABLE.get(code, f"Slack refused the call ({code}).")
     if "{needed}" in message:
         message = message.format(needed=data.get("needed", "?"))
-    return DeliveryError(message)
+    status = exc.response.status_code if exc.response is not None else 0
+    return DeliveryError(message, lasting=status != 429 and status < 500)
 
 
 def _file_stem(title: str) -> str:
