@@ -24,6 +24,7 @@ from facilitation.events import (
     TimerFired,
 )
 from facilitation.models import EmptyChairAnswer, Session
+from facilitation.numbers import whole
 from facilitation.phases import RULES, PhaseRules
 from facilitation.phases.explain import comment_from_reply
 from facilitation.text import is_blank, neutralise, one_line
@@ -223,5 +224,5 @@ def _join_args(args: str) -> tuple[dict[str, str], str | None]:
     except ValueError:  # an unbalanced quote: read it plainly rather than refuse
         words = args.split()
     tags = dict(part.split("=", 1) for part in words if "=" in part and not part.startswith("="))
-    numbers = [w for w in words if w.isdigit()]
+    numbers = [n for n in (whole(w, 1, 999) for w in words) if n is not None]
     return {k.lower(): v for k, v in tags.items()}, f"g{numbers[0]}" if numbers else None

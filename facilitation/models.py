@@ -8,6 +8,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from facilitation.numbers import whole
+
 T = TypeVar("T")
 
 PhaseKind = Literal["own", "pair", "merge", "score", "explain", "rank", "report", "arrange"]
@@ -313,20 +315,16 @@ class Session(BaseModel):
 
     def idea(self, idea_id: str) -> Idea | None:
         """An idea by id: i12 is the twelfth idea (ids are positions, see IdeaIndex)."""
-        digits = idea_id[1:]
-        if idea_id[:1] == "i" and digits.isascii() and digits.isdigit() and 0 < int(digits) <= len(self.ideas):
-            idea = self.ideas[int(digits) - 1]
-            if idea.id == idea_id:
-                return idea
+        n = whole(idea_id[1:], 1, len(self.ideas)) if idea_id[:1] == "i" else None
+        if n is not None and self.ideas[n - 1].id == idea_id:
+            return self.ideas[n - 1]
         return None
 
     def proposal(self, proposal_id: str) -> Proposal | None:
         """A proposal by id: P3 is the third (ids are positions in the list)."""
-        digits = proposal_id[1:]
-        if proposal_id[:1] == "P" and digits.isascii() and digits.isdigit() and 0 < int(digits) <= len(self.proposals):
-            found = self.proposals[int(digits) - 1]
-            if found.id == proposal_id:
-                return found
+        n = whole(proposal_id[1:], 1, len(self.proposals)) if proposal_id[:1] == "P" else None
+        if n is not None and self.proposals[n - 1].id == proposal_id:
+            return self.proposals[n - 1]
         return None
 
     def comment_refs(self) -> set[str | None]:

@@ -10,7 +10,7 @@ from facilitation.phases.base import PhaseRules
 from facilitation.text import is_blank, one_line
 from facilitation.turn import QUESTION_KEY, Turn
 
-_ADDRESSED = re.compile(r"^\s*(?:P|#|proposal\s*)?(\d+)\s*[:.)\-\u2014]\s*(.+)$", re.S | re.I)
+_ADDRESSED = re.compile(r"^\s*(?:P|#|proposal\s*)?([0-9]+)\s*[:.)\-\u2014]\s*(.+)$", re.S | re.I)
 
 
 def proposal_number(p: Proposal) -> str:
