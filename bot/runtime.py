@@ -21,6 +21,7 @@ from pathlib import Path
 from adapters.base import (
     ActionSubmitted,
     Adapter,
+    ButtonOutOfDate,
     CommandIssued,
     DeliveryError,
     Inbound,
@@ -249,6 +250,8 @@ class Runtime:
                                   message_ref=inbound.message_ref)
             await self.apply(session_id, ev)
             return None
+        if isinstance(inbound, ButtonOutOfDate):
+            return Reply(text=self.cfg.say("button_out_of_date"))
         if isinstance(inbound, ActionSubmitted):
             if inbound.session_id not in self.sessions:
                 return Reply(text=self.cfg.say("runtime_session_gone"))

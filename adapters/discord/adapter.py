@@ -26,6 +26,7 @@ from yarl import URL
 
 from adapters.base import (
     ActionSubmitted,
+    ButtonOutOfDate,
     CommandIssued,
     DeliveryError,
     Inbound,
@@ -504,6 +505,12 @@ class DiscordAdapter:
             await self.command(modal_interaction, "start", {**options, **start_options(values)})
 
         await FormFlow(start_form(self.structures), submitted).start(interaction)
+
+    async def out_of_date(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await self._answer(interaction, ButtonOutOfDate(
+            channel=self._interaction_channel(interaction), person=_person(interaction.user),
+            event_id=f"discord:interaction:{interaction.id}"))
 
     async def clicked(self, interaction: discord.Interaction, session_id: str, action_id: str, value: str) -> None:
         custom_id = encode_custom_id(session_id, action_id, value)
