@@ -226,6 +226,9 @@ class Runtime:
         if inbound.event_id and not self.store.first_delivery(inbound.event_id):
             log.info("duplicate delivery %s ignored", inbound.event_id)
             return None
+        size = _size(inbound)
+        if size > self.cfg.limits.message_chars:  # refused before it is stored or applied: nothing to replay
+            return Reply(text=self.cfg.say("runtime_too_long", length=size, limit=self.cfg.limits.message_chars))
         try:
             return await self._receive(inbound)
         except StoreError:
@@ -494,6 +497,15 @@ def _fallback_ref(effect: Effect) -> str:
 
 def _involves(s: Session, person: str) -> bool:
     return person in s.participants or s.is_facilitator(person) or s.convenor == person
+
+
+def _size(inbound: Inbound) -> int:
+    """The characters a person sent: a message's or command's text, and every form field and start option."""
+    parts: list[object] = [getattr(inbound, "text", "")]
+    for given in (getattr(inbound, "values", {}), getattr(inbound, "options", {})):
+        for value in given.values():
+            parts += list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+    return sum(len(p) for p in parts if isinstance(p, str))
 
 
 def _is_timer(effect: Effect) -> bool:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.contract.console_harness import ConsoleHarness
 from tests.contract.harness import Harness, Seen
 from tests.contract.harnesses import HARNESSES
 
@@ -27,8 +28,13 @@ def last_with(h: Harness, text: str) -> Seen:
 
 
 def told(h: Harness, person: str, text: str) -> list[str]:
-    """What the bot said to `person` alone that contains `text`."""
-    return [m.text for m in h.seen() if m.where == f"private:{person}" and text in m.text]
+    """What the bot said to `person` alone that contains `text` (the console's immediate answers included)."""
+    said = [m.text for m in h.seen() if m.where == f"private:{person}" and text in m.text]
+    if isinstance(h, ConsoleHarness):  # its immediate answers are printed, not posted
+        out = h.adapter.out.getvalue()  # type: ignore[attr-defined]
+        name = h.adapter.person(person).name
+        said += [line for line in out.splitlines() if line.startswith(f"[only for {name}]") and text in line]
+    return said
 
 
 async def start_with_ideas(h: Harness, people: list[str], extra: str = "") -> Seen:
