@@ -38,6 +38,7 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _BULLET = re.compile(r"^(\s*)[-*]\s+(.*)$")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
+_MD_ESCAPE = re.compile(r"\\([\\<>\[\]])")  # the note's Markdown escapes (facilitation/note.py)
 
 
 def escape(text: str) -> str:
@@ -76,6 +77,7 @@ def note_mrkdwn(markdown: str) -> str:
             table.clear()
 
     for line in markdown.splitlines():
+        line = _MD_ESCAPE.sub(r"\1", line)  # Slack has no backslash escapes; escape() below defuses these
         if line.lstrip().startswith("|"):
             if not _TABLE_RULE.match(line.strip()):
                 table.append(line.strip())
