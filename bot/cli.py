@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from adapters.console import ConsoleAdapter
+from adapters.console import USER_REF_PREFIX, ConsoleAdapter
 from bot.configuration import ConfigError, list_structures, load_structure
 from bot.settings import Settings
 from bot.simulate import ScenarioError, load_scenario, run_scenario
@@ -105,7 +105,8 @@ async def _console(settings: Settings, db: Path) -> int:
     print(sys.modules["adapters.console"].__doc__)
     print("Start with:  YourName /start What should we change first?      (Ctrl-D to quit)\n")
     db.parent.mkdir(parents=True, exist_ok=True)
-    async with running(adapter, db.parent, settings, db_name=db.name):
+    async with running(adapter, db.parent, settings, db_name=db.name) as runtime:
+        adapter.number_after(await runtime.store.highest_message_number(USER_REF_PREFIX))
         loop = asyncio.get_running_loop()
         while True:
             line = await loop.run_in_executor(None, sys.stdin.readline)

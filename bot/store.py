@@ -269,6 +269,13 @@ class Store:
             row = await cur.fetchone()
         return row[0] if row else None
 
+    async def highest_message_number(self, prefix: str) -> int:
+        """The highest n among stored message refs `<prefix><n>`: the console numbers its messages on from it
+        after a restart, so a new u3 is never taken for the last run's u3."""
+        async with self.db.execute("SELECT ref FROM messages WHERE ref GLOB ?", (f"{prefix}[0-9]*",)) as cur:
+            numbers = [row[0][len(prefix):] for row in await cur.fetchall()]
+        return max((int(n) for n in numbers if n.isascii() and n.isdigit() and len(n) < 12), default=0)
+
     @staticmethod
     def pair_op(channel: str, session_id: str, members: list[str]) -> Op:
         return "INSERT INTO pairs VALUES (?, ?, ?)", (channel, session_id, json.dumps(members))

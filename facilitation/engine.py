@@ -110,8 +110,6 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
 
 def _late(t: Turn, ev: ReplyPosted) -> None:
     """A reply no open phase wants is kept as a late idea and the facilitator is told: nothing is dropped."""
-    if t.s.ideas_from_message(ev.message_ref):
-        return
     ideas.join(t, ev.person, ev.name, ev.tags)
     added = ideas.add(t, ev.person, ev.text, ev.message_ref, late=True, private_ack=False)
     if added:
@@ -130,7 +128,11 @@ def _ideas_private(t: Turn) -> bool:
 
 def _empty_chair(t: Turn, ev: ReplyPosted) -> None:
     s = t.s
-    if any(a.text == ev.text and a.author == ev.person for a in s.empty_chair) or is_blank(ev.text):
+    if is_blank(ev.text):
+        t.to_person(ev.person, t.say("comment_empty"))
+        return
+    if any(a.text == ev.text.strip() and a.author == ev.person for a in s.empty_chair):
+        t.to_person(ev.person, t.say("empty_chair_already_saved"))
         return
     point = s.empty_chair_posts.get(ev.reply_to or "", "")
     s.empty_chair.append(EmptyChairAnswer(author=ev.person, text=ev.text.strip(), point=point))
@@ -158,7 +160,8 @@ def _edited(t: Turn, ev: ReplyEdited) -> None:
 
 def _deleted(t: Turn, ev: ReplyDeleted) -> None:
     s = t.s
-    own = [i for i in s.ideas_from_message(ev.message_ref) if not i.withdrawn]
+    own = [i for i in s.ideas_from_message(ev.message_ref)
+           if not i.withdrawn and (ev.person is None or i.author == ev.person)]
     rules = _rules(t)
     if own:
         if rules is not None and rules.kind == "own" and own[0].phase == s.phase_index:

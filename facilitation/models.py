@@ -327,11 +327,12 @@ class Session(BaseModel):
             return self.proposals[n - 1]
         return None
 
-    def comment_refs(self) -> set[str | None]:
-        """Message refs of every comment, to tell a platform's second delivery of one from a new comment."""
+    def comment_keys(self) -> set[tuple[str, str | None]]:
+        """(author, message ref) of every comment, to tell a second delivery of one from a new comment."""
         lists = [p.comments for p in self.proposals] + [self.general_comments]
         stamp = (tuple(map(id, lists)), sum(map(len, lists)))  # a deleted comment makes a new list
-        return self.memo("comment_refs", stamp, lambda: {c.message_ref for comments in lists for c in comments})
+        return self.memo("comment_keys", stamp,
+                         lambda: {(c.author, c.message_ref) for comments in lists for c in comments})
 
     def is_facilitator(self, person: str) -> bool:
         return person == self.facilitator or person in self.cofacilitators

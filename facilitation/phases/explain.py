@@ -30,8 +30,9 @@ def ensure_proposals(t: Turn) -> None:
 
 def add_comment(t: Turn, ev: ReplyPosted, proposal: Proposal | None, text: str) -> None:
     s = t.s
-    if ev.message_ref in s.comment_refs():
-        return  # the same message delivered twice
+    if (ev.person, ev.message_ref) in s.comment_keys():
+        t.to_person(ev.person, t.say("comment_already_saved"))  # the same message of theirs delivered twice
+        return
     if is_blank(text):
         t.to_person(ev.person, t.say("comment_empty"))
         return
