@@ -41,7 +41,7 @@ from adapters.discord.client import OperaButton, OperaClient
 from adapters.discord.forms import FormFlow, Values
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
 from adapters.discord.start_form import start_form, start_options
-from adapters.formbook import FormBook
+from adapters.formbook import FORM_TABLES, FormBook
 from facilitation.effects import Action, Person
 
 log = logging.getLogger("facilitator.discord")
@@ -99,7 +99,7 @@ class DiscordAdapter:
         self._gateway_url = gateway_url
         self.structures = structures or {}
         self.client = OperaClient(self, command_name, sync_commands, structures)
-        self.forms = FormBook(forms_path, table="discord_forms")
+        self.forms = FormBook(forms_path, table=FORM_TABLES["discord"])
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
         self._titles: dict[str, str] = {}  # channel post ref -> its text (names its thread)
