@@ -72,8 +72,18 @@ class ActionSubmitted(BaseModel):
     event_id: str | None = None
 
 
+class ButtonOutOfDate(BaseModel):
+    """A button or form the adapter could not read (tampered with, or from an older version of the bot): the
+    person is told so, and nothing is acted on."""
+
+    type: Literal["out_of_date"] = "out_of_date"
+    channel: str
+    person: Person
+    event_id: str | None = None
+
+
 Inbound = Annotated[
-    UserMessage | MessageEdited | MessageDeleted | CommandIssued | ActionSubmitted,
+    UserMessage | MessageEdited | MessageDeleted | CommandIssued | ActionSubmitted | ButtonOutOfDate,
     Field(discriminator="type"),
 ]
 

@@ -34,6 +34,7 @@ from adapters.base import (
 )
 from facilitation.effects import Action, Person
 
+USER_REF_PREFIX = "u"  # people's messages are u1, u2, ... (the bot's are b1, b2, ...)
 _LINE = re.compile(
     r"^\s*(?P<name>[^\s:@/!]+)\s*(?:(?P<at>@\S+)\s*:|(?P<kind>dm|pair)\s*:|:|(?=[/!]))\s?(?P<rest>.*)$", re.S
 )
@@ -69,6 +70,10 @@ class ConsoleAdapter:
 
     def bind(self, sink: Sink) -> None:
         self._sink = sink
+
+    def number_after(self, last: int) -> None:
+        """Number people's messages from last + 1 (the highest stored before a restart), so refs stay unique."""
+        self._user_ids = itertools.count(last + 1)
 
     # --- outbound ------------------------------------------------------------------------------
 
@@ -160,7 +165,7 @@ class ConsoleAdapter:
             return await self.send(CommandIssued(channel=self.channel, person=person, text=rest[1:]))
         if rest.startswith("!"):
             return await self._special(person, rest[1:])
-        ref = self.last_user_ref = f"u{next(self._user_ids)}"
+        ref = self.last_user_ref = f"{USER_REF_PREFIX}{next(self._user_ids)}"
         self.out.write(f"[{m.group('kind') or 'thread'}] {person.name} ({ref}): {rest}\n")
         kind, at = m.group("kind"), m.group("at")
         if kind == "dm":
@@ -169,8 +174,11 @@ class ConsoleAdapter:
             msg = UserMessage(channel=self.channel, person=person, text=rest, message_ref=ref,
                               reply_to_ref=self._spaces.get(person.id))
         else:
-            msg = UserMessage(channel=self.channel, person=person, text=rest, message_ref=ref,
-                              reply_to_ref=at[1:] if at else self._root)
+            # Before any thread post this run (just after a restart) there is no thread to reply in: the line goes
+            # to the bot directly, which finds the person's session, rather than being taken for chatter.
+            root = at[1:] if at else self._root
+            msg = UserMessage(channel=self.channel, person=person, text=rest, message_ref=ref, reply_to_ref=root,
+                              private=root is None)
         return await self.send(msg)
 
     async def _special(self, person: Person, rest: str) -> Reply | None:

@@ -10,8 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from adapters.console import ConsoleAdapter
+from adapters.console import USER_REF_PREFIX, ConsoleAdapter
 from bot.configuration import ConfigError, list_structures, load_structure
+from bot.retention import purge
 from bot.settings import Settings
 from bot.simulate import ScenarioError, load_scenario, run_scenario
 
@@ -33,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--http", action="store_true", help="Slack: HTTP mode (default: Socket Mode)")
     run.add_argument("--port", type=int, default=3000, help="Slack HTTP port")
     sub.add_parser("structures", help="list the facilitation structures available")
+    retention = sub.add_parser("purge", help="remove what people wrote in sessions approved more than the retention "
+                                         "period ago (keeping counts)")
+    retention.add_argument("--days", type=int, default=None,
+                       help="days after approval to keep (default: the FACILITATOR_RETENTION_DAYS setting)")
     inv = sub.add_parser("discord-invite", help="print the Discord invite URL with the permissions the bot needs")
     inv.add_argument("application_id")
     return p
@@ -55,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"{name:12} {description}")
             return 2 if broken else 0
+        if args.cmd == "purge":
+            done = asyncio.run(purge(settings, days=args.days))
+            print(f"Purged {done.sessions} sessions ({done.events} events) and {done.forms} saved forms; "
+                  "their counts are kept.")
+            return 0
         if args.cmd == "demo":
             return asyncio.run(_demo(settings, fast=args.fast))
         if args.cmd == "simulate":
@@ -105,7 +115,8 @@ async def _console(settings: Settings, db: Path) -> int:
     print(sys.modules["adapters.console"].__doc__)
     print("Start with:  YourName /start What should we change first?      (Ctrl-D to quit)\n")
     db.parent.mkdir(parents=True, exist_ok=True)
-    async with running(adapter, db.parent, settings, db_name=db.name):
+    async with running(adapter, db.parent, settings, db_name=db.name) as runtime:
+        adapter.number_after(await runtime.store.highest_message_number(USER_REF_PREFIX))
         loop = asyncio.get_running_loop()
         while True:
             line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -116,6 +127,9 @@ async def _console(settings: Settings, db: Path) -> int:
 
 
 def _run_platform(settings: Settings, args: argparse.Namespace) -> int:
+    done = asyncio.run(purge(settings))  # what is past its retention period goes before anything else runs
+    logging.getLogger("facilitator").info("retention: purged %d sessions and %d saved forms", done.sessions,
+                                          done.forms)
     if args.platform == "slack":
         from adapters.slack import run_slack
 

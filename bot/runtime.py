@@ -22,6 +22,7 @@ from pathlib import Path
 from adapters.base import (
     ActionSubmitted,
     Adapter,
+    ButtonOutOfDate,
     CommandIssued,
     Inbound,
     MessageDeleted,
@@ -252,6 +253,9 @@ class Runtime:
         if inbound.event_id and not self.store.first_delivery(inbound.event_id):
             log.info("duplicate delivery %s ignored", inbound.event_id)
             return None
+        size = _size(inbound)
+        if size > self.cfg.limits.message_chars:  # refused before it is stored or applied: nothing to replay
+            return Reply(text=self.cfg.say("runtime_too_long", length=size, limit=self.cfg.limits.message_chars))
         try:
             return await self._receive(inbound)
         except StoreError:
@@ -276,6 +280,8 @@ class Runtime:
                                   message_ref=inbound.message_ref)
             await self.apply(session_id, ev, sender=inbound.person.id if inbound.person else None)
             return None
+        if isinstance(inbound, ButtonOutOfDate):
+            return Reply(text=self.cfg.say("button_out_of_date"))
         if isinstance(inbound, ActionSubmitted):
             if inbound.session_id not in self.sessions:
                 return Reply(text=self.cfg.say("runtime_session_gone"))
@@ -518,6 +524,15 @@ def _deliverable(effects: list[Effect]) -> list[Effect]:
 
 def _involves(s: Session, person: str) -> bool:
     return person in s.participants or s.is_facilitator(person) or s.convenor == person
+
+
+def _size(inbound: Inbound) -> int:
+    """The characters a person sent: a message's or command's text, and every form field and start option."""
+    parts: list[object] = [getattr(inbound, "text", "")]
+    for given in (getattr(inbound, "values", {}), getattr(inbound, "options", {})):
+        for value in given.values():
+            parts += list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+    return sum(len(p) for p in parts if isinstance(p, str))
 
 
 @asynccontextmanager

@@ -58,6 +58,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS deliveries (event_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (ref TEXT PRIMARY KEY, session_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pairs (channel TEXT NOT NULL, session_id TEXT NOT NULL, members TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS purged (
+    session_id TEXT PRIMARY KEY, approved_at TEXT NOT NULL, purged_at TEXT NOT NULL, counts TEXT NOT NULL
+);
 """
 
 FAILED = "!failed"  # the ref recorded for an effect the platform refused, so it is not retried forever
@@ -108,6 +111,8 @@ class Store:
             await db.execute("PRAGMA journal_mode=WAL")
             # FULL: a committed event survives even an OS crash.
             await db.execute("PRAGMA synchronous=FULL")
+            # Deleted rows (snapshots, purged sessions) are overwritten, not left readable in free pages.
+            await db.execute("PRAGMA secure_delete=ON")
             await db.executescript(SCHEMA)
             await db.commit()
             store = cls(db, str(path))
@@ -306,6 +311,49 @@ class Store:
         async with self.db.execute("SELECT session_id FROM messages WHERE ref = ?", (ref,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
+
+    async def highest_message_number(self, prefix: str) -> int:
+        """The highest n among stored message refs `<prefix><n>`: the console numbers its messages on from it
+        after a restart, so a new u3 is never taken for the last run's u3."""
+        async with self.db.execute("SELECT ref FROM messages WHERE ref GLOB ?", (f"{prefix}[0-9]*",)) as cur:
+            numbers = [row[0][len(prefix):] for row in await cur.fetchall()]
+        return max((int(n) for n in numbers if n.isascii() and n.isdigit() and len(n) < 12), default=0)
+
+    async def purge_closed(self, approved_before: datetime) -> tuple[int, int]:
+        """Remove the content of sessions whose note was approved before `approved_before`: their events (every
+        text, withdrawn and edited-away ones too), snapshots, set-aside errors, post refs and message map. What
+        stays is a row of counts in `purged` (and the sessions row, and who met whom in `pairs`, ids only).
+        Returns (sessions, events) removed."""
+        async with self.db.execute("SELECT id FROM sessions WHERE status = 'closed'") as cur:
+            closed = [row[0] for row in await cur.fetchall()]
+        sessions = events = 0
+        now = datetime.now(UTC).isoformat()
+        for session_id in closed:
+            # The note's approval is the session's last event: its time is when the retention period starts.
+            async with self.db.execute("SELECT json_extract(payload, '$.at') FROM events WHERE session_id = ? "
+                                       "ORDER BY seq DESC LIMIT 1", (session_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None or datetime.fromisoformat(row[0]) >= approved_before:
+                continue
+            async with self.db.execute("SELECT type, COUNT(*) FROM events WHERE session_id = ? GROUP BY type",
+                                       (session_id,)) as cur:
+                by_type = {kind: n for kind, n in await cur.fetchall()}
+            async with self.db.execute("SELECT COUNT(DISTINCT json_extract(payload, '$.person')) FROM events "
+                                       "WHERE session_id = ?", (session_id,)) as cur:
+                people = (await cur.fetchone() or (0,))[0]
+            counts = {"events": sum(by_type.values()), "people": people, "by_type": by_type}
+            ops: list[Op] = [("INSERT OR REPLACE INTO purged VALUES (?, ?, ?, ?)",
+                              (session_id, row[0], now, json.dumps(counts)))]
+            ops += [(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))  # fixed names, no user input
+                    for table in ("events", "snapshots", "set_aside", "refs", "messages")]
+            ops.append(("UPDATE sessions SET status = 'purged' WHERE id = ?", (session_id,)))
+            await self.write(ops)
+            sessions += 1
+            events += counts["events"]
+        since = (datetime.now(UTC) - DELIVERY_MEMORY).isoformat()
+        await self.write([("DELETE FROM deliveries WHERE seen_at < ?", (since,))])  # ids of old platform retries
+        await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor left in the write-ahead log
+        return sessions, events
 
     @staticmethod
     def pair_op(channel: str, session_id: str, members: list[str]) -> Op:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from facilitation import lifecycle
 from facilitation.effects import PublishNote
 from facilitation.note import build_note, render_markdown
+from facilitation.numbers import whole
 from facilitation.phases import RULES
 from facilitation.text import is_blank, neutralise, one_line
 from facilitation.themes import place_newcomers
@@ -50,9 +51,8 @@ def _next(t: Turn, person: str, args: str) -> None:
 
 def _extend(t: Turn, person: str, args: str) -> None:
     s = t.s
-    m = re.fullmatch(r"\s*(\d{1,3})\s*(?:m|min|mins|minutes)?\s*", args or "5")
-    minutes = int(m.group(1)) if m else 0
-    if not 1 <= minutes <= MAX_EXTEND_MINUTES:
+    minutes = whole(re.sub(r"\s*(?:m|min|mins|minutes)\s*$", "", args or "5"), 1, MAX_EXTEND_MINUTES)
+    if minutes is None:
         t.to_person(person, t.say("extend_usage", max=MAX_EXTEND_MINUTES))
         return
     if s.status == "paused":

@@ -24,6 +24,7 @@ from facilitation.events import (
     TimerFired,
 )
 from facilitation.models import EmptyChairAnswer, Session
+from facilitation.numbers import whole
 from facilitation.phases import RULES, PhaseRules
 from facilitation.phases.explain import comment_from_reply
 from facilitation.text import is_blank, neutralise, one_line
@@ -109,8 +110,6 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
 
 def _late(t: Turn, ev: ReplyPosted) -> None:
     """A reply no open phase wants is kept as a late idea and the facilitator is told: nothing is dropped."""
-    if t.s.ideas_from_message(ev.message_ref):
-        return
     ideas.join(t, ev.person, ev.name, ev.tags)
     added = ideas.add(t, ev.person, ev.text, ev.message_ref, late=True, private_ack=False)
     if added:
@@ -129,7 +128,11 @@ def _ideas_private(t: Turn) -> bool:
 
 def _empty_chair(t: Turn, ev: ReplyPosted) -> None:
     s = t.s
-    if any(a.text == ev.text and a.author == ev.person for a in s.empty_chair) or is_blank(ev.text):
+    if is_blank(ev.text):
+        t.to_person(ev.person, t.say("comment_empty"))
+        return
+    if any(a.text == ev.text.strip() and a.author == ev.person for a in s.empty_chair):
+        t.to_person(ev.person, t.say("empty_chair_already_saved"))
         return
     point = s.empty_chair_posts.get(ev.reply_to or "", "")
     s.empty_chair.append(EmptyChairAnswer(author=ev.person, text=ev.text.strip(), point=point))
@@ -157,7 +160,8 @@ def _edited(t: Turn, ev: ReplyEdited) -> None:
 
 def _deleted(t: Turn, ev: ReplyDeleted) -> None:
     s = t.s
-    own = [i for i in s.ideas_from_message(ev.message_ref) if not i.withdrawn]
+    own = [i for i in s.ideas_from_message(ev.message_ref)
+           if not i.withdrawn and (ev.person is None or i.author == ev.person)]
     rules = _rules(t)
     if own:
         if rules is not None and rules.kind == "own" and own[0].phase == s.phase_index:
@@ -223,5 +227,5 @@ def _join_args(args: str) -> tuple[dict[str, str], str | None]:
     except ValueError:  # an unbalanced quote: read it plainly rather than refuse
         words = args.split()
     tags = dict(part.split("=", 1) for part in words if "=" in part and not part.startswith("="))
-    numbers = [w for w in words if w.isdigit()]
+    numbers = [n for n in (whole(w, 1, 999) for w in words) if n is not None]
     return {k.lower(): v for k, v in tags.items()}, f"g{numbers[0]}" if numbers else None

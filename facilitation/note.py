@@ -8,6 +8,7 @@ the session opted in.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from datetime import date
 
@@ -233,9 +234,15 @@ def _participation(s: Session, people: list[str]) -> NoteParticipation:
     )
 
 
+# Markdown that would make participant text live in a note viewer: raw HTML (`<img onerror=...>`, `<script>`),
+# autolinks (`<javascript:...>`), links and images (`[x](javascript:...)`). Backslash-escaped, it shows as typed
+# (CommonMark, and Discord); the Slack rendering reads the escapes back (adapters/slack/render.note_mrkdwn).
+_MARKUP = re.compile(r"[\\<>\[\]]")
+
+
 def _bullet(text: str) -> str:
-    """A note bullet: participant text on one line, neutralised so the note can be posted safely."""
-    return " ".join(neutralise(text).split())
+    """A note point: participant text on one line, neutralised, its markup escaped and any bidi control closed."""
+    return _MARKUP.sub(lambda m: "\\" + m.group(0), " ".join(neutralise(text).split()))
 
 
 def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:

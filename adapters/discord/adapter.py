@@ -28,6 +28,7 @@ from yarl import URL
 from adapters.base import (
     DELIVERING,
     ActionSubmitted,
+    ButtonOutOfDate,
     CommandIssued,
     DeliveryError,
     Inbound,
@@ -42,7 +43,7 @@ from adapters.discord.client import OperaButton, OperaClient
 from adapters.discord.forms import FormFlow, Values
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
 from adapters.discord.start_form import start_form, start_options
-from adapters.formbook import FormBook
+from adapters.formbook import FORM_TABLES, FormBook
 from facilitation.effects import Action, Person
 
 log = logging.getLogger("facilitator.discord")
@@ -103,7 +104,7 @@ class DiscordAdapter:
         self._gateway_url = gateway_url
         self.structures = structures or {}
         self.client = OperaClient(self, command_name, sync_commands, structures)
-        self.forms = FormBook(forms_path, table="discord_forms")
+        self.forms = FormBook(forms_path, table=FORM_TABLES["discord"])
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
         self._titles: dict[str, str] = {}  # channel post ref -> its text (names its thread)
@@ -536,6 +537,12 @@ class DiscordAdapter:
             await self.command(modal_interaction, "start", {**options, **start_options(values)})
 
         await FormFlow(start_form(self.structures), submitted).start(interaction)
+
+    async def out_of_date(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await self._answer(interaction, ButtonOutOfDate(
+            channel=self._interaction_channel(interaction), person=_person(interaction.user),
+            event_id=f"discord:interaction:{interaction.id}"))
 
     async def clicked(self, interaction: discord.Interaction, session_id: str, action_id: str, value: str) -> None:
         custom_id = encode_custom_id(session_id, action_id, value)

@@ -18,7 +18,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from adapters.base import ActionSubmitted, CommandIssued, MessageDeleted, MessageEdited, Reply, UserMessage
+from adapters.base import (
+    ActionSubmitted,
+    ButtonOutOfDate,
+    CommandIssued,
+    MessageDeleted,
+    MessageEdited,
+    Reply,
+    UserMessage,
+)
 from adapters.slack import render
 from adapters.slack.adapter import SlackAdapter, message_ref
 
@@ -83,13 +91,17 @@ def build_app(
     async def on_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         clicked = body["actions"][0]
         decoded = render.decode_action_id(clicked["action_id"])
-        if decoded is None:
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        try:
+            if decoded is None:
+                raise render.ButtonOutOfDate(clicked["action_id"])
+            value, form = render.unpack_button_value(clicked.get("value"))
+        except render.ButtonOutOfDate:
             await ack()
+            await _out_of_date(adapter, body, channel, respond)
             return
         session_id, action_id, coded_value = decoded
-        value, form = render.unpack_button_value(clicked.get("value"))
         value = coded_value if value is None else value
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
         message = body.get("message") or {}
         if form is None and message:
             form = await adapter.form_for(channel, message.get("ts", ""), action_id)
@@ -108,13 +120,18 @@ def build_app(
 
     @app.view(render.FORM_CALLBACK)
     async def on_form(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = render.form_values(view["state"]["values"])
+        try:
+            values = render.form_values((view.get("state") or {}).get("values") or {})
+            meta = render.form_metadata(view)
+        except render.ButtonOutOfDate:
+            await ack()
+            await _out_of_date(adapter, body, "", None)
+            return
         errors = render.duplicate_rank_errors(values)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        meta = json.loads(view.get("private_metadata") or "{}")
         async with adapter.track():
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(ActionSubmitted(
@@ -137,6 +154,19 @@ def build_app(
                 await adapter.tell(person.id, channel, reply.text)
 
     return app
+
+
+async def _out_of_date(adapter: SlackAdapter, body: dict[str, Any], channel: str,
+                       respond: AsyncRespond | None) -> None:
+    """A button or form that does not decode: the person hears it is out of date (never an HTTP 500), where they
+    clicked, or in their DM for a modal (which has nowhere else to answer)."""
+    async with adapter.track():
+        person = await adapter.person(body["user"]["id"], body["user"].get("name"))
+        reply = await adapter.receive(ButtonOutOfDate(channel=channel, person=person))
+        if respond is not None:
+            await _respond(respond, reply)
+        elif reply is not None:
+            await adapter.tell(person.id, await adapter.dm_channel(person.id), reply.text)
 
 
 async def _respond(respond: AsyncRespond, reply: Reply | None) -> None:

@@ -15,7 +15,7 @@ from facilitation.turn import Turn
 
 # One separator between numbers (a comma with optional spaces, or spaces): a long run of spaces or digits
 # cannot be split many ways, so hostile input is matched in linear time.
-_PICK = re.compile(r"^\s*((?:#?\d+(?:\s*,\s*|\s+))*#?\d+)\s*(?:(?:because|:|-|\u2014|\|)\s*)?(.*)$", re.S | re.I)
+_PICK = re.compile(r"^\s*((?:#?[0-9]+(?:\s*,\s*|\s+))*#?[0-9]+)\s*(?:(?:because|:|-|\u2014|\|)\s*)?(.*)$", re.S | re.I)
 
 
 def pair_ideas(t: Turn, pair: PairSpace) -> list[Idea]:
@@ -122,7 +122,7 @@ class Pair(PhaseRules):
     def _typed_pick(self, t: Turn, person: str, args: str) -> None:
         m = _PICK.match(args)
         if m:
-            picks = ["i" + n.lstrip("#") for n in re.findall(r"#?\d+", m.group(1))]
+            picks = ["i" + n.lstrip("#") for n in re.findall(r"#?[0-9]+", m.group(1))]
             self._pick(t, person, picks, m.group(2), "")
         else:
             text, _, reason = args.partition(" because ")
