@@ -42,6 +42,7 @@ log = logging.getLogger("facilitator.slack")
 
 NOTE_DRAFT_EVENT = "opera_note_draft"
 NOTE_PUBLISHED_EVENT = "opera_note_published"
+NAME_RETRY_SECONDS = 60.0
 POST_EVENT = "opera_post"  # the metadata event type of posts that carry no other metadata
 
 # Looking for a post that failed ambiguously: from this long before the first attempt (clock skew between
@@ -121,6 +122,8 @@ class SlackAdapter:
         self._sink: Sink | None = None
         self._dms: dict[str, str] = {}
         self._names: dict[str, str] = {}
+        self._looking: dict[str, asyncio.Future[str | None]] = {}  # users.info calls in flight, by person
+        self._unnamed: dict[str, float] = {}  # person -> until when a failed look-up is not repeated
         # Forms too large to travel in a button's value, by message ref and action id.
         self.forms = forms or FormBook()
         self.inflight = 0
@@ -249,16 +252,30 @@ class SlackAdapter:
         return self._dms[person]
 
     async def person(self, user_id: str, hint: str | None = None) -> Person:
-        """The person with a display name (users.info, cached; the id if Slack won't say)."""
-        if user_id not in self._names:
-            try:
-                user = (await self.call("users.info", user=user_id))["user"]
-                profile = user.get("profile") or {}
-                self._names[user_id] = (profile.get("display_name") or profile.get("real_name")
-                                        or user.get("real_name") or user.get("name") or hint or user_id)
-            except DeliveryError:
-                return Person(id=user_id, name=hint or user_id)
-        return Person(id=user_id, name=self._names[user_id])
+        """The person with a display name (users.info, cached; the id if Slack won't say). Concurrent requests
+        for the same person share one call, and a failed look-up is not repeated for NAME_RETRY_SECONDS, so a
+        burst of 60 people joining costs 60 calls, not a multiple of it and a wave of 429s."""
+        name = self._names.get(user_id)
+        if name is None and self._unnamed.get(user_id, 0.0) < time.monotonic():
+            looking = self._looking.get(user_id)
+            if looking is None:
+                looking = self._looking[user_id] = asyncio.ensure_future(self._look_up(user_id))
+                looking.add_done_callback(lambda _: self._looking.pop(user_id, None))
+            name = await asyncio.shield(looking)
+        return Person(id=user_id, name=name or hint or user_id)
+
+    async def _look_up(self, user_id: str) -> str | None:
+        try:
+            user = (await self.call("users.info", user=user_id))["user"]
+        except DeliveryError:
+            self._unnamed[user_id] = time.monotonic() + NAME_RETRY_SECONDS
+            return None
+        profile = user.get("profile") or {}
+        name = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+                or user.get("name") or None)
+        if name:
+            self._names[user_id] = name
+        return name
 
     async def remember_form(self, ref: str, actions: list[Action]) -> None:
         for action in actions:
