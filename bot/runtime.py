@@ -279,20 +279,19 @@ class Runtime:
         live = [s for s in mine if s.status != "ended"] or mine
         return live[0] if len(live) == 1 else None
 
-    def _session_for_private_message(self, person: str) -> Session | str:
-        """The session a DM is for, or the key of the message saying why it is not clear. A running session
-        the person is in comes first; then the only running session (a newcomer joins by replying); an
-        ended session (its note not yet approved) only when nothing is running, so last week's session
-        never takes this week's ideas."""
-        live = [s for s in self.sessions.values() if s.status != "ended"]
-        mine = [s for s in live if _involves(s, person)]
-        if len(mine) > 1:
+    def _session_for_private_message(self, person: str, channel: str) -> Session | str:
+        """The session a DM is for, or the key of the message saying why there is none. A DM reaches only a
+        session the person takes part in (joined, facilitates or convenes), a running one first, an ended one
+        whose note is not yet approved only when they are in nothing running (so a late DM stays in its own
+        session); or the session running in the DM's own channel (the console, where everyone typing is in
+        its one channel). Anyone else is told how to join, and what they wrote reaches no session."""
+        mine = [s for s in self.sessions.values() if _involves(s, person) and s.note_status != "approved"]
+        chosen = [s for s in mine if s.status != "ended"] or mine
+        if not chosen and (here := self._running_in(channel)) is not None:
+            chosen = [here]
+        if len(chosen) > 1:
             return "runtime_dm_ambiguous"
-        if mine:
-            return mine[0]
-        if len(live) == 1:
-            return live[0]
-        return self._only_session_of(person) or "runtime_dm_no_session"
+        return chosen[0] if chosen else "runtime_dm_no_session"
 
     async def _start(self, inbound: CommandIssued, args: str) -> Reply | None:
         async with self._start_lock:
@@ -329,7 +328,7 @@ class Runtime:
             if found:
                 session_id, reply_to = found[0]
         elif inbound.private:
-            session = self._session_for_private_message(inbound.person.id)
+            session = self._session_for_private_message(inbound.person.id, inbound.channel)
             if isinstance(session, str):
                 return Reply(text=self.cfg.say(session))
             session_id = session.id

@@ -95,7 +95,8 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
     rules = _rules(t)
     typed = _TYPED_BALLOT.match(ev.text)
     if typed and rules and rules.on_command(t, CommandGiven(at=ev.at, person=ev.person, name=ev.name,
-                                                             command=typed.group(1).lower(), args=typed.group(2))):
+                                                             command=typed.group(1).lower(), args=typed.group(2),
+                                                             private=ev.private)):
         return  # "vote 2 2 5" written as a message, as the ballot post invites: a ballot, not an idea
     if rules and rules.on_reply(t, ev):
         return

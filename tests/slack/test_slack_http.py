@@ -45,6 +45,7 @@ async def test_forged_signature_and_stale_timestamp_get_401(slack: SlackHarness)
 
 async def test_every_message_subtype_is_acked_so_slack_never_retries(slack: SlackHarness) -> None:
     await slack.command(slack.facilitator, "start own=open Where next?")
+    await slack.command("UAMARA", "join")  # her DM below reaches the session: she is in it
     c, ts = slack.channel, slack.fake.next_ts
     events = [
         {"type": "message", "subtype": "channel_join", "channel": c, "user": "UNEW", "text": "joined", "ts": ts()},
