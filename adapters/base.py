@@ -53,6 +53,7 @@ class CommandIssued(BaseModel):
     person: Person
     text: str
     options: dict[str, Any] = {}  # structured settings from a start form
+    private: bool = False  # typed in the person's direct message with the bot
     event_id: str | None = None
 
 
@@ -66,6 +67,7 @@ class ActionSubmitted(BaseModel):
     action: str
     value: str = ""
     values: dict[str, str | list[str]] = {}
+    private: bool = False  # clicked in the person's direct message with the bot
     event_id: str | None = None
 
 

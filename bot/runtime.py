@@ -250,8 +250,12 @@ class Runtime:
             await self.apply(session_id, ev)
             return None
         if isinstance(inbound, ActionSubmitted):
-            if inbound.session_id not in self.sessions:
+            session = self.sessions.get(inbound.session_id)
+            if session is None:
                 return Reply(text=self.cfg.say("runtime_session_gone"))
+            if not self._clicked_in_place(session, inbound):
+                log.warning("session %s: %s from outside its channel refused", session.id, inbound.action)
+                return Reply(text=self.cfg.say("runtime_button_elsewhere"))
             await self.apply(inbound.session_id, ActionTaken(
                 at=self.clock(), person=inbound.person.id, name=inbound.person.name, action=inbound.action,
                 value=inbound.value, values=inbound.values))
@@ -260,17 +264,41 @@ class Runtime:
     def _running_in(self, channel: str) -> Session | None:
         return next((s for s in self.sessions.values() if s.channel == channel and s.status != "ended"), None)
 
+    def _spaces_in(self, channel: str) -> list[str]:
+        """The sessions whose pair space `channel` is (on Slack a pair space is a group DM: a channel of its
+        own, which a later session of the same people gets back), oldest first."""
+        return [sid for sid, key in self._by_ref.get(channel, []) if key.startswith("pair:") and key.count(":") == 1]
+
+    def _running_with_space(self, channel: str) -> Session | None:
+        live = [self.sessions[sid] for sid in self._spaces_in(channel)
+                if sid in self.sessions and self.sessions[sid].status != "ended"]
+        return live[-1] if live else None
+
+    def _clicked_in_place(self, s: Session, inbound: ActionSubmitted) -> bool:
+        """A button acts only on the session of the place it was pressed in: the session's channel (its threads
+        report it), one of its pair spaces, or the person's own DM with the bot (Join only in the channel)."""
+        if inbound.channel == s.channel:
+            return True
+        if inbound.private:
+            return inbound.action != "join"
+        return s.id in self._spaces_in(inbound.channel)
+
     async def _command(self, inbound: CommandIssued) -> Reply | None:
         word, args = commands.split(inbound.text)
         if word == "start":
             return await self._start(inbound, args)
         if word in ("", "help"):
             return Reply(text=self.cfg.say("runtime_help"))
-        session = self._running_in(inbound.channel) or self._only_session_of(inbound.person.id)
+        # Where it was typed decides the session: the channel's, a pair space's, or (only in the person's DM
+        # with the bot) the one session they are in. Never a session in another channel or server.
+        session = self._running_in(inbound.channel) or self._running_with_space(inbound.channel)
+        if session is None and inbound.private:
+            session = self._only_session_of(inbound.person.id)
         if session is None:
             return Reply(text=self.cfg.say("runtime_no_session"))
         await self.apply(session.id, CommandGiven(at=self.clock(), person=inbound.person.id,
-                                                  name=inbound.person.name, command=word, args=args))
+                                                  name=inbound.person.name, command=word, args=args,
+                                                  private=inbound.private))
         return None
 
     def _only_session_of(self, person: str) -> Session | None:

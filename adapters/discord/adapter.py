@@ -473,6 +473,11 @@ class DiscordAdapter:
             return ""
         return self._home(interaction.channel_id, interaction.channel)
 
+    @staticmethod
+    def _in_bot_dm(interaction: discord.Interaction) -> bool:
+        """Pressed or typed in the person's own DM with the bot (not a server, not someone else's DM)."""
+        return interaction.guild_id is None and bool(interaction.context.dm_channel)
+
     async def _answer(self, interaction: discord.Interaction, inbound: Inbound) -> None:
         """Hand `inbound` to the runtime while this interaction is open, then show any Reply ephemerally."""
         answering = _Answering(interaction, str(interaction.user.id))
@@ -496,7 +501,7 @@ class DiscordAdapter:
         channel = self._interaction_channel(interaction)
         await self._answer(interaction, CommandIssued(
             channel=channel, person=_person(interaction.user), text=text, options=options or {},
-            event_id=f"discord:interaction:{interaction.id}",
+            private=self._in_bot_dm(interaction), event_id=f"discord:interaction:{interaction.id}",
         ))
 
     async def start_form(self, interaction: discord.Interaction, options: dict[str, Any]) -> None:
@@ -515,7 +520,8 @@ class DiscordAdapter:
             await answer_to.response.defer(ephemeral=True, thinking=answer_to is not interaction)
             await self._answer(answer_to, ActionSubmitted(
                 channel=channel, person=_person(answer_to.user), session_id=session_id, action=action_id,
-                value=value, values=values, event_id=f"discord:interaction:{answer_to.id}",
+                value=value, values=values, private=self._in_bot_dm(interaction),
+                event_id=f"discord:interaction:{answer_to.id}",
             ))
 
         if form is None:

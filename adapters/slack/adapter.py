@@ -238,6 +238,16 @@ class SlackAdapter:
             self._dms[person] = response["channel"]["id"]
         return self._dms[person]
 
+    async def is_bot_dm(self, channel: str, person: str) -> bool:
+        """Whether `channel` is the person's own DM with the bot (not a channel, a group DM or a DM between
+        two people, where a command must not reach the person's session elsewhere)."""
+        if not channel.startswith("D"):
+            return False
+        try:
+            return channel == await self.dm_channel(person)
+        except DeliveryError:
+            return False
+
     async def person(self, user_id: str, hint: str | None = None) -> Person:
         """The person with a display name (users.info, cached; the id if Slack won't say)."""
         if user_id not in self._names:

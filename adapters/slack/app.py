@@ -71,6 +71,7 @@ def build_app(
             person = await adapter.person(body["user_id"], body.get("user_name"))
             reply = await adapter.receive(CommandIssued(
                 channel=body["channel_id"], person=person, text=render.unescape(text),
+                private=await adapter.is_bot_dm(body["channel_id"], person.id),
                 event_id=f"command:{body['trigger_id']}"))
             await _respond(respond, reply)
 
@@ -103,7 +104,7 @@ def build_app(
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(ActionSubmitted(
                 channel=channel, person=person, session_id=session_id, action=action_id, value=value,
-                event_id=f"action:{body['trigger_id']}"))
+                private=await adapter.is_bot_dm(channel, person.id), event_id=f"action:{body['trigger_id']}"))
             await _respond(respond, reply)
 
     @app.view(render.FORM_CALLBACK)
@@ -119,7 +120,8 @@ def build_app(
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(ActionSubmitted(
                 channel=meta.get("c", ""), person=person, session_id=meta.get("s", ""), action=meta.get("a", ""),
-                value=meta.get("v") or "", values=values, event_id=f"view:{view['id']}"))
+                value=meta.get("v") or "", values=values, private=await adapter.is_bot_dm(meta.get("c", ""), person.id),
+                event_id=f"view:{view['id']}"))
             if reply:
                 await adapter.tell(person.id, meta.get("c", ""), reply.text, meta.get("t"))
 
