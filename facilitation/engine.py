@@ -123,9 +123,13 @@ def _late(t: Turn, ev: ReplyPosted) -> None:
             t.to_facilitators(t.say("late_told", name=neutralise(ev.name), ideas=preview))
 
 
+# Phases in which the group has not yet heard anyone's ideas: a private session's text stays with its author.
+BEFORE_EXPLAIN = ("own", "pair", "merge", "score")
+
+
 def _ideas_private(t: Turn) -> bool:
     s = t.s
-    return s.options.own_private and s.status != "ended" and s.phase is not None and s.phase.kind in ("own", "pair")
+    return s.options.own_private and s.status != "ended" and s.phase is not None and s.phase.kind in BEFORE_EXPLAIN
 
 
 def _empty_chair(t: Turn, ev: ReplyPosted) -> None:

@@ -175,8 +175,6 @@ class DiscordAdapter:
     ) -> str:
         parent = await self._text_channel(channel)
         name = f"{title} {pair_id}: {', '.join(m.name for m in members)}"[:100]
-        fallback_note = ""
-        thread: discord.Thread
         try:
             thread = await parent.create_thread(
                 name=name, type=discord.ChannelType.private_thread, invitable=False, auto_archive_duration=1440,
@@ -184,31 +182,21 @@ class DiscordAdapter:
         except discord.Forbidden as exc:
             if exc.code not in (MISSING_PERMISSIONS, MISSING_ACCESS):
                 raise
-            # Keep the session going in a public thread, and say plainly what that costs.
-            fallback_note = (
-                f"I couldn't open a private thread for pair {pair_id} in <#{channel}>: I'm missing the "
-                "**Create Private Threads** permission there. The pair is meeting in a **public** thread instead, "
-                "which everyone in the channel can read. Grant me Create Private Threads (and Send Messages in "
-                "Threads) in this channel to keep pairs private."
-            )
-            try:
-                thread = await parent.create_thread(
-                    name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440,
-                )
-            except discord.Forbidden as again:
-                raise DeliveryError(
-                    f"I couldn't open any thread for pair {pair_id} in <#{channel}>: grant me **Create Private "
-                    "Threads**, **Create Public Threads** and **Send Messages in Threads** there. The pair's "
-                    "messages go to the session thread meanwhile."
-                ) from again
+            # Never a public thread: the intro carries both members' private ideas. With no ref, the runtime
+            # sends each member the pair's messages by DM.
+            raise DeliveryError(
+                f"I couldn't open a private thread for pair {pair_id} in <#{channel}>: I'm missing the **Create "
+                "Private Threads** permission there. Its members get the pair's messages by direct message "
+                "instead (they can pick there with the Pick button, but can't talk to each other through me). "
+                "Grant me Create Private Threads (and Send Messages in Threads) in this channel to keep pairs "
+                "together in private."
+            ) from exc
         self._parents[thread.id] = int(channel)
         for member in members:
             try:
                 await thread.add_user(discord.Object(id=int(member.id)))
             except discord.HTTPException:
                 log.warning("could not add %s to pair thread %s", member.id, thread.id)
-        if fallback_note:
-            raise DeliveryError(fallback_note, ref=str(thread.id))  # the runtime uses the public thread
         return str(thread.id)
 
     async def deliver_note(

@@ -133,10 +133,14 @@ class Pair(PhaseRules):
     def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
         # Conversation inside a pair space stays there: it is the pair's own discussion. A message that
         # starts with "pick" is the pick the intro tells people they can type there.
+        word, _, rest = ev.text.strip().partition(" ")
+        typed_pick = word.lower().lstrip("/") == "pick"
+        if ev.private and typed_pick and pair_of(t, ev.person) is not None:
+            self._typed_pick(t, ev.person, rest.strip())  # a pair that meets by DM (no private space allowed)
+            return True
         if not (ev.reply_to and ev.reply_to.startswith("pair:")):
             return False
-        word, _, rest = ev.text.strip().partition(" ")
-        if word.lower().lstrip("/") == "pick":
+        if typed_pick:
             self._typed_pick(t, ev.person, rest.strip())
         return True
 
