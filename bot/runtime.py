@@ -319,6 +319,8 @@ class Runtime:
             chosen = [here]
         if len(chosen) > 1:
             return "runtime_dm_ambiguous"
+        if not chosen and any(_involves(s, person) for s in self.sessions.values()):
+            return "runtime_dm_session_over"  # their session's note is posted: it takes nothing more
         return chosen[0] if chosen else "runtime_dm_no_session"
 
     async def _start(self, inbound: CommandIssued, args: str) -> Reply | None:

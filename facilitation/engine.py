@@ -50,7 +50,11 @@ def apply(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Sessi
     s = state
     s.events_handled += 1
     t = Turn(s, cfg, event.at)
-    if isinstance(event, TimerFired):
+    if s.note_status == "approved" and isinstance(event, ReplyPosted | ReplyEdited | ReplyDeleted):
+        # The note is posted: it never changes unseen, so what arrives now is not taken (and the person is told).
+        if event.person is not None and not isinstance(event, ReplyDeleted):
+            t.to_person(event.person, t.say("session_closed"))
+    elif isinstance(event, TimerFired):
         _timer(t, event)
     elif isinstance(event, ReplyPosted):
         _reply(t, event)
@@ -183,7 +187,7 @@ def _action(t: Turn, ev: ActionTaken) -> None:
         lifecycle.join_reply(t, ev.person, ev.name, group=ev.value or None)
         return
     if ev.action == "approve_note":
-        controls.approve(t, ev.person)
+        controls.approve(t, ev.person, ev.value)
         return
     if ev.action.startswith("control:"):
         command = ev.action.split(":", 1)[1]
