@@ -7,7 +7,9 @@ It knows nothing of OPERA: phases, pairs and votes are the engine's business.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -77,6 +79,18 @@ Inbound = Annotated[
 ]
 
 Sink = Callable[[Inbound], Awaitable["Reply | None"]]
+
+
+# Set by an adapter around one hand-off to the runtime, for platforms that must be acknowledged quickly: the runtime
+# sets it once what it was handed is committed to the event store, so the adapter acknowledges only then.
+STORED: ContextVar[asyncio.Event | None] = ContextVar("inbound_stored", default=None)
+
+
+def mark_stored() -> None:
+    """The inbound message being handled is safely stored (called by the runtime after its commit)."""
+    stored = STORED.get()
+    if stored is not None:
+        stored.set()
 
 
 class Reply(BaseModel):

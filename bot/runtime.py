@@ -29,6 +29,7 @@ from adapters.base import (
     Reply,
     Target,
     UserMessage,
+    mark_stored,
 )
 from bot import commands
 from bot.configuration import ConfigError, default_options, engine_config, load_structure
@@ -411,6 +412,7 @@ class Runtime:
             except StoreError:
                 self._dirty.add(session_id)  # rebuilt from the store before its next event
                 raise
+            mark_stored()  # the platform may be acknowledged now: a crash from here on loses nothing
             self._ideas_arrived.set()
             if earlier is not None:
                 await asyncio.shield(earlier)

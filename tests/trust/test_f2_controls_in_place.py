@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,9 +13,7 @@ from tests.contract.console_harness import ConsoleHarness
 from tests.contract.discord_harness import NAMES, DiscordHarness, discord_world
 from tests.contract.slack_harness import SlackHarness
 from tests.discord.fake_discord import FakeDiscord
-from tests.slack.fake_slack import BOT_ID, BOT_USER, TEAM
-from tests.slack.signed import APP_ID
-from tests.trust.helpers import status
+from tests.trust.helpers import block_actions, status
 
 QUESTION = "Where should the money go?"
 
@@ -36,29 +33,12 @@ async def test_console_a_command_or_click_from_another_channel_changes_nothing(c
     assert "People: 0." in await status(h)
 
 
-def _forged_click(h: SlackHarness, person: str, message_ref: str, label: str, channel: str) -> dict:
-    """Slack's block_actions for a real button of the bot, but reporting another channel as where it was pressed."""
-    msg = h.fake.message(message_ref)
-    button = next(b for b in msg.buttons() if b["text"]["text"] == label)
-    return {
-        "type": "block_actions", "api_app_id": APP_ID, "token": "legacy", "trigger_id": "trig-forged",
-        "user": {"id": person, "username": "x", "name": "x", "team_id": TEAM}, "team": {"id": TEAM, "domain": "x"},
-        "container": {"type": "message", "message_ts": msg.ts, "channel_id": channel, "is_ephemeral": False},
-        "channel": {"id": channel, "name": "elsewhere"},
-        "message": {"type": "message", "ts": msg.ts, "text": msg.text, "blocks": msg.blocks, "user": BOT_USER,
-                    "bot_id": BOT_ID},
-        "response_url": h.fake.response_url(person, channel),
-        "actions": [{"type": "button", "action_id": button["action_id"], "block_id": "actions0",
-                     "text": button["text"], "value": button.get("value"), "action_ts": f"{time.time():.6f}"}],
-    }
-
-
 async def test_slack_a_join_reporting_another_channel_and_a_command_typed_elsewhere_are_refused(
         slack: SlackHarness) -> None:
     h = slack
     await h.command(h.facilitator, f"start {QUESTION}")
     question = next(m for m in h.seen() if "Join" in m.buttons)
-    status_code, _ = await h.signed.interaction(_forged_click(h, h.people[0], question.ref, "Join", "C0OTHER"))
+    status_code, _ = await h.signed.interaction(block_actions(h, h.people[0], question.ref, "Join", "C0OTHER"))
     await h.settle()
     assert status_code == 200
     assert "another channel" in (h._replies_to(h.people[0], 0) or "")
