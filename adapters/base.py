@@ -7,6 +7,7 @@ It knows nothing of OPERA: phases, pairs and votes are the engine's business.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -56,6 +57,7 @@ class CommandIssued(BaseModel):
     person: Person
     text: str
     options: dict[str, Any] = {}  # structured settings from a start form
+    private: bool = False  # typed in the person's direct message with the bot
     event_id: str | None = None
 
 
@@ -69,6 +71,7 @@ class ActionSubmitted(BaseModel):
     action: str
     value: str = ""
     values: dict[str, str | list[str]] = {}
+    private: bool = False  # clicked in the person's direct message with the bot
     event_id: str | None = None
 
 
@@ -88,6 +91,18 @@ Inbound = Annotated[
 ]
 
 Sink = Callable[[Inbound], Awaitable["Reply | None"]]
+
+
+# Set by an adapter around one hand-off to the runtime, for platforms that must be acknowledged quickly: the runtime
+# sets it once what it was handed is committed to the event store, so the adapter acknowledges only then.
+STORED: ContextVar[asyncio.Event | None] = ContextVar("inbound_stored", default=None)
+
+
+def mark_stored() -> None:
+    """The inbound message being handled is safely stored (called by the runtime after its commit)."""
+    stored = STORED.get()
+    if stored is not None:
+        stored.set()
 
 
 class Reply(BaseModel):

@@ -208,7 +208,8 @@ class ConsoleAdapter:
             self.out.write(f"[console] There's no button '{label}' on {ref}.\n")
             return None
         return await self.send(ActionSubmitted(channel=self.channel, person=person, session_id=msg.session_id,
-                                               action=action.id, value=action.value, values=values or {}))
+                                               action=action.id, value=action.value, values=values or {},
+                                               private=msg.where == f"private:{person.id}"))
 
 
 def _form_values(words: list[str]) -> dict[str, str | list[str]]:

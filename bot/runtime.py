@@ -30,6 +30,7 @@ from adapters.base import (
     Reply,
     Target,
     UserMessage,
+    mark_stored,
 )
 from bot import commands
 from bot.configuration import ConfigError, default_options, engine_config, load_structure
@@ -283,8 +284,12 @@ class Runtime:
         if isinstance(inbound, ButtonOutOfDate):
             return Reply(text=self.cfg.say("button_out_of_date"))
         if isinstance(inbound, ActionSubmitted):
-            if inbound.session_id not in self.sessions:
+            session = self.sessions.get(inbound.session_id)
+            if session is None:
                 return Reply(text=self.cfg.say("runtime_session_gone"))
+            if not self._clicked_in_place(session, inbound):
+                log.warning("session %s: %s from outside its channel refused", session.id, inbound.action)
+                return Reply(text=self.cfg.say("runtime_button_elsewhere"))
             await self.apply(inbound.session_id, ActionTaken(
                 at=self.clock(), person=inbound.person.id, name=inbound.person.name, action=inbound.action,
                 value=inbound.value, values=inbound.values), sender=inbound.person.id)
@@ -293,19 +298,46 @@ class Runtime:
     def _running_in(self, channel: str) -> Session | None:
         return next((s for s in self.sessions.values() if s.channel == channel and s.status != "ended"), None)
 
+    def _spaces_in(self, channel: str) -> list[str]:
+        """The sessions whose pair space `channel` is (on Slack a pair space is a group DM: a channel of its
+        own, which a later session of the same people gets back), oldest first."""
+        return [sid for sid, key in self._by_ref.get(channel, []) if key.startswith("pair:") and key.count(":") == 1]
+
+    def _running_with_space(self, channel: str) -> Session | None:
+        live = [self.sessions[sid] for sid in self._spaces_in(channel)
+                if sid in self.sessions and self.sessions[sid].status != "ended"]
+        return live[-1] if live else None
+
+    def _clicked_in_place(self, s: Session, inbound: ActionSubmitted) -> bool:
+        """A button acts only on the session of the place it was pressed in: the session's channel (its threads
+        report it), one of its pair spaces, or the person's own DM with the bot (Join only in the channel)."""
+        if inbound.channel == s.channel:
+            return True
+        if inbound.private:
+            return inbound.action != "join"
+        return s.id in self._spaces_in(inbound.channel)
+
     async def _command(self, inbound: CommandIssued) -> Reply | None:
         word, args = commands.split(inbound.text)
         if word == "start":
             return await self._start(inbound, args)
         if word in ("", "help"):
             return Reply(text=self.cfg.say("runtime_help"))
-        session = self._running_in(inbound.channel) or self._only_session_of(inbound.person.id)
+        # Where it was typed decides the session: the channel's, a pair space's, or (only in the person's DM
+        # with the bot) the one session they are in. Never a session in another channel or server.
+        session = self._running_in(inbound.channel) or self._running_with_space(inbound.channel)
+        if session is None and word == "retry":  # an ended session whose note is still owed to this channel
+            session = next((s for s in self.sessions.values()
+                            if s.channel == inbound.channel and self.deliveries.failed(s.id)), None)
+        if session is None and inbound.private:
+            session = self._only_session_of(inbound.person.id)
         if session is None:
             return Reply(text=self.cfg.say("runtime_no_session"))
         if word == "retry":
             return self._retry(session, inbound.person.id)
         await self.apply(session.id, CommandGiven(at=self.clock(), person=inbound.person.id,
-                                                  name=inbound.person.name, command=word, args=args),
+                                                  name=inbound.person.name, command=word, args=args,
+                                                  private=inbound.private),
                          sender=inbound.person.id)
         return None
 
@@ -323,20 +355,21 @@ class Runtime:
         live = [s for s in mine if s.status != "ended"] or mine
         return live[0] if len(live) == 1 else None
 
-    def _session_for_private_message(self, person: str) -> Session | str:
-        """The session a DM is for, or the key of the message saying why it is not clear. A running session
-        the person is in comes first; then the only running session (a newcomer joins by replying); an
-        ended session (its note not yet approved) only when nothing is running, so last week's session
-        never takes this week's ideas."""
-        live = [s for s in self.sessions.values() if s.status != "ended"]
-        mine = [s for s in live if _involves(s, person)]
-        if len(mine) > 1:
+    def _session_for_private_message(self, person: str, channel: str) -> Session | str:
+        """The session a DM is for, or the key of the message saying why there is none. A DM reaches only a
+        session the person takes part in (joined, facilitates or convenes), a running one first, an ended one
+        whose note is not yet approved only when they are in nothing running (so a late DM stays in its own
+        session); or the session running in the DM's own channel (the console, where everyone typing is in
+        its one channel). Anyone else is told how to join, and what they wrote reaches no session."""
+        mine = [s for s in self.sessions.values() if _involves(s, person) and s.note_status != "approved"]
+        chosen = [s for s in mine if s.status != "ended"] or mine
+        if not chosen and (here := self._running_in(channel)) is not None:
+            chosen = [here]
+        if len(chosen) > 1:
             return "runtime_dm_ambiguous"
-        if mine:
-            return mine[0]
-        if len(live) == 1:
-            return live[0]
-        return self._only_session_of(person) or "runtime_dm_no_session"
+        if not chosen and any(_involves(s, person) for s in self.sessions.values()):
+            return "runtime_dm_session_over"  # their session's note is posted: it takes nothing more
+        return chosen[0] if chosen else "runtime_dm_no_session"
 
     async def _start(self, inbound: CommandIssued, args: str) -> Reply | None:
         async with self._start_lock:
@@ -373,7 +406,7 @@ class Runtime:
             if found:
                 session_id, reply_to = found[0]
         elif inbound.private:
-            session = self._session_for_private_message(inbound.person.id)
+            session = self._session_for_private_message(inbound.person.id, inbound.channel)
             if isinstance(session, str):
                 return Reply(text=self.cfg.say(session))
             session_id = session.id
@@ -434,6 +467,7 @@ class Runtime:
         except StoreError:
             self._dirty.add(session_id)  # rebuilt from the store before its next event
             raise
+        mark_stored()  # the platform may be acknowledged now: a crash from here on loses nothing
         self._ideas_arrived.set()
         for effect in effects:  # timers only once the event that set them is on disk
             if isinstance(effect, StartTimer):

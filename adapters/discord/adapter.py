@@ -181,8 +181,6 @@ class DiscordAdapter:
     ) -> str:
         parent = await self._text_channel(channel)
         name = f"{title} {pair_id}: {', '.join(m.name for m in members)}"[:100]
-        fallback_note = ""
-        thread: discord.Thread
         try:
             thread = await parent.create_thread(
                 name=name, type=discord.ChannelType.private_thread, invitable=False, auto_archive_duration=1440,
@@ -190,31 +188,21 @@ class DiscordAdapter:
         except discord.Forbidden as exc:
             if exc.code not in (MISSING_PERMISSIONS, MISSING_ACCESS):
                 raise
-            # Keep the session going in a public thread, and say plainly what that costs.
-            fallback_note = (
-                f"I couldn't open a private thread for pair {pair_id} in <#{channel}>: I'm missing the "
-                "**Create Private Threads** permission there. The pair is meeting in a **public** thread instead, "
-                "which everyone in the channel can read. Grant me Create Private Threads (and Send Messages in "
-                "Threads) in this channel to keep pairs private."
-            )
-            try:
-                thread = await parent.create_thread(
-                    name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440,
-                )
-            except discord.Forbidden as again:
-                raise DeliveryError(
-                    f"I couldn't open any thread for pair {pair_id} in <#{channel}>: grant me **Create Private "
-                    "Threads**, **Create Public Threads** and **Send Messages in Threads** there. The pair's "
-                    "messages go to the session thread meanwhile."
-                ) from again
+            # Never a public thread: the intro carries both members' private ideas. With no ref, the runtime
+            # sends each member the pair's messages by DM.
+            raise DeliveryError(
+                f"I couldn't open a private thread for pair {pair_id} in <#{channel}>: I'm missing the **Create "
+                "Private Threads** permission there. Its members get the pair's messages by direct message "
+                "instead (they can pick there with the Pick button, but can't talk to each other through me). "
+                "Grant me Create Private Threads (and Send Messages in Threads) in this channel to keep pairs "
+                "together in private."
+            ) from exc
         self._parents[thread.id] = int(channel)
         for member in members:
             try:
                 await thread.add_user(discord.Object(id=int(member.id)))
             except discord.HTTPException:
                 log.warning("could not add %s to pair thread %s", member.id, thread.id)
-        if fallback_note:
-            raise DeliveryError(fallback_note, ref=str(thread.id))  # the runtime uses the public thread
         return str(thread.id)
 
     async def deliver_note(
@@ -506,6 +494,11 @@ class DiscordAdapter:
             return ""
         return self._home(interaction.channel_id, interaction.channel)
 
+    @staticmethod
+    def _in_bot_dm(interaction: discord.Interaction) -> bool:
+        """Pressed or typed in the person's own DM with the bot (not a server, not someone else's DM)."""
+        return interaction.guild_id is None and bool(interaction.context.dm_channel)
+
     async def _answer(self, interaction: discord.Interaction, inbound: Inbound) -> None:
         """Hand `inbound` to the runtime while this interaction is open, then show any Reply ephemerally."""
         answering = _Answering(interaction, str(interaction.user.id))
@@ -529,7 +522,7 @@ class DiscordAdapter:
         channel = self._interaction_channel(interaction)
         await self._answer(interaction, CommandIssued(
             channel=channel, person=_person(interaction.user), text=text, options=options or {},
-            event_id=f"discord:interaction:{interaction.id}",
+            private=self._in_bot_dm(interaction), event_id=f"discord:interaction:{interaction.id}",
         ))
 
     async def start_form(self, interaction: discord.Interaction, options: dict[str, Any]) -> None:
@@ -554,7 +547,8 @@ class DiscordAdapter:
             await answer_to.response.defer(ephemeral=True, thinking=answer_to is not interaction)
             await self._answer(answer_to, ActionSubmitted(
                 channel=channel, person=_person(answer_to.user), session_id=session_id, action=action_id,
-                value=value, values=values, event_id=f"discord:interaction:{answer_to.id}",
+                value=value, values=values, private=self._in_bot_dm(interaction),
+                event_id=f"discord:interaction:{answer_to.id}",
             ))
 
         if form is None:

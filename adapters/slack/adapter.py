@@ -16,6 +16,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -32,7 +33,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.base import DELIVERING, DeliveryError, Inbound, Reply, Sink, Target
+from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Reply, Sink, Target
 from adapters.formbook import FormBook
 from adapters.slack import render
 from adapters.slack.throttle import ChannelThrottle
@@ -44,6 +45,10 @@ NOTE_DRAFT_EVENT = "opera_note_draft"
 NOTE_PUBLISHED_EVENT = "opera_note_published"
 NAME_RETRY_SECONDS = 60.0
 POST_EVENT = "opera_post"  # the metadata event type of posts that carry no other metadata
+
+# Slack wants every request answered within 3 s; input not stored by then is acknowledged anyway (and still
+# handed on), leaving room for the answer to travel.
+ACK_SECONDS = 2.5
 
 # Looking for a post that failed ambiguously: from this long before the first attempt (clock skew between
 # us and Slack), at most this many pages of this many messages.
@@ -111,7 +116,7 @@ class SlackAdapter:
 
     def __init__(self, client: AsyncWebClient, throttle: ChannelThrottle | None = None,
                  extra_429_rounds: int = 10, forms: FormBook | None = None,
-                 post_attempts: int = 3, repost_backoff: float = 0.5) -> None:
+                 post_attempts: int = 3, repost_backoff: float = 0.5, ack_seconds: float = ACK_SECONDS) -> None:
         self.client = client
         self.throttle = throttle or ChannelThrottle()
         self.extra_429_rounds = extra_429_rounds
@@ -127,6 +132,8 @@ class SlackAdapter:
         # Forms too large to travel in a button's value, by message ref and action id.
         self.forms = forms or FormBook()
         self.inflight = 0
+        self.ack_seconds = ack_seconds
+        self._work: set[asyncio.Task[None]] = set()  # payloads being handled after Slack was acknowledged
 
     def bind(self, sink: Sink) -> None:
         self._sink = sink
@@ -145,8 +152,34 @@ class SlackAdapter:
         finally:
             self.inflight -= 1
 
-    def track(self) -> _Tracked:
-        return _Tracked(self)
+    async def hand_over(self, work: Callable[[], Awaitable[None]],
+                        ack: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Run `work` (one payload handed to the runtime, then any answer to the person) in the background, and
+        acknowledge Slack (`ack`; for events, returning) once the runtime has stored what it was handed, or found
+        nothing to store: input is never acknowledged and then lost. Storing that takes longer than
+        `ack_seconds` is acknowledged anyway, inside Slack's 3 s, and the work carries on."""
+        stored = asyncio.Event()
+
+        async def run() -> None:
+            STORED.set(stored)  # this task's own context: the runtime marks it after its commit
+            try:
+                await work()
+            except Exception:
+                log.exception("a Slack payload could not be handled")
+            finally:
+                stored.set()
+                self.inflight -= 1
+
+        self.inflight += 1
+        task = asyncio.create_task(run())
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+        try:
+            await asyncio.wait_for(stored.wait(), self.ack_seconds)
+        except TimeoutError:
+            log.warning("not stored within %.1f s; acknowledging Slack anyway", self.ack_seconds)
+        if ack is not None:
+            await ack()
 
     # --- Web API calls ------------------------------------------------------------------------
 
@@ -250,6 +283,16 @@ class SlackAdapter:
             response = await self.call("conversations.open", users=[person])
             self._dms[person] = response["channel"]["id"]
         return self._dms[person]
+
+    async def is_bot_dm(self, channel: str, person: str) -> bool:
+        """Whether `channel` is the person's own DM with the bot (not a channel, a group DM or a DM between
+        two people, where a command must not reach the person's session elsewhere)."""
+        if not channel.startswith("D"):
+            return False
+        try:
+            return channel == await self.dm_channel(person)
+        except DeliveryError:
+            return False
 
     async def person(self, user_id: str, hint: str | None = None) -> Person:
         """The person with a display name (users.info, cached; the id if Slack won't say). Concurrent requests
@@ -359,19 +402,6 @@ class SlackAdapter:
                             blocks=render.message_blocks(body, [], ""), **params)
         except DeliveryError:
             log.warning("could not answer %s in %s", person, channel)
-
-
-class _Tracked:
-    """Counts listener work in flight so tests (and shutdown) can wait for quiet."""
-
-    def __init__(self, adapter: SlackAdapter) -> None:
-        self.adapter = adapter
-
-    async def __aenter__(self) -> None:
-        self.adapter.inflight += 1
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.adapter.inflight -= 1
 
 
 def _with_nonce(metadata: dict[str, Any] | None, nonce: str) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class FakeDiscord:
                     "avatar": None, "bot": True}
         self.guild_id = self.new_id()
         self.channel_id = self.new_id()
+        self.guild_names = {self.guild_id: "Community network"}
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {
             self.channel_id: {"id": self.channel_id, "type": 0, "guild_id": self.guild_id, "name": "breakout",
@@ -129,6 +130,14 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
+    def add_guild(self, name: str) -> str:
+        """Another server (with the same members and the bot) and one text channel in it; returns the channel id.
+        Call before start()."""
+        guild, channel = self.new_id(), self.new_id()
+        self.guild_names[guild] = name
+        self.channels[channel] = {**self.channels[self.channel_id], "id": channel, "guild_id": guild}
+        return channel
+
     def add_user(self, name: str) -> str:
         uid = self.new_id()
         self.users[uid] = {"id": uid, "username": name.lower(), "global_name": name, "discriminator": "0",
@@ -168,17 +177,22 @@ class FakeDiscord:
 
     async def _ready(self, ws: web.WebSocketResponse) -> None:
         await self._send_event(ws, "READY", {
-            "v": 10, "user": self.bot, "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "v": 10, "user": self.bot, "guilds": [{"id": g, "unavailable": True} for g in self.guild_names],
             "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
             "application": {"id": self.application_id, "flags": 0}, "private_channels": [], "relationships": [],
         })
-        threads = [c for c in self.channels.values() if c["type"] in (11, 12)]
+        for guild, name in self.guild_names.items():
+            await self._guild_create(ws, guild, name)
+
+    async def _guild_create(self, ws: web.WebSocketResponse, guild: str, name: str) -> None:
+        threads = [c for c in self.channels.values() if c["type"] in (11, 12) and c.get("guild_id") == guild]
         await self._send_event(ws, "GUILD_CREATE", {
-            "id": self.guild_id, "name": "Community network", "owner_id": next(iter(self.users), self.bot["id"]),
+            "id": guild, "name": name, "owner_id": next(iter(self.users), self.bot["id"]),
             "unavailable": False, "large": False, "member_count": len(self.users) + 1, "features": [],
-            "roles": [{"id": self.guild_id, "name": "@everyone", "permissions": "2248473465835073", "position": 0,
+            "roles": [{"id": guild, "name": "@everyone", "permissions": "2248473465835073", "position": 0,
                        "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
-            "channels": [c for c in self.channels.values() if c["type"] == 0], "threads": threads,
+            "channels": [c for c in self.channels.values() if c["type"] == 0 and c.get("guild_id") == guild],
+            "threads": threads,
             "members": [self._member(uid) for uid in [self.bot["id"], *self.users]],
             "emojis": [], "stickers": [], "presences": [], "voice_states": [], "stage_instances": [],
             "guild_scheduled_events": [], "premium_tier": 0, "afk_timeout": 300, "verification_level": 0,
@@ -487,8 +501,8 @@ class FakeDiscord:
             "locale": "en-US", "entitlements": [], "attachment_size_limit": 8 * 1024 * 1024,
         }
         if channel.get("guild_id"):
-            payload.update(guild_id=self.guild_id, guild_locale="en-US", member=self._member(user_id), context=0,
-                           authorizing_integration_owners={"0": self.guild_id})
+            payload.update(guild_id=channel["guild_id"], guild_locale="en-US", member=self._member(user_id), context=0,
+                           authorizing_integration_owners={"0": channel["guild_id"]})
         else:
             payload.update(user=self._user(user_id), context=1, authorizing_integration_owners={"0": self.guild_id})
         if message is not None:

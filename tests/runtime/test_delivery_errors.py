@@ -75,4 +75,5 @@ async def test_the_convenor_hears_posted_only_once_the_note_is_posted_and_retry_
         assert not await runtime.store.open_sessions(), "closed once the note is out"
 
         again = await adapter.send(CommandIssued(channel=adapter.channel, person=fay, text="retry"))
-        assert again is not None and "Nothing is waiting" in again.text
+        assert again is not None and "Sending again" not in again.text, "nothing is owed any more"
+        assert len([m for m in adapter.messages if m.where == "channel" and "Open the hall" in m.text]) == 1
