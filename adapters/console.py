@@ -37,6 +37,7 @@ from facilitation.effects import Action, Person
 from facilitation.help import COMMAND_WORDS
 from facilitation.note import note_file_stem
 
+USER_REF_PREFIX = "u"  # people's messages are u1, u2, ... (the bot's are b1, b2, ...)
 _LINE = re.compile(
     r"^\s*(?P<name>[^\s:@/!]+)\s*(?:(?P<at>@\S+)\s*:|(?P<kind>dm|pair)\s*:|:|(?=[/!]))\s?(?P<rest>.*)$", re.S
 )
@@ -56,6 +57,7 @@ class ConsoleMessage(BaseModel):
 
 class ConsoleAdapter:
     name = "console"
+    delivers_inline = True  # a terminal shows each answer before it takes the next line
 
     def __init__(self, out: TextIO | None = None, channel: str = "#breakout", note_dir: Path | None = None) -> None:
         self.out = out if out is not None else sys.stdout
@@ -82,7 +84,7 @@ class ConsoleAdapter:
             return max((int(r[1:]) for r in refs if r[:1] == prefix and r[1:].isdigit()), default=0)
 
         self._ids = itertools.count(last("b") + 1)
-        self._user_ids = itertools.count(last("u") + 1)
+        self._user_ids = itertools.count(last(USER_REF_PREFIX) + 1)
 
     # --- outbound ------------------------------------------------------------------------------
 
@@ -182,7 +184,7 @@ class ConsoleAdapter:
             return await self.send(CommandIssued(channel=self.channel, person=person, text=rest[1:]))
         if rest.startswith("!"):
             return await self._special(person, rest[1:])
-        ref = self.last_user_ref = f"u{next(self._user_ids)}"
+        ref = self.last_user_ref = f"{USER_REF_PREFIX}{next(self._user_ids)}"
         self.out.write(f"[{m.group('kind') or 'thread'}] {person.name} ({ref}): {rest}\n")
         kind, at = m.group("kind"), m.group("at")
         if kind == "dm":
@@ -191,8 +193,11 @@ class ConsoleAdapter:
             msg = UserMessage(channel=self.channel, person=person, text=rest, message_ref=ref,
                               reply_to_ref=self._spaces.get(person.id))
         else:
-            msg = UserMessage(channel=self.channel, person=person, text=rest, message_ref=ref,
-                              reply_to_ref=at[1:] if at else self._root)
+            # Before any thread post this run (just after a restart) there is no thread to reply in: the line goes
+            # to the bot directly, which finds the person's session, rather than being taken for chatter.
+            root = at[1:] if at else self._root
+            msg = UserMessage(channel=self.channel, person=person, text=rest, message_ref=ref, reply_to_ref=root,
+                              private=root is None)
         return await self.send(msg)
 
     async def _special(self, person: Person, rest: str) -> Reply | None:
@@ -222,7 +227,8 @@ class ConsoleAdapter:
             self.out.write(f"[console] There's no button '{label}' on {ref}.\n")
             return None
         return await self.send(ActionSubmitted(channel=self.channel, person=person, session_id=msg.session_id,
-                                               action=action.id, value=action.value, values=values or {}))
+                                               action=action.id, value=action.value, values=values or {},
+                                               private=msg.where == f"private:{person.id}"))
 
 
 def _form_values(words: list[str]) -> dict[str, str | list[str]]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from adapters.console import ConsoleAdapter
 from bot.configuration import ConfigError, list_structures, load_messages, load_structure
+from bot.retention import purge
 from bot.settings import Settings
 from bot.simulate import ScenarioError, load_scenario, run_scenario
 from bot.slack_manifest import ManifestError
@@ -96,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
                   "Print the link that adds the bot to a Discord server with exactly the permissions it uses.")
     inv.add_argument("application_id", type=_application_id,
                      help="the Application ID from the Developer Portal's General Information page")
+    retention = command("purge", "remove what people wrote in sessions approved more than the retention period "
+                        "ago (keeping counts)",
+                        "Remove the texts of sessions whose note was approved more than the retention period ago, "
+                        "and their saved forms; the counts stay. Every run's start does the same.")
+    retention.add_argument("--days", type=int, default=None,
+                           help="days after approval to keep (default: the FACILITATOR_RETENTION_DAYS setting)")
     return p
 
 
@@ -122,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"{name:12} {description}")
             return 2 if broken else 0
+        if args.cmd == "purge":
+            done = asyncio.run(purge(settings, days=args.days))
+            print(f"Purged {done.sessions} sessions ({done.events} events) and {done.forms} saved forms; "
+                  "their counts are kept.")
+            return 0
         if args.cmd == "demo":
             return _until_stopped(_demo(settings, fast=args.fast))  # Ctrl-C ends the demo quietly
         if args.cmd == "simulate":
@@ -249,6 +261,10 @@ def _until_stopped(main: Coroutine[Any, Any, int | None]) -> int:
 
 
 def _run_platform(settings: Settings, args: argparse.Namespace) -> int:
+    done = asyncio.run(purge(settings))  # what is past its retention period goes before anything else runs
+    if done.sessions or done.forms:  # a start with nothing to purge says nothing: a wrong token stays one line
+        logging.getLogger("facilitator").info("retention: purged %d sessions and %d saved forms", done.sessions,
+                                              done.forms)
     if args.platform == "slack":
         from adapters.slack import run_slack
 

@@ -8,9 +8,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from facilitation.models import Options, Structure
-from facilitation.text import is_blank
+from facilitation.numbers import decimal, whole
+from facilitation.text import is_blank, one_line
 
 QUESTION_MAX = 500
+# Bounds of the numeric start options (build_options checks how they fit together).
+_COUNTS = {"dots": (1, 100), "dots_per_proposal": (1, 100), "picks": (1, 20), "ideas": (0, 1000),
+           "groups": (0, 50), "group_size": (0, 100)}
 _OPTION = re.compile(r"^(\w+)=(\S+)$")
 _PERSON = re.compile(r"<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>|^@?([\w.\-]+)$")
 
@@ -38,7 +42,7 @@ def split(text: str) -> tuple[str, str]:
 def _person(value: str) -> str:
     m = _PERSON.search(value.strip())
     if not m:
-        raise CommandError(f"'{value}' is not a person: mention them, like @name.")
+        raise CommandError(f"'{_quoted(value)}' is not a person: mention them, like @name.")
     return m.group(1) or m.group(2)
 
 
@@ -49,22 +53,36 @@ def _bool(value: Any) -> bool:
         return True
     if str(value).lower() in ("off", "no", "false", "0"):
         return False
-    raise CommandError(f"'{value}' should be on or off.")
+    raise CommandError(f"'{_quoted(value)}' should be on or off.")
 
 
 def _minutes(value: Any) -> dict[str, float]:
-    text_pairs = [part.split(":", 1) for part in str(value).split(",") if part] if not isinstance(value, dict) else []
-    pairs = value.items() if isinstance(value, dict) else text_pairs
+    if isinstance(value, dict):
+        pairs = [(str(k), v) for k, v in value.items()]
+    else:
+        pairs = [tuple(part.split(":", 1)) if ":" in part else (part, "") for part in str(value).split(",") if part]
     out: dict[str, float] = {}
     for kind, minutes in pairs:
-        try:
-            m = float(minutes)
-        except (TypeError, ValueError):
-            raise CommandError(f"minutes for {kind} must be a number, like own:3.") from None
-        if not 0.01 <= m <= 240:
-            raise CommandError(f"minutes for {kind} must be between 0.01 and 240.")
-        out[str(kind).strip().lower()] = m
+        kind = _quoted(kind)
+        if not minutes:
+            raise CommandError(f"give minutes for {kind} after a colon, like minutes=own:3,pair:5.")
+        m = decimal(minutes, 0.01, 240)
+        if m is None:
+            raise CommandError(f"minutes for {kind} must be a number from 0.01 to 240, like own:3.")
+        out[kind.strip().lower()] = m
     return out
+
+
+def _quoted(text: object) -> str:
+    """Something the user typed, shortened and neutralised to quote back in an error."""
+    return one_line(str(text), 40)
+
+
+def _whole(key: str, value: Any, low: int, high: int) -> int:
+    n = whole(value, low, high)
+    if n is None:
+        raise CommandError(f"{key} must be a whole number from {low} to {high}.")
+    return n
 
 
 def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
@@ -97,19 +115,11 @@ def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
             updates["own_private"] = str(value).lower() == "private"
         elif key == "voting":
             updates["voting"] = str(value).lower()
-        elif key in ("dots", "picks", "ideas", "dots_per_proposal"):
+        elif key in _COUNTS:
             field = {"picks": "picks_per_pair", "ideas": "ideas_per_person"}.get(key, key)
-            try:
-                updates[field] = int(value)
-            except ValueError:
-                raise CommandError(f"{key} must be a whole number.") from None
+            updates[field] = _whole(key, value, *_COUNTS[key])
         elif key == "attribution":
             updates["attribution"] = _bool(value)
-        elif key in ("groups", "group_size"):
-            try:
-                updates[key] = int(value)
-            except ValueError:
-                raise CommandError(f"{key} must be a whole number.") from None
         elif key == "assign":
             if str(value).lower() not in ("mixed", "random", "choice"):
                 raise CommandError("assign must be mixed, random or choice.")
@@ -122,7 +132,7 @@ def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
             updates["language"] = str(value).lower()
         else:
             raise CommandError(
-                f"Unknown option '{key}'. Options: structure, voting, dots, picks, ideas, own, attribution, "
+                f"Unknown option '{_quoted(key)}'. Options: structure, voting, dots, picks, ideas, own, attribution, "
                 "convenor, cofacilitators, minutes, groups, group_size, assign, plenary, language."
             )
     req.option_updates = updates
@@ -146,5 +156,5 @@ def build_options(base: Options, updates: dict[str, Any], structure: Structure, 
     if unknown and lenient:
         options.minutes = {k: v for k, v in options.minutes.items() if k not in unknown}
     elif unknown:
-        raise CommandError(f"{structure.name} has no phase called {sorted(unknown)[0]}.")
+        raise CommandError(f"{structure.name} has no phase called {_quoted(sorted(unknown)[0])}.")
     return options

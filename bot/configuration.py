@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from bot.settings import Settings
 from facilitation.config import EngineConfig, Limits
 from facilitation.models import Options, Structure
+from facilitation.text import one_line
 
 log = logging.getLogger("facilitator.config")
 
@@ -30,11 +31,17 @@ def _read_toml(path: Path) -> dict:
 
 
 def load_structure(settings: Settings, name: str) -> Structure:
-    path = settings.config_dir / "structures" / f"{name}.toml"
-    if not path.exists():
-        known = ", ".join(sorted(list_structures(settings))) or "none"
-        raise ConfigError(f"no structure called {name!r} (in {path.parent}; available: {known})")
-    data = _read_toml(path)
+    """The structure `name`: only a name `list_structures` gives (never a path), and errors that name the file
+    as `structures/<name>.toml`, never where the server keeps it (they reach the facilitator in chat)."""
+    known = list_structures(settings)
+    if name not in known:
+        available = ", ".join(sorted(known)) or "none"
+        raise ConfigError(f"no structure called {one_line(name, 40)!r} (available: {available})")
+    shown = f"structures/{name}.toml"
+    try:
+        data = tomllib.loads((settings.config_dir / "structures" / f"{name}.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{shown}: {exc if isinstance(exc, tomllib.TOMLDecodeError) else 'cannot be read'}") from exc
     try:
         return Structure.model_validate(data)
     except ValidationError as exc:
@@ -42,7 +49,7 @@ def load_structure(settings: Settings, name: str) -> Structure:
             (f"key {'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
             for e in exc.errors()
         )
-        raise ConfigError(f"{path}: {problems}") from exc
+        raise ConfigError(f"{shown}: {problems}") from exc
 
 
 def list_structures(settings: Settings) -> dict[str, str]:

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     grouping: Literal["auto", "lexical", "embeddings"] = "auto"
     session: SessionDefaults = SessionDefaults()
     limits: dict[str, int] = {}
+    # Days after a session's note is approved that its content (texts, forms) is kept; then only counts remain.
+    retention_days: int = Field(default=30, ge=0)
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")

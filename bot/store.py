@@ -1,6 +1,8 @@
 """The durable event log (SQLite via aiosqlite, WAL): an event is committed before anyone is told it counted.
 
-Also kept here: snapshots of open sessions (a restart loads the newest and replays only the events after it),
+Also kept here: the outbox (each event's effects, written in the event's own transaction and removed once
+the platform accepted them, so nothing the bot owes anyone is lost), snapshots of open sessions (a restart
+loads the newest and replays only the events after it),
 which effects were already carried out (their platform refs, so a replay posts nothing twice), which platform
 deliveries were already seen (retries), and who met whom in pairs.
 
@@ -49,9 +51,17 @@ CREATE TABLE IF NOT EXISTS refs (
     session_id TEXT NOT NULL, key TEXT NOT NULL, ref TEXT NOT NULL, PRIMARY KEY (session_id, key)
 );
 CREATE INDEX IF NOT EXISTS refs_by_ref ON refs (ref);
+CREATE TABLE IF NOT EXISTS outbox (
+    session_id TEXT NOT NULL, key TEXT NOT NULL, effect TEXT NOT NULL, after TEXT,
+    state TEXT NOT NULL DEFAULT 'queued', first_try REAL, error TEXT,
+    PRIMARY KEY (session_id, key)
+);
 CREATE TABLE IF NOT EXISTS deliveries (event_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (ref TEXT PRIMARY KEY, session_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pairs (channel TEXT NOT NULL, session_id TEXT NOT NULL, members TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS purged (
+    session_id TEXT PRIMARY KEY, approved_at TEXT NOT NULL, purged_at TEXT NOT NULL, counts TEXT NOT NULL
+);
 """
 
 FAILED = "!failed"  # the ref recorded for an effect the platform refused, so it is not retried forever
@@ -103,6 +113,8 @@ class Store:
             await db.execute("PRAGMA journal_mode=WAL")
             # FULL: a committed event survives even an OS crash.
             await db.execute("PRAGMA synchronous=FULL")
+            # Deleted rows (snapshots, purged sessions) are overwritten, not left readable in free pages.
+            await db.execute("PRAGMA secure_delete=ON")
             await db.executescript(SCHEMA)
             await db.commit()
             store = cls(db, str(path))
@@ -177,9 +189,10 @@ class Store:
         await self.write([("INSERT INTO sessions VALUES (?, ?, 'open', ?)",
                            (session_id, channel, datetime.now(UTC).isoformat()))])
 
-    async def close_session(self, session_id: str) -> None:
-        await self.write([("UPDATE sessions SET status = 'closed' WHERE id = ?", (session_id,)),
-                          ("DELETE FROM snapshots WHERE session_id = ?", (session_id,))])
+    @staticmethod
+    def close_ops(session_id: str) -> list[Op]:
+        return [("UPDATE sessions SET status = 'closed' WHERE id = ?", (session_id,)),
+                ("DELETE FROM snapshots WHERE session_id = ?", (session_id,))]
 
     async def open_sessions(self) -> list[str]:
         async with self.db.execute("SELECT id FROM sessions WHERE status = 'open' ORDER BY created_at") as cur:
@@ -264,6 +277,36 @@ class Store:
         async with self.db.execute("SELECT key, ref FROM refs WHERE session_id = ?", (session_id,)) as cur:
             return {k: r for k, r in await cur.fetchall()}
 
+    # --- the outbox -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def outbox_op(session_id: str, key: str, effect_json: str, after: str | None) -> Op:
+        return ("INSERT OR REPLACE INTO outbox (session_id, key, effect, after) VALUES (?, ?, ?, ?)",
+                (session_id, key, effect_json, after))
+
+    @staticmethod
+    def trying_op(session_id: str, key: str, first_try: float) -> Op:
+        """Before the first attempt: after a crash, this entry may have reached the platform."""
+        return "UPDATE outbox SET state = 'sending', first_try = ? WHERE session_id = ? AND key = ?", (
+            first_try, session_id, key)
+
+    @staticmethod
+    def failed_op(session_id: str, key: str, error: str) -> Op:
+        return "UPDATE outbox SET state = 'failed', error = ? WHERE session_id = ? AND key = ?", (
+            error[:2000], session_id, key)
+
+    @staticmethod
+    def delivered_ops(session_id: str, key: str, ref: str) -> list[Op]:
+        return [("DELETE FROM outbox WHERE session_id = ? AND key = ?", (session_id, key)),
+                ("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, ref))]
+
+    async def outbox(self, session_id: str) -> list[tuple[str, str, str | None, str, float | None]]:
+        """(key, effect JSON, after, state, first_try) of the session's undelivered effects, in the order
+        they were committed."""
+        async with self.db.execute("SELECT key, effect, after, state, first_try FROM outbox WHERE session_id = ? "
+                                   "ORDER BY rowid", (session_id,)) as cur:
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
+
     @staticmethod
     def refs_in(path: Path) -> list[str]:
         """Every platform ref recorded in the database at `path` (none if there is none yet), read before the
@@ -284,6 +327,42 @@ class Store:
         async with self.db.execute("SELECT session_id FROM messages WHERE ref = ?", (ref,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
+
+    async def purge_closed(self, approved_before: datetime) -> tuple[int, int]:
+        """Remove the content of sessions whose note was approved before `approved_before`: their events (every
+        text, withdrawn and edited-away ones too), snapshots, set-aside errors, post refs and message map. What
+        stays is a row of counts in `purged` (and the sessions row, and who met whom in `pairs`, ids only).
+        Returns (sessions, events) removed."""
+        async with self.db.execute("SELECT id FROM sessions WHERE status = 'closed'") as cur:
+            closed = [row[0] for row in await cur.fetchall()]
+        sessions = events = 0
+        now = datetime.now(UTC).isoformat()
+        for session_id in closed:
+            # The note's approval is the session's last event: its time is when the retention period starts.
+            async with self.db.execute("SELECT json_extract(payload, '$.at') FROM events WHERE session_id = ? "
+                                       "ORDER BY seq DESC LIMIT 1", (session_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None or datetime.fromisoformat(row[0]) >= approved_before:
+                continue
+            async with self.db.execute("SELECT type, COUNT(*) FROM events WHERE session_id = ? GROUP BY type",
+                                       (session_id,)) as cur:
+                by_type = {kind: n for kind, n in await cur.fetchall()}
+            async with self.db.execute("SELECT COUNT(DISTINCT json_extract(payload, '$.person')) FROM events "
+                                       "WHERE session_id = ?", (session_id,)) as cur:
+                people = (await cur.fetchone() or (0,))[0]
+            counts = {"events": sum(by_type.values()), "people": people, "by_type": by_type}
+            ops: list[Op] = [("INSERT OR REPLACE INTO purged VALUES (?, ?, ?, ?)",
+                              (session_id, row[0], now, json.dumps(counts)))]
+            ops += [(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))  # fixed names, no user input
+                    for table in ("events", "snapshots", "set_aside", "refs", "messages")]
+            ops.append(("UPDATE sessions SET status = 'purged' WHERE id = ?", (session_id,)))
+            await self.write(ops)
+            sessions += 1
+            events += counts["events"]
+        since = (datetime.now(UTC) - DELIVERY_MEMORY).isoformat()
+        await self.write([("DELETE FROM deliveries WHERE seen_at < ?", (since,))])  # ids of old platform retries
+        await self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # nor left in the write-ahead log
+        return sessions, events
 
     @staticmethod
     def pair_op(channel: str, session_id: str, members: list[str]) -> Op:

@@ -12,6 +12,8 @@ class Limits(BaseModel):
     reason_chars: int = 300
     label_chars: int = 60
     preview_chars: int = 200
+    # A message, edit, command or form bigger than this is refused whole, with a message (never stored).
+    message_chars: int = 20_000
 
 
 class EngineConfig(BaseModel):

@@ -25,6 +25,7 @@ from facilitation.events import (
 )
 from facilitation.help import help_text, typed_command
 from facilitation.models import EmptyChairAnswer, Session
+from facilitation.numbers import whole
 from facilitation.phases import RULES, PhaseRules
 from facilitation.phases.explain import comment_from_reply
 from facilitation.text import is_blank, neutralise, one_line
@@ -51,7 +52,11 @@ def apply(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Sessi
     s = state
     s.events_handled += 1
     t = Turn(s, cfg, event.at)
-    if isinstance(event, TimerFired):
+    if s.note_status == "approved" and isinstance(event, ReplyPosted | ReplyEdited | ReplyDeleted):
+        # The note is posted: it never changes unseen, so what arrives now is not taken (and the person is told).
+        if event.person is not None and not isinstance(event, ReplyDeleted):
+            t.to_person(event.person, t.say("session_closed"))
+    elif isinstance(event, TimerFired):
         _timer(t, event)
     elif isinstance(event, ReplyPosted):
         _reply(t, event)
@@ -100,7 +105,8 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
     rules = _rules(t)
     typed = _TYPED_BALLOT.match(ev.text)
     if typed and rules and rules.on_command(t, CommandGiven(at=ev.at, person=ev.person, name=ev.name,
-                                                             command=typed.group(1).lower(), args=typed.group(2))):
+                                                             command=typed.group(1).lower(), args=typed.group(2),
+                                                             private=ev.private)):
         return  # "vote 2 2 5" written as a message, as the ballot post invites: a ballot, not an idea
     if rules and rules.on_reply(t, ev):
         return
@@ -114,8 +120,6 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
 
 def _late(t: Turn, ev: ReplyPosted) -> None:
     """A reply no open phase wants is kept as a late idea and the facilitator is told: nothing is dropped."""
-    if t.s.ideas_from_message(ev.message_ref):
-        return
     ideas.join(t, ev.person, ev.name, ev.tags)
     added = ideas.add(t, ev.person, ev.text, ev.message_ref, late=True, private_ack=False)
     if added:
@@ -127,14 +131,22 @@ def _late(t: Turn, ev: ReplyPosted) -> None:
             t.to_facilitators(t.say("late_told", name=neutralise(ev.name), ideas=preview))
 
 
+# Phases in which the group has not yet heard anyone's ideas: a private session's text stays with its author.
+BEFORE_EXPLAIN = ("own", "pair", "merge", "score")
+
+
 def _ideas_private(t: Turn) -> bool:
     s = t.s
-    return s.options.own_private and s.status != "ended" and s.phase is not None and s.phase.kind in ("own", "pair")
+    return s.options.own_private and s.status != "ended" and s.phase is not None and s.phase.kind in BEFORE_EXPLAIN
 
 
 def _empty_chair(t: Turn, ev: ReplyPosted) -> None:
     s = t.s
-    if any(a.text == ev.text and a.author == ev.person for a in s.empty_chair) or is_blank(ev.text):
+    if is_blank(ev.text):
+        t.to_person(ev.person, t.say("comment_empty"))
+        return
+    if any(a.text == ev.text.strip() and a.author == ev.person for a in s.empty_chair):
+        t.to_person(ev.person, t.say("empty_chair_already_saved"))
         return
     point = s.empty_chair_posts.get(ev.reply_to or "", "")
     s.empty_chair.append(EmptyChairAnswer(author=ev.person, text=ev.text.strip(), point=point))
@@ -162,7 +174,8 @@ def _edited(t: Turn, ev: ReplyEdited) -> None:
 
 def _deleted(t: Turn, ev: ReplyDeleted) -> None:
     s = t.s
-    own = [i for i in s.ideas_from_message(ev.message_ref) if not i.withdrawn]
+    own = [i for i in s.ideas_from_message(ev.message_ref)
+           if not i.withdrawn and (ev.person is None or i.author == ev.person)]
     rules = _rules(t)
     if own:
         if rules is not None and rules.kind == "own" and own[0].phase == s.phase_index:
@@ -183,7 +196,7 @@ def _action(t: Turn, ev: ActionTaken) -> None:
         lifecycle.join_reply(t, ev.person, ev.name, group=ev.value or None)
         return
     if ev.action == "approve_note":
-        controls.approve(t, ev.person)
+        controls.approve(t, ev.person, ev.value)
         return
     if ev.action.startswith("control:"):
         command = ev.action.split(":", 1)[1]
@@ -228,5 +241,5 @@ def _join_args(args: str) -> tuple[dict[str, str], str | None]:
     except ValueError:  # an unbalanced quote: read it plainly rather than refuse
         words = args.split()
     tags = dict(part.split("=", 1) for part in words if "=" in part and not part.startswith("="))
-    numbers = [w for w in words if w.isdigit()]
+    numbers = [n for n in (whole(w, 1, 999) for w in words) if n is not None]
     return {k.lower(): v for k, v in tags.items()}, f"g{numbers[0]}" if numbers else None

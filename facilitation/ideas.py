@@ -43,8 +43,12 @@ def own_ideas(t: Turn, person: str) -> list[Idea]:
 def add(t: Turn, person: str, text: str, ref: str | None, late: bool, private_ack: bool) -> list[Idea]:
     """Turn one reply into ideas, telling the author about anything unusual. Nothing is dropped silently."""
     s, limits = t.s, t.cfg.limits
-    if ref is not None and s.ideas_from_message(ref):
-        return []  # the same message delivered twice
+    # The same message delivered twice is the same author's (refs are unique per platform and across restarts);
+    # another person's message is never taken for it, and the author is told when one is not added again.
+    again = [i for i in s.ideas_from_message(ref) if i.author == person] if ref is not None else []
+    if again:
+        t.to_person(person, t.say("idea_already_saved", numbers=", ".join(number(i.id) for i in again)))
+        return []
     parts = split_ideas(text)
     if not parts:
         t.to_person(person, t.say("idea_empty"))

@@ -8,6 +8,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from facilitation.numbers import whole
+
 T = TypeVar("T")
 
 PhaseKind = Literal["own", "pair", "merge", "score", "explain", "rank", "report", "arrange"]
@@ -254,6 +256,8 @@ class Session(BaseModel):
     contributed: dict[int, list[str]] = {}  # phase index -> people who contributed in it
     nudged: list[int] = []  # phases whose nudges went out
     note_status: Literal["none", "draft", "approved"] = "none"
+    note_revision: int = 0  # drafts sent to the convenor so far; the Approve button names the one it is on
+    note_markdown: str = ""  # the latest draft exactly as it will be posted: approval posts this, nothing else
     ended_at: datetime | None = None
 
     _ideas_index: IdeaIndex = PrivateAttr(default_factory=IdeaIndex)
@@ -314,27 +318,24 @@ class Session(BaseModel):
 
     def idea(self, idea_id: str) -> Idea | None:
         """An idea by id: i12 is the twelfth idea (ids are positions, see IdeaIndex)."""
-        digits = idea_id[1:]
-        if idea_id[:1] == "i" and digits.isascii() and digits.isdigit() and 0 < int(digits) <= len(self.ideas):
-            idea = self.ideas[int(digits) - 1]
-            if idea.id == idea_id:
-                return idea
+        n = whole(idea_id[1:], 1, len(self.ideas)) if idea_id[:1] == "i" else None
+        if n is not None and self.ideas[n - 1].id == idea_id:
+            return self.ideas[n - 1]
         return None
 
     def proposal(self, proposal_id: str) -> Proposal | None:
         """A proposal by id: P3 is the third (ids are positions in the list)."""
-        digits = proposal_id[1:]
-        if proposal_id[:1] == "P" and digits.isascii() and digits.isdigit() and 0 < int(digits) <= len(self.proposals):
-            found = self.proposals[int(digits) - 1]
-            if found.id == proposal_id:
-                return found
+        n = whole(proposal_id[1:], 1, len(self.proposals)) if proposal_id[:1] == "P" else None
+        if n is not None and self.proposals[n - 1].id == proposal_id:
+            return self.proposals[n - 1]
         return None
 
-    def comment_refs(self) -> set[str | None]:
-        """Message refs of every comment, to tell a platform's second delivery of one from a new comment."""
+    def comment_keys(self) -> set[tuple[str, str | None]]:
+        """(author, message ref) of every comment, to tell a second delivery of one from a new comment."""
         lists = [p.comments for p in self.proposals] + [self.general_comments]
         stamp = (tuple(map(id, lists)), sum(map(len, lists)))  # a deleted comment makes a new list
-        return self.memo("comment_refs", stamp, lambda: {c.message_ref for comments in lists for c in comments})
+        return self.memo("comment_keys", stamp,
+                         lambda: {(c.author, c.message_ref) for comments in lists for c in comments})
 
     def is_facilitator(self, person: str) -> bool:
         return person == self.facilitator or person in self.cofacilitators

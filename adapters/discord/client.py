@@ -25,6 +25,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("facilitator.discord")
 
+_OURS = re.compile(CUSTOM_ID_PATTERN)
 _STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
 
 
@@ -169,6 +170,15 @@ class OperaClient(discord.Client):
         if _shape(remote) != _shape(local):
             log.info("registering the slash commands with Discord")
             await self.tree.sync()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """A button whose custom id is none of ours (tampered with, or from another version of the bot) gets
+        an answer instead of Discord's bare "This interaction failed"; ours are answered by their DynamicItem."""
+        if interaction.type != discord.InteractionType.component:
+            return
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        if not any(p.fullmatch(custom_id) for p in (_OURS, ContinueButton.__discord_ui_compiled_template__)):
+            await self.adapter.out_of_date(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.message_created(message)

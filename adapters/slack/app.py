@@ -1,9 +1,10 @@
 """slack-bolt listeners: Slack payloads in, the adapter's inbound messages out.
 
-The same AsyncApp serves HTTP mode (signed requests) and Socket Mode. Every command and interaction
-is acked first and the slow work (the runtime, further Slack calls) happens after the ack, well inside
-Slack's 3 s. Events are acked by bolt before the listener runs. Every message subtype the app is
-subscribed to has a listener, so nothing answers 404 (which would make Slack retry).
+The same AsyncApp serves HTTP mode (signed requests) and Socket Mode. Every command, interaction and event
+is handed to the runtime in the background and acknowledged once the runtime has stored it (at the latest
+after ACK_SECONDS, inside Slack's 3 s): a crash after the acknowledgement loses nothing. The slow work
+(effects, further Slack calls) carries on after it. Every message subtype the app is subscribed to has a
+listener, so nothing answers 404 (which would make Slack retry).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
-from adapters.base import ActionSubmitted, CommandIssued, MessageDeleted, MessageEdited, Reply, UserMessage
+from adapters.base import (
+    ActionSubmitted,
+    ButtonOutOfDate,
+    CommandIssued,
+    MessageDeleted,
+    MessageEdited,
+    Reply,
+    UserMessage,
+)
 from adapters.slack import render
 from adapters.slack.adapter import SlackAdapter, message_ref
 
@@ -67,6 +76,9 @@ def build_app(
         signing_secret=signing_secret,
         # Socket Mode has no signatures to check; HTTP mode must (forged or stale -> 401).
         request_verification_enabled=not socket_mode,
+        # Every listener returns (and acknowledges) once what it handed the runtime is stored, within Slack's
+        # 3 s, and leaves the rest running: events too are acknowledged only then, not before the listener.
+        process_before_response=True,
         logger=_bolt_log,
     )
 
@@ -79,30 +91,36 @@ def build_app(
             await adapter.client.views_open(trigger_id=body["trigger_id"],
                                             view=start_view(defaults, body["channel_id"]))
             return
-        await ack()
-        async with adapter.track():
+
+        async def work() -> None:
             person = await adapter.person(body["user_id"], body.get("user_name"))
             reply = await adapter.receive(CommandIssued(
                 channel=body["channel_id"], person=person, text=render.unescape(text),
+                private=await adapter.is_bot_dm(body["channel_id"], person.id),
                 event_id=f"command:{body['trigger_id']}"))
             await _respond(respond, reply)
 
+        await adapter.hand_over(work, ack)
+
     @app.event("message")
     async def on_message(body: dict[str, Any]) -> None:
-        async with adapter.track():
-            await _message_event(adapter, body)
+        # Bolt acknowledges an event when this returns (process_before_response): after it is stored.
+        await adapter.hand_over(lambda: _message_event(adapter, body))
 
     @app.action(re.compile(r"^op\|"))
     async def on_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         clicked = body["actions"][0]
         decoded = render.decode_action_id(clicked["action_id"])
-        if decoded is None:
-            await ack()
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        try:
+            if decoded is None:
+                raise render.ButtonOutOfDate(clicked["action_id"])
+            value, form = render.unpack_button_value(clicked.get("value"))
+        except render.ButtonOutOfDate:
+            await adapter.hand_over(lambda: _out_of_date(adapter, body, channel, respond), ack)
             return
         session_id, action_id, coded_value = decoded
-        value, form = render.unpack_button_value(clicked.get("value"))
         value = coded_value if value is None else value
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
         message = body.get("message") or {}
         if form is None and message:
             form = await adapter.form_for(channel, message.get("ts", ""), action_id)
@@ -111,37 +129,47 @@ def build_app(
             meta = {"s": session_id, "a": action_id, "v": value, "c": channel, "t": message.get("thread_ts")}
             await adapter.client.views_open(trigger_id=body["trigger_id"], view=render.form_view(form, meta))
             return
-        await ack()
-        async with adapter.track():
+
+        async def work() -> None:
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(ActionSubmitted(
                 channel=channel, person=person, session_id=session_id, action=action_id, value=value,
-                event_id=f"action:{body['trigger_id']}"))
+                private=await adapter.is_bot_dm(channel, person.id), event_id=f"action:{body['trigger_id']}"))
             await _respond(respond, reply)
+
+        await adapter.hand_over(work, ack)
 
     @app.view(render.FORM_CALLBACK)
     async def on_form(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = render.form_values(view["state"]["values"])
+        try:
+            values = render.form_values((view.get("state") or {}).get("values") or {})
+            meta = render.form_metadata(view)
+        except render.ButtonOutOfDate:
+            await adapter.hand_over(lambda: _out_of_date(adapter, body, "", None), ack)
+            return
         errors = render.duplicate_rank_errors(values)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        await ack()
-        meta = json.loads(view.get("private_metadata") or "{}")
-        async with adapter.track():
+        channel = meta.get("c", "")
+
+        async def work() -> None:
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(ActionSubmitted(
-                channel=meta.get("c", ""), person=person, session_id=meta.get("s", ""), action=meta.get("a", ""),
-                value=meta.get("v") or "", values=values, event_id=f"view:{view['id']}"))
+                channel=channel, person=person, session_id=meta.get("s", ""), action=meta.get("a", ""),
+                value=meta.get("v") or "", values=values, private=await adapter.is_bot_dm(channel, person.id),
+                event_id=f"view:{view['id']}"))
             if reply:
-                await adapter.tell(person.id, meta.get("c", ""), reply.text, meta.get("t"))
+                await adapter.tell(person.id, channel, reply.text, meta.get("t"))
+
+        await adapter.hand_over(work, ack)
 
     @app.view(render.START_CALLBACK)
     async def on_start(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack()
         meta = json.loads(view.get("private_metadata") or "{}")
         channel = meta.get("c", "")
-        async with adapter.track():
+
+        async def work() -> None:
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(CommandIssued(
                 channel=channel, person=person, text="start", options=start_options(view["state"]["values"]),
@@ -149,7 +177,21 @@ def build_app(
             if reply:
                 await adapter.tell(person.id, channel, reply.text)
 
+        await adapter.hand_over(work, ack)
+
     return app
+
+
+async def _out_of_date(adapter: SlackAdapter, body: dict[str, Any], channel: str,
+                       respond: AsyncRespond | None) -> None:
+    """A button or form that does not decode: the person hears it is out of date (never an HTTP 500), where they
+    clicked, or in their DM for a modal (which has nowhere else to answer)."""
+    person = await adapter.person(body["user"]["id"], body["user"].get("name"))
+    reply = await adapter.receive(ButtonOutOfDate(channel=channel, person=person))
+    if respond is not None:
+        await _respond(respond, reply)
+    elif reply is not None:
+        await adapter.tell(person.id, await adapter.dm_channel(person.id), reply.text)
 
 
 async def _respond(respond: AsyncRespond, reply: Reply | None) -> None:

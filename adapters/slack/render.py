@@ -32,11 +32,13 @@ MAX_BUTTONS_PER_BLOCK = 25
 MAX_OPTIONS = 100
 MAX_MESSAGE_BLOCKS = 50
 FALLBACK_CHARS = 3000
+UNPACKED_CHARS = 64_000  # what a packed button value may inflate to (forms of 100 choices are about 20,000)
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _BULLET = re.compile(r"^(\s*)[-*]\s+(.*)$")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
+_MD_ESCAPE = re.compile(r"\\([\\<>\[\]])")  # the note's Markdown escapes (facilitation/note.py)
 
 
 def escape(text: str) -> str:
@@ -75,6 +77,7 @@ def note_mrkdwn(markdown: str) -> str:
             table.clear()
 
     for line in markdown.splitlines():
+        line = _MD_ESCAPE.sub(r"\1", line)  # Slack has no backslash escapes; escape() below defuses these
         if line.lstrip().startswith("|"):
             if not _TABLE_RULE.match(line.strip()):
                 table.append(line.strip())
@@ -142,14 +145,27 @@ def pack_button_value(action: Action) -> str:
     return "z:" + base64.urlsafe_b64encode(zlib.compress(json.dumps({"v": action.value}).encode())).decode()
 
 
+class ButtonOutOfDate(ValueError):
+    """A button value or form payload that is not one this bot made (tampered with, or from another version)."""
+
+
 def unpack_button_value(value: str | None) -> tuple[str | None, Form | None]:
+    """The action's value and form packed by `pack_button_value`; a plain value as it is. Anything that does not
+    decode to what `pack_button_value` makes raises ButtonOutOfDate (the clicker is told; nothing is acted on)."""
     if not value or not value.startswith("z:"):
         return value, None
     try:
-        payload = json.loads(zlib.decompress(base64.urlsafe_b64decode(value[2:])))
-    except (ValueError, zlib.error):
-        return None, None
-    form = Form.model_validate(payload["f"]) if payload.get("f") else None
+        inflate = zlib.decompressobj()
+        # Bounded: a 2,000-character value cannot unpack into megabytes.
+        raw = inflate.decompress(base64.urlsafe_b64decode(value[2:]), UNPACKED_CHARS)
+        if inflate.unconsumed_tail:
+            raise ButtonOutOfDate("too big")
+        payload = json.loads(raw)
+        if not isinstance(payload, dict) or not isinstance(payload.get("v", ""), str):
+            raise ButtonOutOfDate("not a packed action")
+        form = Form.model_validate(payload["f"]) if payload.get("f") else None
+    except (ValueError, zlib.error) as exc:  # ValidationError and JSON errors are ValueErrors
+        raise ButtonOutOfDate(str(exc)) from None
     return payload.get("v", ""), form
 
 
@@ -261,14 +277,32 @@ def state_value(element: dict[str, Any]) -> str | list[str] | bool:
 
 
 def form_values(state: dict[str, Any]) -> dict[str, str | list[str]]:
-    """`view.state.values` as `{field id: value}`."""
+    """`view.state.values` as `{field id: value}`; a shape no modal of ours submits raises ButtonOutOfDate."""
     out: dict[str, str | list[str]] = {}
-    for block_id, elements in state.items():
-        if not block_id.startswith("f_"):
-            continue
-        value = state_value(next(iter(elements.values()), {}))
-        out[block_id[2:]] = value if not isinstance(value, bool) else str(value).lower()
+    try:
+        for block_id, elements in state.items():
+            if not block_id.startswith("f_"):
+                continue
+            value = state_value(next(iter(elements.values()), {}))
+            if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+                raise ButtonOutOfDate("not a list of choices")
+            if isinstance(value, bool):
+                value = str(value).lower()
+            out[block_id[2:]] = value if isinstance(value, list) else str(value)
+    except (AttributeError, TypeError, KeyError) as exc:
+        raise ButtonOutOfDate(str(exc)) from None
     return out
+
+
+def form_metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """A modal's private metadata (what `form_view` put there); anything else raises ButtonOutOfDate."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError as exc:
+        raise ButtonOutOfDate(str(exc)) from None
+    if not isinstance(meta, dict) or not all(isinstance(meta.get(k) or "", str) for k in ("s", "a", "v", "c", "t")):
+        raise ButtonOutOfDate("not our metadata")
+    return meta
 
 
 def duplicate_rank_errors(values: dict[str, str | list[str]]) -> dict[str, str]:

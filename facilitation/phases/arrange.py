@@ -47,7 +47,8 @@ def _edit_form(t: Turn) -> Form:
 
 
 def _numbers(text: str, prefix: str) -> list[str]:
-    return [prefix + n for n in re.findall(r"\d+", text)]
+    # ASCII digits only, as everywhere (facilitation/numbers.py): "²" or "٣" is no theme or idea number.
+    return [prefix + n for n in re.findall(r"[0-9]+", text)]
 
 
 def parse_edit(args: str) -> ThemeEdit:
@@ -57,7 +58,7 @@ def parse_edit(args: str) -> ThemeEdit:
     if op not in OPS:
         raise ThemeEditError("theme_usage")
     if op == "rename":
-        m = re.match(r"\s*#?(\d+)\s+(.+)$", rest, re.S)
+        m = re.match(r"\s*#?([0-9]+)\s+(.+)$", rest, re.S)
         if not m or is_blank(m.group(2)):
             raise ThemeEditError("theme_usage")
         return ThemeEdit(op=op, theme="t" + m.group(1), label=m.group(2).strip())
@@ -75,7 +76,7 @@ def parse_edit(args: str) -> ThemeEdit:
             raise ThemeEditError("theme_usage")
         return ThemeEdit(op=op, theme=theme[0], other=theme[0], ideas=ideas)
     numbers_part, _, label = rest.partition(":")
-    nums = re.findall(r"\d+", numbers_part)
+    nums = re.findall(r"[0-9]+", numbers_part)
     if len(nums) < 2:
         raise ThemeEditError("theme_usage")
     return ThemeEdit(op=op, theme="t" + nums[0], ideas=["i" + n for n in nums[1:]], label=label.strip() or None)

@@ -10,7 +10,7 @@ from facilitation.phases.base import PhaseRules
 from facilitation.text import is_blank, one_line
 from facilitation.turn import QUESTION_KEY, Turn
 
-_ADDRESSED = re.compile(r"^\s*(?:P|#|proposal\s*)?(\d+)\s*[:.)\-\u2014]\s*(.+)$", re.S | re.I)
+_ADDRESSED = re.compile(r"^\s*(?:P|#|proposal\s*)?([0-9]+)\s*[:.)\-\u2014]\s*(.+)$", re.S | re.I)
 
 
 def proposal_number(p: Proposal) -> str:
@@ -30,8 +30,9 @@ def ensure_proposals(t: Turn) -> None:
 
 def add_comment(t: Turn, ev: ReplyPosted, proposal: Proposal | None, text: str) -> None:
     s = t.s
-    if ev.message_ref in s.comment_refs():
-        return  # the same message delivered twice
+    if (ev.person, ev.message_ref) in s.comment_keys():
+        t.to_person(ev.person, t.say("comment_already_saved"))  # the same message of theirs delivered twice
+        return
     if is_blank(text):
         t.to_person(ev.person, t.say("comment_empty"))
         return

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from facilitation.effects import Action, Choice, Form, FormField
 from facilitation.events import ActionTaken, CommandGiven
 from facilitation.ideas import join
 from facilitation.models import Proposal
+from facilitation.numbers import MAX_DIGITS, first_bad, number_list, whole
 from facilitation.phases.base import PhaseRules
 from facilitation.phases.explain import ensure_proposals, proposal_number
 from facilitation.text import one_line
@@ -70,20 +69,29 @@ def _voters_group(t: Turn, person: str) -> str | None:
     return None if _plenary(t) else t.s.group_of(person)
 
 
-def _choices_from_form(method: str, values: dict[str, str | list[str]]) -> list[str]:
+def _choices_from_form(method: str, values: dict[str, str | list[str]], cap: int) -> list[str]:
     if method == "dots":
         choices: list[str] = []
         for pid, n in values.items():
-            count = int(str(n).strip() or 0) if str(n).strip().lstrip("-").isdigit() else 0
-            if count < 0:
+            raw = n.strip() if isinstance(n, str) else "?"
+            if not raw:
+                continue
+            if whole(raw, -(10**MAX_DIGITS), -1) is not None:
                 raise BallotError("vote_negative")
+            count = whole(raw, 0, 10**MAX_DIGITS)
+            if count is None:
+                raise BallotError("vote_not_a_number", value=raw, cap=cap)
+            if count > cap:  # refused before the dots are counted out, however many were asked for
+                raise BallotError("vote_over_cap", cap=cap)
             choices += [pid] * count
         return choices
     if method == "approval":
         picked = values.get("approve", [])
         return [picked] if isinstance(picked, str) else list(picked)
-    ranked = sorted((k for k in values if k.startswith("rank_")), key=lambda k: int(k.split("_")[1]))
-    return [str(values[k]) for k in ranked if values[k]]
+    places = {k: whole(k.removeprefix("rank_"), 1, 10**MAX_DIGITS) for k in values if k.startswith("rank_")}
+    if None in places.values():
+        raise BallotError("button_out_of_date")  # a form key no ballot of ours has (rank_², rank_x)
+    return [str(values[k]) for k in sorted(places, key=lambda k: places[k] or 0) if values[k]]
 
 
 class Rank(PhaseRules):
@@ -114,9 +122,10 @@ class Rank(PhaseRules):
         if ev.action != "vote":
             return False
         try:
-            choices = _choices_from_form(t.s.options.voting, ev.values)
+            choices = _choices_from_form(t.s.options.voting, ev.values, t.s.options.dots_per_proposal)
         except BallotError as err:
-            t.to_person(ev.person, t.say(err.key, **err.values))
+            values = {k: one_line(str(v), 20) for k, v in err.values.items()}
+            t.to_person(ev.person, t.say(err.key, **values))
             return True
         self._cast(t, ev.person, ev.name, choices)
         return True
@@ -124,19 +133,24 @@ class Rank(PhaseRules):
     def on_command(self, t: Turn, ev: CommandGiven) -> bool:
         if ev.command != "vote":
             return False
-        numbers = re.findall(r"\d+", ev.args)
+        numbers = number_list(ev.args)
+        if numbers is None:  # "vote -1" is not a vote for proposal 1
+            t.to_person(ev.person, t.say("vote_not_numbers", bad=one_line(first_bad(ev.args), 20)))
+            return True
         _, open_ids = self._open_to(t, ev.person)
-        wanted = [(n, "P" + (n.lstrip("0") or "0")) for n in numbers]  # P3 is "3" or "03"
-        choices = [pid if pid in open_ids else f"#{n}" for n, pid in wanted]
-        self._cast(t, ev.person, ev.name, choices)
+        choices = [f"P{n}" if f"P{n}" in open_ids else f"#{n}" for n in numbers]  # P3 is "3" or "03"
+        self._cast(t, ev.person, ev.name, choices, private=ev.private)
         return True
 
     def _open_to(self, t: Turn, person: str) -> tuple[list[Proposal], set[str]]:
         """The proposals on `person`'s ballot (their group's, or the plenary's), and their ids."""
         return _ballot_index(t).get(_voters_group(t, person), ([], set()))
 
-    def _cast(self, t: Turn, person: str, name: str, choices: list[str]) -> None:
+    def _cast(self, t: Turn, person: str, name: str, choices: list[str], private: bool = False) -> None:
         s = t.s
+        if private and person not in s.participants:  # a direct message never makes anyone a participant
+            t.to_person(person, t.say("vote_join_first"))
+            return
         join(t, person, name)  # a newcomer's group decides which proposals are on their ballot
         proposals, ids = self._open_to(t, person)
         if not proposals:
@@ -146,8 +160,8 @@ class Rank(PhaseRules):
             ballot = make_ballot(person, choices, ids, s.options)
         except BallotError as err:
             values = dict(err.values)
-            if "choice" in values:
-                values["choice"] = str(values["choice"]).lstrip("P#")
+            if "choice" in values:  # what the voter sent, quoted back safely and briefly
+                values["choice"] = one_line(str(values["choice"]).lstrip("P#"), 20)
             t.to_person(person, t.say(err.key, **values))
             return
         changed = person in s.ballots

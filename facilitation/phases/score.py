@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import random
-import re
 
 from facilitation.effects import Action, Form, FormField
 from facilitation.events import ActionTaken, CommandGiven
 from facilitation.ideas import number
 from facilitation.models import Proposal, Tally, TallyRow
+from facilitation.numbers import number_list, whole
 from facilitation.phases.base import PhaseRules
 from facilitation.text import one_line
 from facilitation.turn import Turn
@@ -74,8 +74,10 @@ class Score(PhaseRules):
         if ev.command != "score":
             return False
         mine = t.s.score_assignments.get(ev.person, [])
-        values = re.findall(r"-?\d+", ev.args)
-        self._score(t, ev.person, dict(zip(mine, values, strict=False)))
+        values = number_list(ev.args)
+        if values is None:  # "score -1 ²": refused whole, with the rule
+            values = [LOW - 1]
+        self._score(t, ev.person, dict(zip(mine, map(str, values), strict=False)))
         return True
 
     def _score(self, t: Turn, person: str, given: dict[str, str]) -> None:
@@ -86,10 +88,11 @@ class Score(PhaseRules):
             return
         scores: dict[str, int] = {}
         for idea_id, raw in given.items():
-            if idea_id not in mine or not raw.lstrip("-").isdigit() or not LOW <= int(raw) <= HIGH:
+            value = whole(raw, LOW, HIGH)
+            if idea_id not in mine or value is None:
                 t.to_person(person, t.say("score_invalid", low=LOW, high=HIGH))
                 return
-            scores[idea_id] = int(raw)
+            scores[idea_id] = value
         if not scores:
             t.to_person(person, t.say("score_invalid", low=LOW, high=HIGH))
             return

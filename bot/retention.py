@@ -1,0 +1,37 @@
+"""Retention: how long what people wrote is kept. Once a session's note has been approved for
+`retention_days` (setting FACILITATOR_RETENTION_DAYS, default 30), its content is removed and its counts kept:
+the event log's texts, the snapshots, and the saved forms that list private ideas (see README, "What is stored").
+`facilitator purge` does it on demand (e.g. daily from cron); `facilitator run` does it at every start."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+
+from adapters.formbook import FORM_TABLES, forms_path, purge_forms
+from bot.settings import Settings
+from bot.store import Store
+
+
+class Purged(BaseModel):
+    sessions: int
+    events: int
+    forms: int
+
+
+async def purge(settings: Settings, now: datetime | None = None, days: int | None = None) -> Purged:
+    """Remove the content of sessions approved more than `days` (default: the setting) before `now`, and the
+    forms saved before then."""
+    before = (now or datetime.now(UTC)) - timedelta(days=settings.retention_days if days is None else days)
+    store = await Store.open(settings.database)
+    try:
+        sessions, events = await store.purge_closed(before)
+    finally:
+        await store.close()
+    forms = 0
+    for platform, table in FORM_TABLES.items():
+        path = forms_path(settings.database, platform)
+        if path.exists():
+            forms += await purge_forms(path, table, before)
+    return Purged(sessions=sessions, events=events, forms=forms)
