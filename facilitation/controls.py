@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from facilitation import lifecycle
 from facilitation.effects import PublishNote
+from facilitation.models import NextMeeting
 from facilitation.note import build_note, render_markdown
 from facilitation.phases import RULES
 from facilitation.text import is_blank, neutralise, one_line
@@ -29,6 +30,9 @@ def run(t: Turn, person: str, command: str, args: str) -> bool:
     if not s.is_facilitator(person):
         t.to_person(person, t.say("not_facilitator"))
         return True
+    if command == "next" and _MEETING.match(args):  # `next meeting <date> <topic>`, also after the end
+        _next_meeting(t, person, _MEETING.sub("", args, count=1))
+        return True
     if command == "confirm" and (s.phase is None or s.phase.kind != "arrange" or s.status == "ended"):
         return False  # confirm is for themes only; elsewhere it must not end a phase
     if s.status == "ended" and command != "status":
@@ -46,6 +50,40 @@ def _next(t: Turn, person: str, args: str) -> None:
     if t.s.status == "paused":
         t.s.status = "running"
     lifecycle.advance(t)
+
+
+_MEETING = re.compile(r"\s*meeting\b\s*", re.I)
+# Where the date ends and the topic starts: a colon or a dash between spaces ("3:00pm" keeps its colon),
+# else after a date written in numbers ("2027-01-15 Job roles").
+_MEETING_SEPARATOR = re.compile(r"\s*(?::\s|\s[-–—|]\s)\s*")
+_NUMERIC_DATE = re.compile(r"(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})\s+(.+)")
+
+
+def _next_meeting(t: Turn, person: str, args: str) -> None:
+    """The next meeting's date and topic, for the note's Next meeting section; said again, it replaces them."""
+    text = " ".join(args.split())
+    if not text:
+        t.to_person(person, t.say("next_meeting_usage"))
+        return
+    date, topic = _split_meeting(text)
+    t.s.next_meeting = NextMeeting(date=one_line(date, 120), topic=one_line(topic, t.cfg.limits.idea_chars))
+    t.to_person(person, t.say("next_meeting_set", meeting=neutralise(_meeting_text(t, t.s.next_meeting))))
+    if t.s.note_status == "draft":
+        lifecycle.draft_note(t)  # the convenor sees the draft with it
+
+
+def _split_meeting(text: str) -> tuple[str, str]:
+    parts = _MEETING_SEPARATOR.split(text, maxsplit=1)
+    if len(parts) == 2:
+        return parts[0].strip(), parts[1].strip()
+    numeric = _NUMERIC_DATE.fullmatch(text)
+    return (numeric.group(1), numeric.group(2)) if numeric else (text, "")
+
+
+def _meeting_text(t: Turn, meeting: NextMeeting) -> str:
+    if meeting.topic:
+        return t.say("note_next_meeting_topic", date=meeting.date, topic=meeting.topic)
+    return meeting.date
 
 
 def _extend(t: Turn, person: str, args: str) -> None:
@@ -116,10 +154,7 @@ def _broadcast(t: Turn, person: str, args: str) -> None:
 
 
 def _end(t: Turn, person: str, args: str) -> None:
-    s = t.s
-    s.status = "running"
-    lifecycle.close(t)
-    lifecycle.finish(t)
+    lifecycle.end(t)
 
 
 def _status(t: Turn, person: str, args: str) -> None:

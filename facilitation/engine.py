@@ -78,6 +78,8 @@ def _timer(t: Turn, ev: TimerFired) -> None:
     if timer.kind == "end":
         lifecycle.advance(t)
         return
+    if s.phase is None:
+        return  # the wait for the empty chair after `end` has no phase to remind anyone of
     t.to_everyone_now(t.say("reminder", phase=s.phase.title if s.phase else "", left=t.minutes_left()))
     rules = _rules(t)
     if rules and rules.nudges and s.phase_index not in s.nudged:

@@ -58,8 +58,11 @@ def start(ev: SessionStarted, cfg: EngineConfig) -> tuple[Session, list[Effect]]
 
 
 def runs(s: Session, index: int) -> bool:
-    """Plenary phases run only for sessions with breakout groups; a plenary ballot only when asked for."""
+    """Plenary phases run only for sessions with breakout groups; a plenary ballot and optional phases (the
+    closing round) only when asked for."""
     spec = s.structure.phases[index]
+    if spec.optional and not s.options.closing_round:
+        return False
     if not spec.plenary:
         return True
     breakouts = s.options.groups > 1 or s.options.group_size > 0
@@ -115,9 +118,43 @@ def ask_empty_chair(t: Turn, point: str) -> None:
     if key in t.s.empty_chair_posts:
         return
     t.s.empty_chair_posts[key] = point
+    t.s.empty_chair_asked_at = t.at
     # In the channel, not the session thread: the prompt gets replies of its own on every platform
     # (Slack threads are one level deep, so a prompt inside the session thread could not be answered).
     t.to_channel(t.say("empty_chair"), key=key)
+
+
+def end(t: Turn) -> None:
+    """The facilitator's `end`: close the phase, then give the empty chair its time before the note goes out
+    (a question asked in the same breath as the note would go unanswered). `end` again sends it at once."""
+    s = t.s
+    s.status = "running"
+    if s.phase is not None:
+        close(t)
+        if _wait_for_empty_chair(t):
+            return
+    finish(t)
+
+
+def _wait_for_empty_chair(t: Turn) -> bool:
+    """If nobody has answered the empty chair yet, ask it (once) and wait until it has been open a short while:
+    past the last phase, so replies in the wait are kept as late ideas, and the end timer finishes."""
+    s = t.s
+    seconds = s.options.empty_chair_seconds
+    if not s.structure.empty_chair or s.empty_chair or seconds <= 0:
+        return False
+    if s.empty_chair_asked_at is None:
+        ask_empty_chair(t, "end:session")
+    assert s.empty_chair_asked_at is not None
+    until = s.empty_chair_asked_at + timedelta(seconds=seconds)
+    if until <= t.at:
+        return False
+    s.phase_index = len(s.structure.phases)
+    s.phase_started_at = t.at
+    s.deadline = until
+    t.arm_phase_timers()
+    t.to_channel(t.say("end_empty_chair_wait", left=t.minutes_left()))
+    return True
 
 
 def finish(t: Turn) -> None:
@@ -139,10 +176,11 @@ def draft_note(t: Turn) -> None:
     else:
         regroup(s, t.cfg)
     note = build_note(s, t.cfg)
+    key = "note:draft" if s.note_status == "none" else f"note:draft:{s.events_handled}"  # a redraft: sent again
     s.note_status = "draft"
     t.effects.append(
         DeliverNote(
-            key="note:draft",
+            key=key,
             convenor=Person(id=s.convenor, name=s.name_of(s.convenor)),
             title=note.title,
             markdown=render_markdown(note, t.cfg, draft=True),

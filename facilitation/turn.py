@@ -69,7 +69,7 @@ class Turn:
         """Where people are in this phase: the plenary (channel) once groups have come back together, else
         every group's thread."""
         spec = self.s.phase
-        if spec is not None and (spec.plenary or spec.kind == "arrange"):
+        if spec is not None and (spec.plenary or spec.kind in ("arrange", "reflect")):
             return self.to_plenary(text)
         return self.to_thread(text)
 

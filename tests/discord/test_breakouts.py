@@ -211,7 +211,8 @@ async def run_session(h: DiscordHarness, fake: FakeDiscord) -> None:
     assert re.findall(r"^### (.+)$", groups_section, re.M) == ["Group 1", "Group 2"]
     assert "reported to the plenary" in groups_section
     summary = note.text.split("## 1. Summary of key points", 1)[1].split("## 2.", 1)[0]
-    assert summary.strip().startswith(f"1. {reported[favourite]}")
+    first_point = summary.split("\n- ", 1)[1].splitlines()[0]
+    assert " ".join(reported[favourite].split()[:5]) in first_point, "the plenary's favourite leads the summary"
     for comment in ("Who holds the budget?", "Could the venue provide it?", "Young people in care"):
         assert comment in note.text
     await h.click(grace, note.ref, "Approve")
