@@ -47,6 +47,7 @@ MAX_LABEL_WORDS = 5
 # and "pay people for their time!!" or "... time 2"): one idea for clustering, so they always share a theme.
 NEAR_DUPLICATE = 0.85
 LABEL_CANDIDATES = 8  # per theme, the best lexical candidates that the centroid similarity re-ranks
+LABEL_CENTROID_WEIGHT = 1.0  # weight of the centroid cosine beside the share of ideas a phrase touches
 _WORDS = re.compile(r"[^\W_]+")
 _MAX_WORD_CHARS = 30  # a label word longer than this is cut, so one 20,000-char token stays readable
 
@@ -318,7 +319,7 @@ def _by_centroid(themes: list[list[str]], candidates: list[list[str]], centroids
             stems = set(content_stems(phrase))
             touch = sum(1 for s in idea_stems if s & stems) / len(texts)
             weak = weak_ending(phrase.rsplit(" ", 1)[-1])
-            score = (float(vectors[at + n] @ centroid) + touch) * (0.5 if weak else 1.0)
+            score = (LABEL_CENTROID_WEIGHT * float(vectors[at + n] @ centroid) + touch) * (0.5 if weak else 1.0)
             scored.append((-score, n, phrase))
         at += len(head)
         out.append([p for _, _, p in sorted(scored)] + ranked[len(head):])
