@@ -7,9 +7,8 @@ import random
 import re
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 
 from facilitation import grouping
 from facilitation.grouping import GroupItem, ThemeDraft, group_ideas
