@@ -24,6 +24,9 @@ def run(t: Turn, person: str, command: str, args: str) -> bool:
     if command == "approve":
         approve(t, person)
         return True
+    if command == "note":
+        edit_note_command(t, person, args)
+        return True
     if command not in FACILITATOR_ONLY:
         return False
     s = t.s
@@ -216,6 +219,39 @@ def leave(t: Turn, person: str) -> None:
         return
     p.present = False
     t.to_person(person, t.say("left"))
+
+
+NOTE_PARTS = {"summary": "summary", "steps": "next_steps", "next_steps": "next_steps", "meeting": "next_meeting",
+              "next_meeting": "next_meeting"}
+
+
+def edit_note_command(t: Turn, person: str, args: str) -> None:
+    """`note summary TEXT`, `note steps TEXT`, `note meeting TEXT`: the convenor's own words for that part
+    (lines split at new lines or at " | "); with no text, the bot's draft of it comes back."""
+    part, _, text = args.strip().partition(" ")
+    field = NOTE_PARTS.get(part.lower())
+    if field is None:
+        t.to_person(person, t.say("note_edit_usage"))
+        return
+    edit_note(t, person, {field: "\n".join(line.strip() for line in text.split(" | "))})
+
+
+def edit_note(t: Turn, person: str, values: dict[str, str | list[str]]) -> None:
+    """The convenor's edits from the form or the command; the draft is sent again with them in it."""
+    s = t.s
+    if person != s.convenor:
+        t.to_person(person, t.say("not_convenor_edit"))
+        return
+    if s.note_status != "draft":
+        t.to_person(person, t.say("note_already_posted" if s.note_status == "approved" else "note_not_ready"))
+        return
+    for field in ("summary", "next_steps", "next_meeting"):
+        if field in values:
+            raw = values[field]
+            text = "\n".join(raw) if isinstance(raw, list) else raw
+            setattr(s.note_edits, field, None if is_blank(text) else text.strip())
+    lifecycle.draft_note(t)
+    t.to_person(person, t.say("note_edited"))
 
 
 def approve(t: Turn, person: str) -> None:

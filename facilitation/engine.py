@@ -182,6 +182,9 @@ def _action(t: Turn, ev: ActionTaken) -> None:
     if ev.action == "approve_note":
         controls.approve(t, ev.person)
         return
+    if ev.action == "edit_note":
+        controls.edit_note(t, ev.person, ev.values)
+        return
     if ev.action.startswith("control:"):
         command = ev.action.split(":", 1)[1]
         controls.run(t, ev.person, command, ev.value)

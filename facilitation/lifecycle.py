@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from facilitation import breakouts
 from facilitation.config import EngineConfig
-from facilitation.effects import Action, DeliverNote, Effect, Person
+from facilitation.effects import Action, DeliverNote, Effect, Form, FormField, Person
 from facilitation.events import SessionStarted
 from facilitation.ideas import join
 from facilitation.models import Session
-from facilitation.note import build_note, render_markdown
+from facilitation.note import RoundUpNote, build_note, render_markdown
 from facilitation.phases import RULES
 from facilitation.text import neutralise
 from facilitation.themes import place_newcomers, regroup
@@ -186,9 +186,27 @@ def draft_note(t: Turn) -> None:
             markdown=render_markdown(note, t.cfg, draft=True),
             json_text=note.model_dump_json(indent=2),
             actions=[Action(id="approve_note", label=t.say("button_approve_note"), style="primary",
+                            only_for=[s.convenor]),
+                     Action(id="edit_note", label=t.say("button_edit_note"), form=_note_form(t, note),
                             only_for=[s.convenor])],
         )
     )
+
+
+# Longest text put in a form field to start from (Slack's limit is 3,000; Discord's 4,000 and 1,000): a longer
+# draft leaves the field empty, which keeps the bot's draft, rather than offering a cut text to post.
+_FORM_TEXT = {"long_text": 2900, "text": 900}
+
+
+def _note_form(t: Turn, note: RoundUpNote) -> Form:
+    """The convenor's form: the summary, next steps and next meeting, each starting from what the note says."""
+    summary = note.summary_text if note.summary_text is not None else "\n".join(p.text for p in note.summary)
+    fields = [("summary", "long_text", summary), ("next_steps", "long_text", "\n".join(note.next_steps)),
+              ("next_meeting", "text", note.next_meeting.text if note.next_meeting else "")]
+    return Form(title=t.say("form_note_title"), submit_label=t.say("form_note_submit"), fields=[
+        FormField(id=name, label=t.say(f"form_note_{name}"), kind=kind, required=False,  # type: ignore[arg-type]
+                  initial=text if text and len(text) <= _FORM_TEXT[kind] else None)
+        for name, kind, text in fields])
 
 
 def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = None, group: str | None = None) -> None:

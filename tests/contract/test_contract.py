@@ -170,6 +170,29 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
     assert "Share budgets with community groups" in h.published()[0].text
 
 
+async def test_the_convenor_edits_the_note_in_a_form_or_by_command_and_the_edit_is_posted(h: Harness) -> None:
+    await _start(h)
+    await h.direct_message(h.people[0], "Meet in libraries")
+    await h.settle()
+    await h.command(h.facilitator, "end")
+    await h.settle()
+    [draft] = h.notes()
+    await h.click(h.facilitator, draft.ref, "Edit", {
+        "summary": "We agreed to meet where people already are.", "next_steps": "Ask the libraries\nWrite to carers"})
+    await h.settle()
+    await h.command(h.facilitator, "note meeting 3 March 2027: budgets")
+    await h.settle()
+    latest = h.notes()[-1]
+    assert len(h.notes()) == 3 and "We agreed to meet where people already are." in latest.text
+    await h.click(h.facilitator, latest.ref, "Approve")
+    await h.settle()
+    [published] = h.published()
+    for edited in ("We agreed to meet where people already are.", "Ask the libraries", "Write to carers",
+                   "3 March 2027: budgets"):
+        assert edited in published.text
+    assert "The sentences are the bot's" not in published.text
+
+
 async def test_one_two_four_all_runs_pairs_then_fours_then_the_whole_group(h: Harness) -> None:
     await _start(h, "structure=1-2-4-all")
     people = h.people[:7]  # three pairs, one of them a trio

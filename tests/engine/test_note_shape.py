@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from facilitation.note import RoundUpNote
 from tests.engine.driver import FACILITATOR, Driver, pid
 
 LONG = [  # long enough that a summary quote (the opening words) is not the whole text
@@ -138,3 +139,36 @@ def test_end_gives_the_empty_chair_its_time_before_the_note(session, cfg):
     d.fac("end")
     d.fac("end")  # the facilitator does not want to wait
     assert len(d.delivered()) == 1
+
+
+def test_the_convenor_edits_the_summary_steps_and_meeting_and_that_is_what_is_posted(session, cfg):
+    d = session(2, convenor="U2")
+    d.idea(pid(1), "Meet in libraries")
+    d.fac("end")
+    [draft] = d.delivered()
+    [edit] = [a for a in draft.actions if a.id == "edit_note"]
+    assert edit.only_for == ["U2"] and [f.id for f in edit.form.fields] == ["summary", "next_steps", "next_meeting"]
+    assert "Meet in libraries" in (edit.form.fields[0].initial or ""), "the form starts from the draft"
+    d.act(pid(1), "edit_note", values={"summary": "Not mine to change"})
+    assert d.told(pid(1), "not_convenor_edit") and len(d.delivered()) == 1
+    d.act(pid(2), "edit_note", values={"summary": "We agreed to meet where people already are.",
+                                       "next_steps": "- Ask the libraries\n- Write to carers", "next_meeting": ""})
+    assert d.told(pid(2), "note_edited")
+    redraft = d.delivered()[-1].markdown
+    assert "We agreed to meet where people already are." in redraft
+    assert cfg.say("note_summary_key") not in redraft, "the convenor's summary replaces the bot's"
+    d.cmd(pid(2), "note", "meeting 3 March 2027: budgets | in person")
+    d.cmd(pid(2), "note", "colour blue")
+    assert d.told(pid(2), "note_edit_usage")
+    d.act(pid(2), "approve_note")
+    [published] = d.published()
+    steps = section(published.markdown, cfg.say("note_h_next"))
+    assert steps.strip().splitlines() == ["- Ask the libraries", "- Write to carers"]
+    assert "We agreed to meet where people already are." in published.markdown
+    assert "3 March 2027: budgets in person" in section(published.markdown, cfg.say("note_h_next_meeting"))
+    edited = RoundUpNote.model_validate_json(d.delivered()[-1].json_text)
+    assert edited.edited_by_convenor == ["summary", "next_steps", "next_meeting"]
+    assert edited.summary_text == "We agreed to meet where people already are." and edited.summary, \
+        "the JSON keeps both the convenor's summary and the bot's"
+    d.act(pid(2), "edit_note", values={"summary": "Too late"})
+    assert d.told(pid(2), "note_already_posted")
