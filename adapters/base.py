@@ -117,11 +117,17 @@ class Adapter(Protocol):
         json_text: str,
         actions: list[Action],
         session_id: str,
+        html: str | None = None,
     ) -> str:
-        """Send the draft note privately to the convenor, with the Markdown and JSON files."""
+        """Send the draft note privately to the convenor, with the Markdown and JSON files (and the HTML page,
+        when the runtime could make it)."""
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         """Post the approved note to the channel."""
+
+    async def post_image(self, channel: str, target: Target, filename: str, data: bytes, title: str, alt: str,
+                         session_id: str) -> str:
+        """Post a PNG (a chart) where `target` says, captioned `title`, described by `alt`; return its ref."""
 
 
 class DeliveryError(Exception):

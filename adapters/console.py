@@ -109,14 +109,16 @@ class ConsoleAdapter:
 
     async def deliver_note(
         self, channel: str, convenor: Person, title: str, markdown: str, json_text: str,
-        actions: list[Action], session_id: str,
+        actions: list[Action], session_id: str, html: str | None = None,
     ) -> str:
         ref = f"b{next(self._ids)}"
-        files = ["note.md", "note.json"]
+        files = ["note.md", "note.json"] + (["note.html"] if html is not None else [])
         if self.note_dir is not None:
             self.note_dir.mkdir(parents=True, exist_ok=True)
             (self.note_dir / "note.md").write_text(markdown, encoding="utf-8")
             (self.note_dir / "note.json").write_text(json_text, encoding="utf-8")
+            if html is not None:
+                (self.note_dir / "note.html").write_text(html, encoding="utf-8")
         self.messages.append(ConsoleMessage(ref=ref, where=f"private:{convenor.id}", text=markdown, actions=actions,
                                             files=files, session_id=session_id, kind="note"))
         self._show(f"DM to {convenor.name}, files {', '.join(files)}", markdown, ref, actions)
@@ -127,6 +129,19 @@ class ConsoleAdapter:
         self.messages.append(ConsoleMessage(ref=ref, where="channel", text=markdown, session_id=session_id,
                                             kind="published"))
         self._show(self.channel, markdown, ref, [])
+        return ref
+
+    async def post_image(self, channel: str, target: Target, filename: str, data: bytes, title: str, alt: str,
+                         session_id: str) -> str:
+        ref = f"b{next(self._ids)}"
+        where = "thread" if target.kind == "thread" else "channel"
+        if self.note_dir is not None:
+            self.note_dir.mkdir(parents=True, exist_ok=True)
+            (self.note_dir / filename).write_bytes(data)
+        self.messages.append(ConsoleMessage(ref=ref, where=where, text=f"{title}\n{alt}", files=[filename],
+                                            session_id=session_id, kind="image"))
+        self._show(self.channel if where == "channel" else f"{self.channel} > thread", f"[image {filename}] {alt}",
+                   ref, [])
         return ref
 
     # --- inbound -------------------------------------------------------------------------------

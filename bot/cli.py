@@ -94,7 +94,7 @@ async def _simulate(settings: Settings, path: Path, out: Path) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             session = await run_scenario(scenario, adapter, Path(tmp) / "simulate.sqlite3", settings)
     print(f"Simulated {len(session.live_ideas())} ideas from {len(session.participants)} people; "
-          f"wrote {out / 'note.md'}, {out / 'note.json'} and {out / 'transcript.txt'}")
+          f"wrote {out / 'note.md'}, {out / 'note.json'}, {out / 'note.html'} and {out / 'transcript.txt'}")
     return 0
 
 

@@ -43,6 +43,7 @@ from facilitation.effects import (
     Effect,
     OpenPairSpace,
     Post,
+    PostChart,
     PublishNote,
     StartTimer,
 )
@@ -466,11 +467,30 @@ class Runtime:
         if isinstance(effect, OpenPairSpace):
             return await a.open_pair_space(s.channel, effect.pair_id, effect.title, effect.members, s.id)
         if isinstance(effect, DeliverNote):
+            html = await asyncio.to_thread(self._note_page, effect)
             return await a.deliver_note(s.channel, effect.convenor, effect.title, effect.markdown,
-                                        effect.json_text, effect.actions, s.id)
+                                        effect.json_text, effect.actions, s.id, html=html)
+        if isinstance(effect, PostChart):
+            target = Target(kind="thread", ref=refs.get(effect.audience.anchor or ""))
+            if effect.audience.kind != "thread" or target.ref in (None, FAILED):
+                target = Target(kind="channel")
+            png = await asyncio.to_thread(_chart_png, effect)
+            return await a.post_image(s.channel, target, "ranking.png", png, effect.title, effect.alt, s.id)
         if isinstance(effect, PublishNote):
             return await a.publish_note(s.channel, effect.title, effect.markdown, s.id)
         raise TypeError(f"unknown effect {effect!r}")
+
+    def _note_page(self, effect: DeliverNote) -> str | None:
+        """The note as an HTML page with its ranking chart; None (the note goes without it) if that fails,
+        so a drawing problem never holds the note back."""
+        try:
+            from bot.note_page import render_html  # matplotlib loads only when a note is drafted
+            from facilitation.note import RoundUpNote
+
+            return render_html(RoundUpNote.model_validate_json(effect.json_text), effect.markdown, self.cfg)
+        except Exception:
+            log.exception("the HTML page of the note could not be made; sending the note without it")
+            return None
 
     async def _tell_facilitator(self, s: Session, text: str) -> None:
         try:
@@ -480,6 +500,12 @@ class Runtime:
 
 
 MEMBERS = "members:"
+
+
+def _chart_png(effect: PostChart) -> bytes:
+    from bot.note_page import ranking_chart  # matplotlib loads only when a chart is drawn
+
+    return ranking_chart(effect.title, [(b.label, b.value) for b in effect.bars], "png")
 
 
 def _fallback_ref(effect: Effect) -> str:

@@ -15,8 +15,9 @@ _CLAUSE = re.compile(r"[.,;:!?()\[\]{}\"“”‘’–—/\n]+|(?<![^\W\d_])-|-
 # A label word: a word, or letters joined by hyphens ("co-operation", "self-organising").
 _LABEL_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?(?:-[^\W\d_]+)*")
 # What a label must never show: platform mention and control syntax (<@U123>, <!subteam^S1|x>, <#C1|name>),
-# links, and words with digits in them (ids such as S0TEAM or 1400000000000000001, ticket numbers).
-_NOT_LABEL_TEXT = re.compile(r"<[!@#][^<>]*>|<?https?://\S+|\b\w*\d\w*\b")
+# HTML tags and other markup in angle brackets, links, and words with digits in them (ids such as S0TEAM or
+# 1400000000000000001, ticket numbers).
+_NOT_LABEL_TEXT = re.compile(r"<[^<>]*>|<?https?://\S+|\b\w*\d\w*\b")
 # Common verbs, auxiliaries and adverbs: a label ending in one reads as a cut sentence ("Staff spend",
 # "Volunteers signed"), so such candidates rank lower. General English, not tied to any session.
 _WEAK_END_TEXT = """

@@ -9,8 +9,10 @@ from facilitation.effects import (
     Action,
     Audience,
     CancelTimer,
+    ChartBar,
     Effect,
     Post,
+    PostChart,
     StartTimer,
 )
 from facilitation.models import Session, Timer
@@ -42,6 +44,9 @@ class Turn:
         k = self.key(key)
         self.effects.append(Post(key=k, audience=audience, text=text, actions=actions or []))
         return k
+
+    def chart(self, audience: Audience, title: str, bars: list[ChartBar], alt: str) -> None:
+        self.effects.append(PostChart(key=self.key(), audience=audience, title=title, bars=bars, alt=alt))
 
     def to_channel(self, text: str, actions: list[Action] | None = None, key: str | None = None) -> str:
         return self.post(Audience(kind="channel"), text, actions, key)

@@ -221,13 +221,14 @@ def test_thirty_near_identical_bullets_are_one_theme() -> None:
     "<@U123>",
     "See https://example.org/x?id=99 for the plan",
     "**Bold** _markup_ `code` ~struck~ here",
+    "<img src=x onerror=alert(1)> <script>alert('x')</script>",
 ])
 def test_labels_never_show_ids_mentions_links_or_markup(text: str) -> None:
     given = items([("odd", text), ("twin", text + " too"), *GARDEN[:3]])
     themes = group_ideas(given)
     assert_well_formed(themes, given)
     for t in themes:
-        assert not re.search(r"\d{3,}|[<>*_`~]|S0TEAM|subteam|https?|example", t.label), t.label
+        assert not re.search(r"\d{3,}|[<>*_`~]|S0TEAM|subteam|https?|example|onerror|script", t.label), t.label
 
 
 def test_with_embeddings_the_label_is_the_phrase_nearest_the_theme_centroid() -> None:

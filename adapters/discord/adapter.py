@@ -12,6 +12,7 @@ Where things live on Discord:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import time
@@ -220,13 +221,25 @@ class DiscordAdapter:
         json_text: str,
         actions: list[Action],
         session_id: str,
+        html: str | None = None,
     ) -> str:
         # The whole note, readable in the DM; the files and the Approve button come with its last part.
         files = [
             discord.File(io.BytesIO(markdown.encode("utf-8")), filename="round-up.md"),
             discord.File(io.BytesIO(json_text.encode("utf-8")), filename="round-up.json"),
         ]
+        if html is not None:
+            files.append(discord.File(io.BytesIO(html.encode("utf-8")), filename="round-up.html"))
         return await self._send_dm(convenor.id, discord_text(markdown), actions, session_id, files=files)
+
+    async def post_image(self, channel: str, target: Target, filename: str, data: bytes, title: str, alt: str,
+                         session_id: str) -> str:
+        destination: discord.abc.Messageable = self._messageable(int(channel))
+        if target.kind == "thread" and target.ref:
+            with contextlib.suppress(_NoThread):  # else the channel, as posts do when the thread is gone
+                destination = await self._session_thread(channel, target.ref)
+        file = discord.File(io.BytesIO(data), filename=filename, description=alt[:1000])
+        return await self._send(destination, discord_text(title), [], session_id, where=channel, files=[file])
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         destination = self._messageable(int(channel))

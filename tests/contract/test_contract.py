@@ -153,6 +153,9 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
     await h.settle()
     await h.command(h.facilitator, "next")  # Arrange
     await h.settle()
+    results = _last_with(h, "**Results**")
+    charts = [m for m in h.seen() if "ranking.png" in m.files]
+    assert len(charts) == 1 and charts[0].where == results.where, "the ranking chart is posted beside the results"
     chair = _last_with(h, "empty chair")
     await h.reply_to(people[0], chair.ref, "Young carers")
     await h.command(h.facilitator, "next")  # the end
@@ -160,7 +163,7 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
 
     notes = h.notes()
     assert len(notes) == 1 and notes[0].where == f"private:{h.facilitator}"
-    assert any(f.endswith(".md") for f in notes[0].files)
+    assert any(f.endswith(".md") for f in notes[0].files) and any(f.endswith(".html") for f in notes[0].files)
     for expected in texts + ["It is fair", "Who pays, the council or funders?", "Young carers"]:
         assert expected in notes[0].text
     await h.click(h.facilitator, notes[0].ref, "Approve")

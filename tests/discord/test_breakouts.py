@@ -204,7 +204,7 @@ async def run_session(h: DiscordHarness, fake: FakeDiscord) -> None:
     # --- the end: one combined note, by DM to the convenor; Approve posts it once ------------------------------
     await h.command(h.facilitator, "next")
     [note] = h.notes()
-    assert note.where == f"private:{grace}" and sorted(note.files) == ["round-up.json", "round-up.md"]
+    assert note.where == f"private:{grace}" and sorted(note.files) == ["round-up.html", "round-up.json", "round-up.md"]
     sections = re.findall(r"^## \d+\. (.+)$", note.text, re.M)
     assert sections == BREAKOUT_NOTE_SECTIONS
     groups_section = note.text.split("## 3. Breakout groups", 1)[1].split("## 4.", 1)[0]

@@ -17,9 +17,10 @@ LONG = [  # long enough that a summary quote (the opening words) is not the whol
 ]
 
 
-def ended_with_proposals(session, **opts) -> Driver:
+def ended_with_proposals(session, ideas: list[str] = LONG, **opts) -> Driver:
+    """Four people, one idea each, two proposals ranked, and the session ended after Arrange."""
     d = session(4, seed=6, **opts)
-    for n, text in enumerate(LONG, start=1):
+    for n, text in enumerate(ideas, start=1):
         d.idea(pid(n), text)
     d.fac("next")
     for pair in d.s.pairs:
