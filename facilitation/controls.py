@@ -171,6 +171,8 @@ def _status(t: Turn, person: str, args: str) -> None:
         lines.append(f"\u2022 {one_line(p.name, 80)}{group}: {detail}")
     if s.status == "ended":
         state = t.say("status_ended")
+    elif spec is None:  # after `end`, waiting for the empty chair before the note
+        state = t.say("status_ending", left=t.minutes_left())
     elif s.status == "paused":
         state = t.say("status_paused", phase=spec.title if spec else "", left=duration_text(s.paused_remaining or 0))
     else:

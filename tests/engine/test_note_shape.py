@@ -132,6 +132,9 @@ def test_end_gives_the_empty_chair_its_time_before_the_note(session, cfg):
     assert d.delivered() == [] and d.s.status == "running", "no note in the same breath as the question"
     assert d.said("empty_chair", d.public(d.last)) and d.said("end_empty_chair_wait", d.public(d.last))
     d.reply(pid(2), "Young carers", reply_to="empty-chair:end:own")
+    d.fac("status")
+    assert d.told(FACILITATOR, "status")
+    assert "the round-up note goes out in 60 s" in d.private(FACILITATOR, d.last)[0]
     d.advance(30)
     assert d.delivered() == []
     d.advance(31)
