@@ -126,9 +126,10 @@ def _near_duplicates(texts: list[str]) -> list[int]:
     step = max(1, _BLOCK // max(n, 1))
     for start in range(0, n, step):
         block = (matrix[start : start + step] @ matrix.T).tocoo()
-        for i, j, value in zip(block.row, block.col, block.data, strict=True):
-            a, b = root(int(i) + start), root(int(j))
-            if a != b and value >= NEAR_DUPLICATE - 1e-9:
+        near = (block.data >= NEAR_DUPLICATE - 1e-9) & (block.col > block.row + start)  # each pair once
+        for i, j in zip(block.row[near].tolist(), block.col[near].tolist(), strict=True):
+            a, b = root(i + start), root(j)
+            if a != b:
                 parent[max(a, b)] = min(a, b)
     return [root(i) for i in range(n)]
 
