@@ -3,6 +3,7 @@ inline; it renders in a real browser (headless Chromium, when installed: .ci/run
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_rank_results_come_with_the_chart_in_the_same_place() -> None:
 def test_the_page_renders_in_chromium_with_the_chart(page: str, tmp_path: Path) -> None:
     path = tmp_path / "note.html"
     path.write_text(page, encoding="utf-8")
-    home = {"HOME": str(tmp_path)}
+    home = {**os.environ, "HOME": str(tmp_path)}  # Chromium's profile and caches stay in the test's folder
     dom = subprocess.run(["chromium", *CHROMIUM_FLAGS, "--dump-dom", path.as_uri()], capture_output=True, text=True,
                          timeout=120, env=home, check=True).stdout
     assert "<svg" in dom and "Final reflections" in dom and "&lt;script&gt;" in dom
