@@ -124,17 +124,19 @@ class ConsoleAdapter:
 
     async def deliver_note(
         self, channel: str, convenor: Person, title: str, markdown: str, json_text: str,
-        actions: list[Action], session_id: str,
+        actions: list[Action], session_id: str, html: str | None = None,
     ) -> str:
         ref = f"{BOT_REF_PREFIX}{next(self._ids)}"
         stem = note_file_stem(title)
-        files = [f"{stem}.md", f"{stem}.json"]
+        files = [f"{stem}.md", f"{stem}.json"] + ([f"{stem}.html"] if html is not None else [])
         shown = files
         if self.note_dir is not None:  # the files the line below says were sent: written, so they can be opened
             self.note_dir.mkdir(parents=True, exist_ok=True)
             self.note_files = [self.note_dir / f for f in files]
             self.note_files[0].write_text(markdown, encoding="utf-8")
             self.note_files[1].write_text(json_text, encoding="utf-8")
+            if html is not None:
+                self.note_files[2].write_text(html, encoding="utf-8")
             shown = [str(p) for p in self.note_files]
         self.messages.append(ConsoleMessage(ref=ref, where=f"private:{convenor.id}", text=markdown, actions=actions,
                                             files=files, session_id=session_id, kind="note"))
@@ -146,6 +148,19 @@ class ConsoleAdapter:
         self.messages.append(ConsoleMessage(ref=ref, where="channel", text=markdown, session_id=session_id,
                                             kind="published"))
         self._show(self.channel, markdown, ref, [])
+        return ref
+
+    async def post_image(self, channel: str, target: Target, filename: str, data: bytes, title: str, alt: str,
+                         session_id: str) -> str:
+        ref = f"{BOT_REF_PREFIX}{next(self._ids)}"
+        where = "thread" if target.kind == "thread" else "channel"
+        if self.note_dir is not None:
+            self.note_dir.mkdir(parents=True, exist_ok=True)
+            (self.note_dir / filename).write_bytes(data)
+        self.messages.append(ConsoleMessage(ref=ref, where=where, text=f"{title}\n{alt}", files=[filename],
+                                            session_id=session_id, kind="image"))
+        self._show(self.channel if where == "channel" else f"{self.channel} > thread", f"[image {filename}] {alt}",
+                   ref, [])
         return ref
 
     # --- inbound -------------------------------------------------------------------------------

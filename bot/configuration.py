@@ -108,4 +108,5 @@ def default_options(settings: Settings, structure: Structure) -> Options:
         dots_per_proposal=d.dots_per_proposal,
         attribution=d.attribution,
         reminder_seconds=d.reminder_seconds,
+        empty_chair_seconds=d.empty_chair_seconds,
     )

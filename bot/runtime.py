@@ -106,7 +106,8 @@ class Runtime:
         self._seq: dict[str, int] = {}  # session -> seq of the last event applied to its working state
         self._snapshot_at: dict[str, tuple[int, int, str]] = {}  # session -> (seq, phase, status) of its snapshot
         self._dirty: set[str] = set()  # sessions whose working state holds an event that was not committed
-        self.deliveries = Deliveries(adapter, store, self._refs, self._report_failure, self._delivered)
+        self.deliveries = Deliveries(adapter, store, self._refs, self._report_failure, self._delivered,
+                                     note_page=self._note_page)
         # The console shows each answer before taking the next line: it waits for all of an event's effects.
         self.wait_for_effects = bool(getattr(adapter, "delivers_inline", False))
         self._embedded: dict[str, int] = {}  # session -> ideas already handed to the embedder
@@ -564,6 +565,18 @@ class Runtime:
         snapshot = self._snapshot_payload(session_id, state)
         if snapshot is not None:
             self.store.write([self.store.snapshot_op(session_id, *snapshot)])
+
+    def _note_page(self, effect: DeliverNote) -> str | None:
+        """The note as an HTML page with its ranking chart; None (the note goes without it) if that fails,
+        so a drawing problem never holds the note back."""
+        try:
+            from bot.note_page import render_html  # matplotlib loads only when a note is drafted
+            from facilitation.note import RoundUpNote
+
+            return render_html(RoundUpNote.model_validate_json(effect.json_text), effect.markdown, self.cfg)
+        except Exception:
+            log.exception("the HTML page of the note could not be made; sending the note without it")
+            return None
 
     async def _tell_facilitator(self, s: Session, text: str) -> None:
         await self._tell(s, s.facilitator, text)
