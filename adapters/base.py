@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -145,11 +146,17 @@ class Adapter(Protocol):
         json_text: str,
         actions: list[Action],
         session_id: str,
+        html: str | None = None,
     ) -> str:
-        """Send the draft note privately to the convenor, with the Markdown and JSON files."""
+        """Send the draft note privately to the convenor, with the Markdown and JSON files (and the HTML page,
+        when the runtime could make it)."""
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         """Post the approved note to the channel."""
+
+    async def post_image(self, channel: str, target: Target, filename: str, data: bytes, title: str, alt: str,
+                         session_id: str) -> str:
+        """Post a PNG (a chart) where `target` says, captioned `title`, described by `alt`; return its ref."""
 
 
 class Check(BaseModel):
@@ -190,10 +197,12 @@ class Delivering:
     key: str
     maybe_sent: bool = False
     since: float = 0.0
+    _parts: itertools.count[int] = field(default_factory=itertools.count, compare=False, repr=False)
 
-    def nonce(self, part: int = 0, size: int = 25) -> str:
-        """A platform-safe id for part `part` of this effect (Discord allows 25 characters)."""
-        return hashlib.sha256(f"{self.key}#{part}".encode()).hexdigest()[:size]
+    def nonce(self, size: int = 25) -> str:
+        """A platform-safe id for the next message this effect makes (a long note is several), the same on every
+        attempt as long as the messages are sent in the same order (Discord allows 25 characters)."""
+        return hashlib.sha256(f"{self.key}#{next(self._parts)}".encode()).hexdigest()[:size]
 
 
 # Set by the runtime around each adapter call that carries out an effect; None for immediate answers.

@@ -37,7 +37,8 @@ from facilitation.effects import Action, Person
 from facilitation.help import COMMAND_WORDS
 from facilitation.note import note_file_stem
 
-USER_REF_PREFIX = "u"  # people's messages are u1, u2, ... (the bot's are b1, b2, ...)
+USER_REF_PREFIX = "u"  # people's messages are u1, u2, ...
+BOT_REF_PREFIX = "b"  # the bot's are b1, b2, ...
 _LINE = re.compile(
     r"^\s*(?P<name>[^\s:@/!]+)\s*(?:(?P<at>@\S+)\s*:|(?P<kind>dm|pair)\s*:|:|(?=[/!]))\s?(?P<rest>.*)$", re.S
 )
@@ -77,14 +78,11 @@ class ConsoleAdapter:
     def bind(self, sink: Sink) -> None:
         self._sink = sink
 
-    def continue_numbering(self, refs: list[str]) -> None:
-        """Number messages on from the refs an earlier run recorded, so b12 never names two messages (a reply
-        to b12 after a restart must reach the message the session knows as b12)."""
-        def last(prefix: str) -> int:
-            return max((int(r[1:]) for r in refs if r[:1] == prefix and r[1:].isdigit()), default=0)
-
-        self._ids = itertools.count(last("b") + 1)
-        self._user_ids = itertools.count(last(USER_REF_PREFIX) + 1)
+    def number_after(self, last: int, last_bot: int = 0) -> None:
+        """Number people's messages from last + 1 and the bot's from last_bot + 1 (the highest stored before a
+        restart), so refs stay unique."""
+        self._user_ids = itertools.count(last + 1)
+        self._ids = itertools.count(last_bot + 1)
 
     # --- outbound ------------------------------------------------------------------------------
 
@@ -105,7 +103,7 @@ class ConsoleAdapter:
         return self.channel
 
     async def post(self, channel: str, target: Target, text: str, actions: list[Action], session_id: str) -> str:
-        ref = f"b{next(self._ids)}"
+        ref = f"{BOT_REF_PREFIX}{next(self._ids)}"
         where = {"thread": "thread", "channel": "channel"}.get(target.kind, f"{target.kind}:{target.ref}")
         if target.kind == "thread":
             self._root = target.ref
@@ -126,17 +124,19 @@ class ConsoleAdapter:
 
     async def deliver_note(
         self, channel: str, convenor: Person, title: str, markdown: str, json_text: str,
-        actions: list[Action], session_id: str,
+        actions: list[Action], session_id: str, html: str | None = None,
     ) -> str:
-        ref = f"b{next(self._ids)}"
+        ref = f"{BOT_REF_PREFIX}{next(self._ids)}"
         stem = note_file_stem(title)
-        files = [f"{stem}.md", f"{stem}.json"]
+        files = [f"{stem}.md", f"{stem}.json"] + ([f"{stem}.html"] if html is not None else [])
         shown = files
         if self.note_dir is not None:  # the files the line below says were sent: written, so they can be opened
             self.note_dir.mkdir(parents=True, exist_ok=True)
             self.note_files = [self.note_dir / f for f in files]
             self.note_files[0].write_text(markdown, encoding="utf-8")
             self.note_files[1].write_text(json_text, encoding="utf-8")
+            if html is not None:
+                self.note_files[2].write_text(html, encoding="utf-8")
             shown = [str(p) for p in self.note_files]
         self.messages.append(ConsoleMessage(ref=ref, where=f"private:{convenor.id}", text=markdown, actions=actions,
                                             files=files, session_id=session_id, kind="note"))
@@ -144,10 +144,23 @@ class ConsoleAdapter:
         return ref
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
-        ref = f"b{next(self._ids)}"
+        ref = f"{BOT_REF_PREFIX}{next(self._ids)}"
         self.messages.append(ConsoleMessage(ref=ref, where="channel", text=markdown, session_id=session_id,
                                             kind="published"))
         self._show(self.channel, markdown, ref, [])
+        return ref
+
+    async def post_image(self, channel: str, target: Target, filename: str, data: bytes, title: str, alt: str,
+                         session_id: str) -> str:
+        ref = f"{BOT_REF_PREFIX}{next(self._ids)}"
+        where = "thread" if target.kind == "thread" else "channel"
+        if self.note_dir is not None:
+            self.note_dir.mkdir(parents=True, exist_ok=True)
+            (self.note_dir / filename).write_bytes(data)
+        self.messages.append(ConsoleMessage(ref=ref, where=where, text=f"{title}\n{alt}", files=[filename],
+                                            session_id=session_id, kind="image"))
+        self._show(self.channel if where == "channel" else f"{self.channel} > thread", f"[image {filename}] {alt}",
+                   ref, [])
         return ref
 
     # --- inbound -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from adapters.console import ConsoleAdapter
+from adapters.console import BOT_REF_PREFIX, USER_REF_PREFIX, ConsoleAdapter
 from bot.configuration import ConfigError, list_structures, load_messages, load_structure
 from bot.retention import purge
 from bot.settings import Settings
@@ -93,16 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     mode = man.add_mutually_exclusive_group(required=True)
     mode.add_argument("--socket", action="store_true", help="Socket Mode: no public address needed (local use)")
     mode.add_argument("--url", metavar="https://HOST", help="HTTP mode: the bot's public address")
+    retention = command("purge", "remove what people wrote in sessions approved long enough ago (counts stay)",
+                        "Remove the texts of sessions whose note was approved more than the retention period ago, "
+                        "and the forms that held them; the counts stay for the record.")
+    retention.add_argument("--days", type=int, default=None,
+                           help="days after approval to keep (default: the FACILITATOR_RETENTION_DAYS setting)")
     inv = command("discord-invite", "print the Discord invite URL with the permissions the bot needs",
                   "Print the link that adds the bot to a Discord server with exactly the permissions it uses.")
     inv.add_argument("application_id", type=_application_id,
                      help="the Application ID from the Developer Portal's General Information page")
-    retention = command("purge", "remove what people wrote in sessions approved more than the retention period "
-                        "ago (keeping counts)",
-                        "Remove the texts of sessions whose note was approved more than the retention period ago, "
-                        "and their saved forms; the counts stay. Every run's start does the same.")
-    retention.add_argument("--days", type=int, default=None,
-                           help="days after approval to keep (default: the FACILITATOR_RETENTION_DAYS setting)")
     return p
 
 
@@ -199,14 +198,14 @@ async def _simulate(settings: Settings, path: Path, out: Path) -> int:
 
 async def _console(settings: Settings, db: Path) -> int:
     from bot.runtime import running
-    from bot.store import Store
 
     adapter = ConsoleAdapter(note_dir=db.parent / "notes")  # beside the database, as README says
-    adapter.continue_numbering(Store.refs_in(db))
     print(sys.modules["adapters.console"].__doc__)
     print("Start with:  YourName /start What should we change first?      (Ctrl-D to quit)\n")
     db.parent.mkdir(parents=True, exist_ok=True)
-    async with running(adapter, db.parent, settings, db_name=db.name):
+    async with running(adapter, db.parent, settings, db_name=db.name) as runtime:
+        adapter.number_after(await runtime.store.highest_message_number(USER_REF_PREFIX),
+                             await runtime.store.highest_message_number(BOT_REF_PREFIX))
         lines = _stdin_lines()
         while (line := await lines.get()) is not None:
             if line.strip():
@@ -261,8 +260,10 @@ def _until_stopped(main: Coroutine[Any, Any, int | None]) -> int:
 
 
 def _run_platform(settings: Settings, args: argparse.Namespace) -> int:
-    done = asyncio.run(purge(settings))  # what is past its retention period goes before anything else runs
-    if done.sessions or done.forms:  # a start with nothing to purge says nothing: a wrong token stays one line
+    # What is past its retention period goes before anything else runs (a first run has nothing to purge, and
+    # leaves no file behind if its tokens are then refused).
+    done = asyncio.run(purge(settings)) if settings.database.exists() else None
+    if done is not None and (done.sessions or done.forms):
         logging.getLogger("facilitator").info("retention: purged %d sessions and %d saved forms", done.sessions,
                                               done.forms)
     if args.platform == "slack":

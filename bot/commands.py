@@ -126,6 +126,8 @@ def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
             updates["assign"] = str(value).lower()
         elif key == "plenary":
             updates["plenary_ballot"] = _bool(value)
+        elif key == "closing":
+            updates["closing_round"] = _bool(value)
         elif key == "minutes":
             updates["minutes"] = _minutes(value)
         elif key == "language":
@@ -133,7 +135,7 @@ def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
         else:
             raise CommandError(
                 f"Unknown option '{_quoted(key)}'. Options: structure, voting, dots, picks, ideas, own, attribution, "
-                "convenor, cofacilitators, minutes, groups, group_size, assign, plenary, language."
+                "convenor, cofacilitators, minutes, groups, group_size, assign, plenary, closing, language."
             )
     req.option_updates = updates
     req.minutes_from_form = "minutes" in form and "minutes" not in typed

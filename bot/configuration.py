@@ -117,4 +117,5 @@ def default_options(settings: Settings, structure: Structure) -> Options:
         attribution=d.attribution,
         reminder_seconds=d.reminder_seconds,
         language=settings.language,
+        empty_chair_seconds=d.empty_chair_seconds,
     )

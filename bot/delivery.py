@@ -27,7 +27,7 @@ from pydantic import TypeAdapter
 
 from adapters.base import DELIVERING, Adapter, Delivering, DeliveryError, Target
 from bot.store import FAILED, Store
-from facilitation.effects import DeliverNote, Effect, OpenPairSpace, Post, PublishNote
+from facilitation.effects import DeliverNote, Effect, OpenPairSpace, Post, PostChart, PublishNote
 
 log = logging.getLogger("facilitator.delivery")
 
@@ -67,16 +67,18 @@ class Failure(Exception):
 
 Report = Callable[[Entry, str, bool], Awaitable[None]]  # entry, why, held for `retry`; run in entry.origin
 Delivered = Callable[[Entry, str], None]
+NotePage = Callable[[DeliverNote], str | None]  # the note as an HTML page (None: send the note without it)
 
 
 class Deliveries:
     def __init__(self, adapter: Adapter, store: Store, refs: dict[str, dict[str, str]], report: Report,
-                 delivered: Delivered, parallel: int = 32) -> None:
+                 delivered: Delivered, note_page: NotePage | None = None, parallel: int = 32) -> None:
         self.adapter = adapter
         self.store = store
         self.refs = refs  # the runtime's: session -> effect key -> platform ref
         self.report = report
         self.delivered = delivered
+        self.note_page = note_page
         self.give_up_after = GIVE_UP_SECONDS
         self._lanes: dict[str, deque[Entry]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -112,6 +114,11 @@ class Deliveries:
         """Wait until every entry of the session queued so far was delivered (or failed and is held)."""
         if self.pending(session_id):
             await self._quiet[session_id].wait()
+
+    async def drained(self) -> None:
+        """Wait until no lane has anything left to send."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
     def failed(self, session_id: str) -> list[Entry]:
         return [e for (sid, _), e in self._failed.items() if sid == session_id]
@@ -157,6 +164,8 @@ class Deliveries:
             return entry.channel
         if isinstance(effect, OpenPairSpace):
             return f"{sid}/pair/{effect.pair_id}"
+        if isinstance(effect, PostChart) and effect.audience.kind == "thread":
+            return f"{entry.channel}/{sid}/thread/{effect.audience.anchor}"
         if isinstance(effect, DeliverNote):
             return f"person/{effect.convenor.id}"
         return entry.channel
@@ -301,11 +310,24 @@ class Deliveries:
         if isinstance(effect, OpenPairSpace):
             return await a.open_pair_space(channel, effect.pair_id, effect.title, effect.members, sid)
         if isinstance(effect, DeliverNote):
+            html = await asyncio.to_thread(self.note_page, effect) if self.note_page else None
             return await a.deliver_note(channel, effect.convenor, effect.title, effect.markdown,
-                                        effect.json_text, effect.actions, sid)
+                                        effect.json_text, effect.actions, sid, html=html)
+        if isinstance(effect, PostChart):
+            anchor = await self._waited_ref(sid, effect.audience.anchor) if effect.audience.kind == "thread" else None
+            target = Target(kind="thread", ref=anchor) if anchor not in (None, FAILED, BLOCKED) else Target(
+                kind="channel")
+            png = await asyncio.to_thread(_chart_png, effect)
+            return await a.post_image(channel, target, "ranking.png", png, effect.title, effect.alt, sid)
         if isinstance(effect, PublishNote):
             return await a.publish_note(channel, effect.title, effect.markdown, sid)
         raise TypeError(f"not an effect to deliver: {effect!r}")
+
+
+def _chart_png(effect: PostChart) -> bytes:
+    from bot.note_page import ranking_chart  # matplotlib loads only when a chart is drawn
+
+    return ranking_chart(effect.title, [(b.label, b.value) for b in effect.bars], "png")
 
 
 def describe(effect: Effect) -> str:
@@ -316,6 +338,8 @@ def describe(effect: Effect) -> str:
         return "the draft round-up note (to the convenor)"
     if isinstance(effect, OpenPairSpace):
         return f"the space for pair {effect.pair_id}"
+    if isinstance(effect, PostChart):
+        return "the ranking chart"
     if isinstance(effect, Post):
         first = effect.text.strip().splitlines()[0] if effect.text.strip() else ""
         return f"the message \u201c{first[:60]}\u201d"

@@ -70,6 +70,7 @@ log = logging.getLogger("facilitator.runtime")
 SNAPSHOT_EVERY = 500
 SNAPSHOT_SHARE = 4
 EMBED_BATCH_SECONDS = 0.2
+STOP_SECONDS = 10.0
 
 
 class EventRefused(Exception):
@@ -105,7 +106,8 @@ class Runtime:
         self._seq: dict[str, int] = {}  # session -> seq of the last event applied to its working state
         self._snapshot_at: dict[str, tuple[int, int, str]] = {}  # session -> (seq, phase, status) of its snapshot
         self._dirty: set[str] = set()  # sessions whose working state holds an event that was not committed
-        self.deliveries = Deliveries(adapter, store, self._refs, self._report_failure, self._delivered)
+        self.deliveries = Deliveries(adapter, store, self._refs, self._report_failure, self._delivered,
+                                     note_page=self._note_page)
         # The console shows each answer before taking the next line: it waits for all of an event's effects.
         self.wait_for_effects = bool(getattr(adapter, "delivers_inline", False))
         self._embedded: dict[str, int] = {}  # session -> ideas already handed to the embedder
@@ -198,9 +200,13 @@ class Runtime:
 
     async def stop(self) -> None:
         self.timers.shutdown()
-        await self.deliveries.stop()
         if self._warming is not None:
             self._warming.cancel()
+        try:  # what is still owed after that stays in the outbox for the next start
+            await asyncio.wait_for(self.deliveries.drained(), STOP_SECONDS)
+        except TimeoutError:
+            log.warning("stopping with posts still owed; they go out at the next start")
+        await self.deliveries.stop()
 
     async def _embed_ideas_as_they_arrive(self) -> None:
         """Sentence embeddings take seconds for a few hundred ideas; computing them in a worker thread
@@ -325,13 +331,12 @@ class Runtime:
         # Where it was typed decides the session: the channel's, a pair space's, or (only in the person's DM
         # with the bot) the one session they are in. Never a session in another channel or server.
         session = self._running_in(inbound.channel) or self._running_with_space(inbound.channel)
-        if session is None and word == "retry":  # an ended session whose note is still owed to this channel
-            session = next((s for s in self.sessions.values()
-                            if s.channel == inbound.channel and self.deliveries.failed(s.id)), None)
+        if session is None:  # the channel's ended session whose note is still a draft, or still owed to it
+            ended = [s for s in self.sessions.values() if s.channel == inbound.channel and s.status == "ended"
+                     and (s.note_status == "draft" or self.deliveries.failed(s.id))]
+            session = max(ended, key=lambda s: s.started_at, default=None)
         if session is None and inbound.private:
             session = self._only_session_of(inbound.person.id)
-        if session is None and word == "approve":  # `approve` in the channel the session ran in
-            session = self._awaiting_approval(inbound.person.id, inbound.channel)
         if word in ("", "help") and session is not None and session.status == "ended" and not (
                 session.note_status == "draft" and session.convenor == inbound.person.id):
             session = None  # once it is over, help is how to start the next one (unless a note awaits them)
@@ -384,6 +389,9 @@ class Runtime:
         chosen = [s for s in mine if s.status != "ended"] or mine
         if not chosen and (here := self._running_in(channel)) is not None:
             chosen = [here]
+        if len(chosen) > 1 and all(s.status == "ended" for s in chosen):
+            newest = self._awaiting_approval(person)  # `approve` by DM reaches the newest draft
+            chosen = [newest] if newest is not None else chosen
         if len(chosen) > 1:
             return "runtime_dm_ambiguous"
         if not chosen and any(_involves(s, person) for s in self.sessions.values()):
@@ -563,6 +571,18 @@ class Runtime:
         snapshot = self._snapshot_payload(session_id, state)
         if snapshot is not None:
             self.store.write([self.store.snapshot_op(session_id, *snapshot)])
+
+    def _note_page(self, effect: DeliverNote) -> str | None:
+        """The note as an HTML page with its ranking chart; None (the note goes without it) if that fails,
+        so a drawing problem never holds the note back."""
+        try:
+            from bot.note_page import render_html  # matplotlib loads only when a note is drafted
+            from facilitation.note import RoundUpNote
+
+            return render_html(RoundUpNote.model_validate_json(effect.json_text), effect.markdown, self.cfg)
+        except Exception:
+            log.exception("the HTML page of the note could not be made; sending the note without it")
+            return None
 
     async def _tell_facilitator(self, s: Session, text: str) -> None:
         await self._tell(s, s.facilitator, text)

@@ -22,6 +22,7 @@ class SessionDefaults(BaseModel):
     ideas_per_person: int = 0
     attribution: bool = False
     reminder_seconds: int = 60
+    empty_chair_seconds: int = 60
 
 
 class Settings(BaseSettings):

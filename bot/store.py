@@ -13,7 +13,6 @@ single transaction, so fifty people pressing at once cost one disk sync, and one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -308,18 +307,6 @@ class Store:
             return [(r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
 
     @staticmethod
-    def refs_in(path: Path) -> list[str]:
-        """Every platform ref recorded in the database at `path` (none if there is none yet), read before the
-        store opens: the console numbers its messages on from them."""
-        if not path.exists():
-            return []
-        with contextlib.closing(sqlite3.connect(path)) as con:
-            try:
-                return [r for (r,) in con.execute("SELECT ref FROM refs UNION SELECT ref FROM messages")]
-            except sqlite3.OperationalError:  # an empty file, before the tables
-                return []
-
-    @staticmethod
     def message_op(ref: str, session_id: str) -> Op:
         return "INSERT OR IGNORE INTO messages VALUES (?, ?)", (ref, session_id)
 
@@ -327,6 +314,15 @@ class Store:
         async with self.db.execute("SELECT session_id FROM messages WHERE ref = ?", (ref,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
+
+    async def highest_message_number(self, prefix: str) -> int:
+        """The highest n among stored message and post refs `<prefix><n>`: the console numbers its messages on
+        from it after a restart, so a new u3 (or b3) is never taken for the last run's."""
+        pattern = f"{prefix}[0-9]*"
+        async with self.db.execute("SELECT ref FROM messages WHERE ref GLOB ? "
+                                   "UNION SELECT ref FROM refs WHERE ref GLOB ?", (pattern, pattern)) as cur:
+            numbers = [row[0][len(prefix):] for row in await cur.fetchall()]
+        return max((int(n) for n in numbers if n.isascii() and n.isdigit() and len(n) < 12), default=0)
 
     async def purge_closed(self, approved_before: datetime) -> tuple[int, int]:
         """Remove the content of sessions whose note was approved before `approved_before`: their events (every

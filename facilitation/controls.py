@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from facilitation import lifecycle
 from facilitation.effects import PublishNote
+from facilitation.models import NextMeeting
 from facilitation.note import build_note, render_markdown
 from facilitation.numbers import whole
 from facilitation.phases import RULES
@@ -24,11 +25,17 @@ def run(t: Turn, person: str, command: str, args: str) -> bool:
     if command == "approve":
         approve(t, person)
         return True
+    if command == "note":
+        edit_note_command(t, person, args)
+        return True
     if command not in FACILITATOR_ONLY:
         return False
     s = t.s
     if not s.is_facilitator(person):
         t.to_person(person, t.say("not_facilitator"))
+        return True
+    if command == "next" and _MEETING.match(args):  # `next meeting <date> <topic>`, also after the end
+        _next_meeting(t, person, _MEETING.sub("", args, count=1))
         return True
     if command == "confirm" and (s.phase is None or s.phase.kind != "arrange" or s.status == "ended"):
         return False  # confirm is for themes only; elsewhere it must not end a phase
@@ -47,6 +54,40 @@ def _next(t: Turn, person: str, args: str) -> None:
     if t.s.status == "paused":
         t.s.status = "running"
     lifecycle.advance(t)
+
+
+_MEETING = re.compile(r"\s*meeting\b\s*", re.I)
+# Where the date ends and the topic starts: a colon or a dash between spaces ("3:00pm" keeps its colon),
+# else after a date written in numbers ("2027-01-15 Job roles").
+_MEETING_SEPARATOR = re.compile(r"\s*(?::\s|\s[-–—|]\s)\s*")
+_NUMERIC_DATE = re.compile(r"(\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})\s+(.+)")
+
+
+def _next_meeting(t: Turn, person: str, args: str) -> None:
+    """The next meeting's date and topic, for the note's Next meeting section; said again, it replaces them."""
+    text = " ".join(args.split())
+    if not text:
+        t.to_person(person, t.say("next_meeting_usage"))
+        return
+    date, topic = _split_meeting(text)
+    t.s.next_meeting = NextMeeting(date=one_line(date, 120), topic=one_line(topic, t.cfg.limits.idea_chars))
+    t.to_person(person, t.say("next_meeting_set", meeting=neutralise(_meeting_text(t, t.s.next_meeting))))
+    if t.s.note_status == "draft":
+        lifecycle.draft_note(t)  # the convenor sees the draft with it
+
+
+def _split_meeting(text: str) -> tuple[str, str]:
+    parts = _MEETING_SEPARATOR.split(text, maxsplit=1)
+    if len(parts) == 2:
+        return parts[0].strip(), parts[1].strip()
+    numeric = _NUMERIC_DATE.fullmatch(text)
+    return (numeric.group(1), numeric.group(2)) if numeric else (text, "")
+
+
+def _meeting_text(t: Turn, meeting: NextMeeting) -> str:
+    if meeting.topic:
+        return t.say("note_next_meeting_topic", date=meeting.date, topic=meeting.topic)
+    return meeting.date
 
 
 def _extend(t: Turn, person: str, args: str) -> None:
@@ -116,10 +157,7 @@ def _broadcast(t: Turn, person: str, args: str) -> None:
 
 
 def _end(t: Turn, person: str, args: str) -> None:
-    s = t.s
-    s.status = "running"
-    lifecycle.close(t)
-    lifecycle.finish(t)
+    lifecycle.end(t)
 
 
 def _status(t: Turn, person: str, args: str) -> None:
@@ -133,6 +171,8 @@ def _status(t: Turn, person: str, args: str) -> None:
         lines.append(f"\u2022 {one_line(p.name, 80)}{group}: {detail}")
     if s.status == "ended":
         state = t.say("status_ended")
+    elif spec is None:  # after `end`, waiting for the empty chair before the note
+        state = t.say("status_ending", left=t.minutes_left())
     elif s.status == "paused":
         state = t.say("status_paused", phase=spec.title if spec else "", left=duration_text(s.paused_remaining or 0))
     else:
@@ -181,6 +221,39 @@ def leave(t: Turn, person: str) -> None:
         return
     p.present = False
     t.to_person(person, t.say("left"))
+
+
+NOTE_PARTS = {"summary": "summary", "steps": "next_steps", "next_steps": "next_steps", "meeting": "next_meeting",
+              "next_meeting": "next_meeting"}
+
+
+def edit_note_command(t: Turn, person: str, args: str) -> None:
+    """`note summary TEXT`, `note steps TEXT`, `note meeting TEXT`: the convenor's own words for that part
+    (lines split at new lines or at " | "); with no text, the bot's draft of it comes back."""
+    part, _, text = args.strip().partition(" ")
+    field = NOTE_PARTS.get(part.lower())
+    if field is None:
+        t.to_person(person, t.say("note_edit_usage"))
+        return
+    edit_note(t, person, {field: "\n".join(line.strip() for line in text.split(" | "))})
+
+
+def edit_note(t: Turn, person: str, values: dict[str, str | list[str]]) -> None:
+    """The convenor's edits from the form or the command; the draft is sent again with them in it."""
+    s = t.s
+    if person != s.convenor:
+        t.to_person(person, t.say("not_convenor_edit"))
+        return
+    if s.note_status != "draft":
+        t.to_person(person, t.say("note_already_posted" if s.note_status == "approved" else "note_not_ready"))
+        return
+    for field in ("summary", "next_steps", "next_meeting"):
+        if field in values:
+            raw = values[field]
+            text = "\n".join(raw) if isinstance(raw, list) else raw
+            setattr(s.note_edits, field, None if is_blank(text) else text.strip())
+    lifecycle.draft_note(t)
+    t.to_person(person, t.say("note_edited"))
 
 
 def approve(t: Turn, person: str, revision: str = "") -> None:

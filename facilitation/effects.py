@@ -71,6 +71,22 @@ class Post(BaseModel):
     actions: list[Action] = []
 
 
+class ChartBar(BaseModel):
+    label: str
+    value: float
+
+
+class PostChart(BaseModel):
+    """A bar chart posted as an image (the runtime draws it): Rank's results, best first."""
+
+    type: Literal["post_chart"] = "post_chart"
+    key: str
+    audience: Audience
+    title: str
+    bars: list[ChartBar]
+    alt: str  # the chart in words, for people who cannot see it
+
+
 class OpenPairSpace(BaseModel):
     type: Literal["open_pair_space"] = "open_pair_space"
     key: str
@@ -119,6 +135,6 @@ class SessionClosed(BaseModel):
 
 
 Effect = Annotated[
-    Post | OpenPairSpace | StartTimer | CancelTimer | DeliverNote | PublishNote | SessionClosed,
+    Post | PostChart | OpenPairSpace | StartTimer | CancelTimer | DeliverNote | PublishNote | SessionClosed,
     Field(discriminator="type"),
 ]

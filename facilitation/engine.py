@@ -84,6 +84,8 @@ def _timer(t: Turn, ev: TimerFired) -> None:
     if timer.kind == "end":
         lifecycle.advance(t)
         return
+    if s.phase is None:
+        return  # the wait for the empty chair after `end` has no phase to remind anyone of
     t.to_everyone_now(t.say("reminder", phase=s.phase.title if s.phase else "", left=t.minutes_left()))
     rules = _rules(t)
     if rules and rules.nudges and s.phase_index not in s.nudged:
@@ -197,6 +199,9 @@ def _action(t: Turn, ev: ActionTaken) -> None:
         return
     if ev.action == "approve_note":
         controls.approve(t, ev.person, ev.value)
+        return
+    if ev.action == "edit_note":
+        controls.edit_note(t, ev.person, ev.values)
         return
     if ev.action.startswith("control:"):
         command = ev.action.split(":", 1)[1]

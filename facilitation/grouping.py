@@ -1,14 +1,17 @@
 """Themes for the Arrange phase and the round-up note: group similar ideas and label each group.
 
 Method (see docs/arrange.md for how it was chosen and measured):
-1. Items with the same normalised text are grouped up front (duplicates always share a theme).
+1. Items with the same normalised text, or near-identical content words (cosine >= NEAR_DUPLICATE), are
+   grouped up front (duplicates and near-duplicates always share a theme).
 2. Each distinct idea becomes a vector: TF-IDF over light stems of its content words (terms used by
    only one idea are dropped, they can never link two ideas), or the caller's sentence embeddings.
 3. Average-link agglomerative clustering on cosine similarity, stopped by a threshold relative to the
    session's own similarity distribution (mean + Z * std of the pairwise similarities). The number of
    themes is therefore never given; an idea that resembles nothing stays a theme of its own.
-4. Labels: the most characteristic run of 2-3 adjacent content words of the theme's ideas, unique.
    With embeddings, step 3 clusters on a blend of the standardised lexical and embedding similarities.
+4. Labels: key phrases (runs of 2-3 adjacent content words) from all of the theme's ideas, scored by how many
+   of its ideas they touch and, with embeddings, by how close the phrase is to the theme's centroid; unique,
+   never markup, mention syntax or ids (words with digits).
 
 Pure and deterministic: ideas are put in a canonical order (text, then id) before any computation,
 so the input order does not change the partition.
@@ -28,7 +31,7 @@ from pydantic import BaseModel
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import csr_matrix, issparse
 
-from facilitation.grouping_text import STOPWORDS, content_stems, phrase_runs, weak_ending
+from facilitation.grouping_text import STOPWORDS, content_stems, label_text, phrase_runs, weak_ending
 
 Embed = Callable[[list[str]], Sequence[Any]]  # texts -> one vector each (array or list of floats)
 
@@ -40,6 +43,11 @@ LEXICAL_Z = 0.5
 HYBRID_Z = 0.5
 HYBRID_LEXICAL_WEIGHT = 0.3
 MAX_LABEL_WORDS = 5
+# Ideas whose content-word sets have at least this cosine are near-duplicates ("Pay people for their time"
+# and "pay people for their time!!" or "... time 2"): one idea for clustering, so they always share a theme.
+NEAR_DUPLICATE = 0.85
+LABEL_CANDIDATES = 8  # per theme, the best lexical candidates that the centroid similarity re-ranks
+LABEL_CENTROID_WEIGHT = 1.0  # weight of the centroid cosine beside the share of ideas a phrase touches
 _WORDS = re.compile(r"[^\W_]+")
 _MAX_WORD_CHARS = 30  # a label word longer than this is cut, so one 20,000-char token stays readable
 
@@ -60,15 +68,26 @@ def group_ideas(items: list[GroupItem], embed: Embed | None = None) -> list[Them
     if not items:
         return []
     canonical = sorted(items, key=lambda it: (_normalise(it.text), it.id))
-    # Duplicates (same normalised text) are one "distinct idea" for clustering.
-    distinct: dict[str, list[GroupItem]] = {}
+    # Duplicates (same normalised text) and near-duplicates are one "distinct idea" for clustering.
+    exact: dict[str, list[GroupItem]] = {}
     for item in canonical:
-        distinct.setdefault(_normalise(item.text), []).append(item)
+        exact.setdefault(_normalise(item.text), []).append(item)
+    firsts = [members[0].text for members in exact.values()]
+    distinct: dict[int, list[GroupItem]] = {}
+    for members, root in zip(exact.values(), _near_duplicates(firsts), strict=True):
+        distinct.setdefault(root, []).extend(members)
     texts = [members[0].text for members in distinct.values()]
-    clusters = _cluster(texts, embed)
-    groups = [[it for i in cluster for it in distinct[_normalise(texts[i])]] for cluster in clusters]
+    vectors = _embedded(texts, embed) if embed is not None else None
+    clusters = _cluster(texts, vectors)
+    members_of = list(distinct.values())
+    groups = [[it for i in cluster for it in members_of[i]] for cluster in clusters]
     ordered = _order_themes(groups, items)
-    labels = _labels([[it.text for it in group] for group in ordered])
+    centroids = None
+    if vectors is not None:
+        row = {members[0].id: i for i, members in enumerate(members_of)}
+        centroids = [_unit_rows(vectors[[row[it.id] for it in g if it.id in row]].mean(axis=0, keepdims=True))[0]
+                     for g in ordered]
+    labels = _labels([[it.text for it in group] for group in ordered], centroids, embed)
     return [
         ThemeDraft(label=label, item_ids=[it.id for it in _leads_first(group, items)])
         for label, group in zip(labels, ordered, strict=True)
@@ -82,7 +101,40 @@ def _normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def _cluster(texts: list[str], embed: Embed | None) -> list[list[int]]:
+def _near_duplicates(texts: list[str]) -> list[int]:
+    """For each text, the index of the first text it is a near-duplicate of (itself if none): cosine of the
+    binary content-stem vectors >= NEAR_DUPLICATE, joined transitively. Computed a block of rows at a time,
+    keeping only the pairs above the bar, so memory stays small in a big session."""
+    n = len(texts)
+    stems = [sorted(set(content_stems(t))) for t in texts]
+    column: dict[str, int] = {}
+    rows, cols = [], []
+    for i, words in enumerate(stems):
+        for w in words:
+            rows.append(i)
+            cols.append(column.setdefault(w, len(column)))
+    norms = np.sqrt(np.array([max(len(w), 1) for w in stems], dtype=np.float64))
+    matrix = csr_matrix((1.0 / norms[rows], (rows, cols)), shape=(n, max(len(column), 1)))
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    step = max(1, _BLOCK // max(n, 1))
+    for start in range(0, n, step):
+        block = (matrix[start : start + step] @ matrix.T).tocoo()
+        near = (block.data >= NEAR_DUPLICATE - 1e-9) & (block.col > block.row + start)  # each pair once
+        for i, j in zip(block.row[near].tolist(), block.col[near].tolist(), strict=True):
+            a, b = root(i + start), root(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    return [root(i) for i in range(n)]
+
+
+def _cluster(texts: list[str], vectors: np.ndarray | None) -> list[list[int]]:
     """Indices of `texts` grouped into clusters (each cluster sorted, clusters in canonical order).
 
     Similarities are kept as one condensed vector (each pair once, which is exactly the off-diagonal of the
@@ -94,7 +146,6 @@ def _cluster(texts: list[str], embed: Embed | None) -> list[list[int]]:
     similarity = _pairwise(_tfidf(texts))
     z = LEXICAL_Z
     floor = 1e-9  # lexical: ideas sharing no term have similarity 0; never merge at or below 0
-    vectors = _embedded(texts, embed) if embed is not None else None
     if vectors is not None:
         # Both similarities on one scale (z-scores within the session), then blended: the embeddings
         # see meaning across different words, the shared terms catch what long points argue about.
@@ -225,14 +276,19 @@ def _leads_first(group: list[GroupItem], given: list[GroupItem]) -> list[GroupIt
 # --- labels -----------------------------------------------------------------------------------------
 
 
-def _labels(themes: list[list[str]]) -> list[str]:
-    """One unique label per theme: its most characteristic 2-3 word phrase from the ideas."""
+def _labels(themes: list[list[str]], centroids: list[np.ndarray] | None = None,
+            embed: Embed | None = None) -> list[str]:
+    """One unique label per theme: its most characteristic 2-3 word phrase from the ideas. With the themes'
+    embedding centroids, a theme's best lexical candidates are re-ranked by how close each phrase is to its
+    centroid (a phrase that sums the theme up) plus the share of its ideas the phrase touches."""
     all_stems: Counter[str] = Counter()  # in how many ideas of the whole session each stem appears
     for texts in themes:
         for text in texts:
             all_stems.update(set(content_stems(text)))
     total = sum(len(texts) for texts in themes)
     candidates = [_phrase_candidates(texts, all_stems, total) for texts in themes]
+    if centroids is not None and embed is not None:
+        candidates = _by_centroid(themes, candidates, centroids, embed)
     used: set[str] = set()
     labels: list[str] = []
     for texts, ranked in zip(themes, candidates, strict=True):
@@ -242,6 +298,33 @@ def _labels(themes: list[list[str]]) -> list[str]:
         used.add(label.casefold())
         labels.append(label)
     return labels
+
+
+def _by_centroid(themes: list[list[str]], candidates: list[list[str]], centroids: list[np.ndarray],
+                 embed: Embed) -> list[list[str]]:
+    """Each theme's first LABEL_CANDIDATES candidates re-ranked by cosine to its centroid plus the share of its
+    ideas that use one of the phrase's words; the rest keep their order after them. One call to the embedder
+    for every theme's phrases; if it fails, the lexical order stands."""
+    heads = [ranked[:LABEL_CANDIDATES] for ranked in candidates]
+    phrases = [p for head in heads for p in head]
+    if not phrases:
+        return candidates
+    vectors = _embedded(phrases, embed)
+    if vectors is None or vectors.shape[1] != len(centroids[0]):
+        return candidates
+    out, at = [], 0
+    for texts, ranked, head, centroid in zip(themes, candidates, heads, centroids, strict=True):
+        idea_stems = [set(content_stems(t)) for t in texts]
+        scored = []
+        for n, phrase in enumerate(head):
+            stems = set(content_stems(phrase))
+            touch = sum(1 for s in idea_stems if s & stems) / len(texts)
+            weak = weak_ending(phrase.rsplit(" ", 1)[-1])
+            score = (LABEL_CENTROID_WEIGHT * float(vectors[at + n] @ centroid) + touch) * (0.5 if weak else 1.0)
+            scored.append((-score, n, phrase))
+        at += len(head)
+        out.append([p for _, _, p in sorted(scored)] + ranked[len(head):])
+    return out
 
 
 def _phrase_candidates(texts: list[str], all_stems: Counter[str], total: int) -> list[str]:
@@ -279,10 +362,18 @@ def _phrase_candidates(texts: list[str], all_stems: Counter[str], total: int) ->
 def _fallback_label(texts: list[str], used: set[str]) -> str:
     """No phrase of two content words (emoji, stop-words only, "Publish what changed" ...): the idea's
     own words, extended word by word until unique; 'Idea' pads a one-word idea to the 2-word minimum."""
-    # Prefer word characters (drops stray punctuation); emoji-only ideas keep their whitespace tokens.
-    tokens = [_cap_word(w) for text in texts for w in _WORDS.findall(text)]
+    # Prefer word characters (drops stray punctuation); emoji-only ideas keep their whitespace tokens. Never
+    # mention syntax, links or words with digits (ids): an idea of only those is labelled "Idea".
+    clean = [label_text(text) for text in texts]
+    tokens = [_cap_word(w) for text in clean for w in _WORDS.findall(text)]
+    cut = clean != list(texts)
+    if any(_WORDS.search(text) for text in texts) and all(t.lower() in STOPWORDS for t in tokens) and cut:
+        number = 1  # only ids, mentions or links (and little words): nothing of them can show
+        while f"idea {number}" in used:
+            number += 1
+        return f"Idea {number}"
     tokens = tokens or [_cap_word(w) for text in texts for w in text.split()] or ["(empty)"]
-    first = _WORDS.findall(texts[0]) if texts else []
+    first = _WORDS.findall(clean[0]) if texts else []
     # A short idea reads best whole ("Publish what changed"); a longer one is cut after a content word
     # where it can be ("Publish what" is no label), else after its first words.
     sizes = [len(first)] if 2 <= len(first) <= MAX_LABEL_WORDS else []

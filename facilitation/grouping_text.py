@@ -14,6 +14,10 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _CLAUSE = re.compile(r"[.,;:!?()\[\]{}\"“”‘’–—/\n]+|(?<![^\W\d_])-|-(?![^\W\d_])")
 # A label word: a word, or letters joined by hyphens ("co-operation", "self-organising").
 _LABEL_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?(?:-[^\W\d_]+)*")
+# What a label must never show: platform mention and control syntax (<@U123>, <!subteam^S1|x>, <#C1|name>),
+# HTML tags and other markup in angle brackets, links, and words with digits in them (ids such as S0TEAM or
+# 1400000000000000001, ticket numbers).
+_NOT_LABEL_TEXT = re.compile(r"<[^<>]*>|<?https?://\S+|\b\w*\d\w*\b")
 # Common verbs, auxiliaries and adverbs: a label ending in one reads as a cut sentence ("Staff spend",
 # "Volunteers signed"), so such candidates rank lower. General English, not tied to any session.
 _WEAK_END_TEXT = """
@@ -80,7 +84,7 @@ def phrase_runs(text: str) -> list[list[tuple[str, str]]]:
     stop-words; label candidates are taken from inside a run so they read as real phrases. A
     hyphenated word is one word with the stem of its last part ("open-ended" -> "ended")."""
     runs: list[list[tuple[str, str]]] = []
-    for clause in _CLAUSE.split(text):
+    for clause in _CLAUSE.split(label_text(text)):
         current: list[tuple[str, str]] = []
         for surface in _LABEL_WORD.findall(clause):
             low = surface.lower()
@@ -94,6 +98,11 @@ def phrase_runs(text: str) -> list[list[tuple[str, str]]]:
         if current:
             runs.append(current)
     return runs
+
+
+def label_text(text: str) -> str:
+    """The text with what a label must never show cut out (each cut breaks a phrase, like punctuation)."""
+    return _NOT_LABEL_TEXT.sub(" / ", text)
 
 
 def weak_ending(word: str) -> bool:

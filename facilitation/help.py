@@ -11,7 +11,7 @@ from facilitation.phases.pair import pair_of
 from facilitation.turn import Turn
 
 PARTICIPANT_WORDS = ("join", "leave", "idea", "mine", "edit", "withdraw", "pick", "vote", "score", "comment",
-                     "approve", "help")
+                     "approve", "note", "help")
 FACILITATOR_WORDS = ("start", "next", "extend", "pause", "resume", "skip", "end", "status", "add", "remove",
                      "broadcast", "theme", "confirm")
 COMMAND_WORDS = frozenset(PARTICIPANT_WORDS + FACILITATOR_WORDS)
@@ -54,7 +54,7 @@ def help_text(t: Turn, person: str) -> str:
             lines.append(t.say("help_join_group", groups=", ".join(f"{g.id.lstrip('g')} ({g.name})"
                                                                  for g in s.groups)))
     if s.status == "ended" and person == s.convenor and s.note_status == "draft":
-        lines.append(t.say("help_approve"))
+        lines += [t.say("help_approve"), t.say("help_note_edit")]
     if s.is_facilitator(person):
         lines += _facilitator_lines(t)
     if joined and s.status != "ended":
@@ -94,9 +94,10 @@ def _participant_lines(t: Turn, person: str) -> list[str]:
 def _facilitator_lines(t: Turn) -> list[str]:
     s = t.s
     if s.status == "ended":
-        return [t.say("help_facilitator"), t.say("help_controls_ended")]
+        return [t.say("help_facilitator"), t.say("help_controls_ended"), t.say("help_next_meeting")]
     lines = [t.say("help_facilitator"),
-             t.say("help_controls_paused" if s.status == "paused" else "help_controls"), t.say("help_people")]
+             t.say("help_controls_paused" if s.status == "paused" else "help_controls"), t.say("help_people"),
+             t.say("help_next_meeting")]
     if s.groups:
         lines.append(t.say("help_broadcast"))
     if s.phase is not None and s.phase.kind == "arrange":

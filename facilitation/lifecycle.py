@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from facilitation import breakouts
 from facilitation.config import EngineConfig
-from facilitation.effects import Action, DeliverNote, Effect, Person
+from facilitation.effects import Action, DeliverNote, Effect, Form, FormField, Person
 from facilitation.events import SessionStarted
 from facilitation.ideas import join
 from facilitation.models import Session
-from facilitation.note import build_note, render_markdown
+from facilitation.note import RoundUpNote, build_note, render_markdown
 from facilitation.phases import RULES
 from facilitation.text import neutralise
 from facilitation.themes import place_newcomers, regroup
@@ -58,8 +58,11 @@ def start(ev: SessionStarted, cfg: EngineConfig) -> tuple[Session, list[Effect]]
 
 
 def runs(s: Session, index: int) -> bool:
-    """Plenary phases run only for sessions with breakout groups; a plenary ballot only when asked for."""
+    """Plenary phases run only for sessions with breakout groups; a plenary ballot and optional phases (the
+    closing round) only when asked for."""
     spec = s.structure.phases[index]
+    if spec.optional and not s.options.closing_round:
+        return False
     if not spec.plenary:
         return True
     breakouts = s.options.groups > 1 or s.options.group_size > 0
@@ -120,9 +123,43 @@ def ask_empty_chair(t: Turn, point: str) -> None:
     if key in t.s.empty_chair_posts:
         return
     t.s.empty_chair_posts[key] = point
+    t.s.empty_chair_asked_at = t.at
     # In the channel, not the session thread: the prompt gets replies of its own on every platform
     # (Slack threads are one level deep, so a prompt inside the session thread could not be answered).
     t.to_channel(t.say("empty_chair"), key=key)
+
+
+def end(t: Turn) -> None:
+    """The facilitator's `end`: close the phase, then give the empty chair its time before the note goes out
+    (a question asked in the same breath as the note would go unanswered). `end` again sends it at once."""
+    s = t.s
+    s.status = "running"
+    if s.phase is not None:
+        close(t)
+        if _wait_for_empty_chair(t):
+            return
+    finish(t)
+
+
+def _wait_for_empty_chair(t: Turn) -> bool:
+    """If nobody has answered the empty chair yet, ask it (once) and wait until it has been open a short while:
+    past the last phase, so replies in the wait are kept as late ideas, and the end timer finishes."""
+    s = t.s
+    seconds = s.options.empty_chair_seconds
+    if not s.structure.empty_chair or s.empty_chair or seconds <= 0:
+        return False
+    if s.empty_chair_asked_at is None:
+        ask_empty_chair(t, "end:session")
+    assert s.empty_chair_asked_at is not None
+    until = s.empty_chair_asked_at + timedelta(seconds=seconds)
+    if until <= t.at:
+        return False
+    s.phase_index = len(s.structure.phases)
+    s.phase_started_at = t.at
+    s.deadline = until
+    t.arm_phase_timers()
+    t.to_channel(t.say("end_empty_chair_wait", left=t.minutes_left()))
+    return True
 
 
 def finish(t: Turn) -> None:
@@ -155,9 +192,27 @@ def draft_note(t: Turn) -> None:
             markdown=render_markdown(note, t.cfg, draft=True),
             json_text=note.model_dump_json(indent=2),
             actions=[Action(id="approve_note", label=t.say("button_approve_note"), style="primary",
-                            value=str(s.note_revision), only_for=[s.convenor])],
+                            value=str(s.note_revision), only_for=[s.convenor]),
+                     Action(id="edit_note", label=t.say("button_edit_note"), form=_note_form(t, note),
+                            only_for=[s.convenor])],
         )
     )
+
+
+# Longest text put in a form field to start from (Slack's limit is 3,000; Discord's 4,000 and 1,000): a longer
+# draft leaves the field empty, which keeps the bot's draft, rather than offering a cut text to post.
+_FORM_TEXT = {"long_text": 2900, "text": 900}
+
+
+def _note_form(t: Turn, note: RoundUpNote) -> Form:
+    """The convenor's form: the summary, next steps and next meeting, each starting from what the note says."""
+    summary = note.summary_text if note.summary_text is not None else "\n".join(p.text for p in note.summary)
+    fields = [("summary", "long_text", summary), ("next_steps", "long_text", "\n".join(note.next_steps)),
+              ("next_meeting", "text", note.next_meeting.text if note.next_meeting else "")]
+    return Form(title=t.say("form_note_title"), submit_label=t.say("form_note_submit"), fields=[
+        FormField(id=name, label=t.say(f"form_note_{name}"), kind=kind, required=False,  # type: ignore[arg-type]
+                  initial=text if text and len(text) <= _FORM_TEXT[kind] else None)
+        for name, kind, text in fields])
 
 
 def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = None, group: str | None = None) -> None:

@@ -12,7 +12,7 @@ from facilitation.numbers import whole
 
 T = TypeVar("T")
 
-PhaseKind = Literal["own", "pair", "merge", "score", "explain", "rank", "report", "arrange"]
+PhaseKind = Literal["own", "pair", "merge", "score", "explain", "rank", "report", "arrange", "reflect"]
 VotingMethod = Literal["dots", "borda", "approval"]
 
 
@@ -34,6 +34,8 @@ class PhaseSpec(BaseModel):
     top: int = Field(default=10, ge=1)  # score: top ideas that go forward; report: proposals per group
     # A plenary phase runs only when the session has breakout groups (rank: only with a plenary ballot).
     plenary: bool = False
+    # An optional phase runs only when the session asks for it (start closing=on, for the closing round).
+    optional: bool = False
 
 
 class Structure(BaseModel):
@@ -69,10 +71,12 @@ class Options(BaseModel):
     dots_per_proposal: int = 2
     attribution: bool = False
     reminder_seconds: int = 60
+    empty_chair_seconds: int = 60  # after `end`, time to answer the empty chair before the note goes out
     groups: int = 0  # breakout groups; 0 or 1: one group
     group_size: int = 0  # or: open a new group whenever every group has this many people
     assign: Literal["mixed", "random", "choice"] = "mixed"  # mixed: diverse by tags; choice: people pick
     plenary_ballot: bool = False  # rank the groups' reported proposals together
+    closing_round: bool = False  # run the structure's optional closing round (start closing=on)
     minutes: dict[str, float] = {}  # per-phase overrides of the structure's durations
     language: str = ""  # what the bot says in this session (config/messages/<language>.toml); "": the default
 
@@ -180,6 +184,21 @@ class EmptyChairAnswer(BaseModel):
     point: str
 
 
+class NextMeeting(BaseModel):
+    """The facilitator's `next meeting <date> <topic>`: both as typed, shown as given."""
+
+    date: str
+    topic: str = ""
+
+
+class NoteEdits(BaseModel):
+    """The convenor's own words for parts of the note, which replace the bot's draft of them."""
+
+    summary: str | None = None
+    next_steps: str | None = None
+    next_meeting: str | None = None
+
+
 class Timer(BaseModel):
     id: str
     kind: Literal["end", "reminder"]
@@ -253,6 +272,10 @@ class Session(BaseModel):
     themes_confirmed: bool = False
     empty_chair: list[EmptyChairAnswer] = []
     empty_chair_posts: dict[str, str] = {}  # post key -> point
+    empty_chair_asked_at: datetime | None = None  # the last time the question was put
+    reflections: list[Comment] = []  # the closing round's answers ("one thing you take away")
+    next_meeting: NextMeeting | None = None
+    note_edits: NoteEdits = NoteEdits()
     contributed: dict[int, list[str]] = {}  # phase index -> people who contributed in it
     nudged: list[int] = []  # phases whose nudges went out
     note_status: Literal["none", "draft", "approved"] = "none"

@@ -1,8 +1,9 @@
 """The round-up note: a model built from the session, rendered to Markdown; its JSON is the model itself.
 
-Shaped like the notes convenors write by hand (see shared/examples): summary of key points,
-discussion by theme, ranking, who isn't here, participation, next steps. Unattributed unless
-the session opted in.
+Shaped like the notes convenors write by hand (see shared/examples): summary of key points (sentences per
+leading theme), discussion by theme (every point in full, each proposal in full once), ranking, who isn't
+here, final reflections, participation, next steps, next meeting. Unattributed unless the session opted in.
+The convenor's edits (summary, next steps, next meeting) replace the bot's draft of those parts.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pydantic import BaseModel
 
 from facilitation.config import EngineConfig
 from facilitation.models import Session, Theme
+from facilitation.note_summary import SummaryIdea, SummaryPoint, summarise
 from facilitation.phases.report import ranked
 from facilitation.text import neutralise, one_line
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # In an unattributed note a breakout group smaller than this would show who wrote what (its ideas, proposals and
 # counts are its few members'), so its details are withheld and the note says so.
 MIN_GROUP_SHOWN = 3
@@ -83,6 +85,12 @@ class NoteParticipation(BaseModel):
     most_active_fifth_share: float  # share of ideas written by the most active fifth of people
 
 
+class NoteNextMeeting(BaseModel):
+    date: str
+    topic: str = ""
+    text: str  # as the note shows it (the convenor's words when they edited it)
+
+
 class NoteGroup(BaseModel):
     id: str
     name: str
@@ -100,16 +108,21 @@ class RoundUpNote(BaseModel):
     structure: str
     skipped_phases: list[str]
     attributed: bool
-    key_points: list[str]
+    key_points: list[str]  # proposal texts, best first
+    summary: list[SummaryPoint]  # the bot's sentences per leading theme, quoting participants
+    summary_text: str | None = None  # the convenor's own summary, which replaces `summary` when set
     themes: list[NoteTheme]
     ideas: list[NoteIdea]
     proposals: list[NoteProposal]
     ranking: NoteRanking | None
     general_comments: list[str]
     empty_chair: list[str]
+    reflections: list[str] = []  # the closing round's answers ("one thing you take away")
     participation: NoteParticipation
     groups: list[NoteGroup] = []  # breakout groups, when the session had them
     next_steps: list[str]
+    next_meeting: NoteNextMeeting | None = None
+    edited_by_convenor: list[str] = []  # which of summary, next_steps, next_meeting the convenor rewrote
 
 
 def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
@@ -164,11 +177,30 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
         )
     key_points = [p.text for p in ranked if p.rank is None or (p.score or 0) > 0] or [p.text for p in ranked]
     empty_chair = [with_author(a.text, a.author) for a in s.empty_chair]
-    next_steps = [cfg.say("note_next_take_forward", text=one_line(p.text, 200)) for p in ranked[:3]]
+    label_of = {t.id: t.label for t in s.themes}
+    next_steps = [cfg.say("note_next_take_forward", ref=_ref(p.number, _label(theme_of, p.idea_id), cfg))
+                  for p in ranked[:3]]
     if empty_chair:
         next_steps.append(cfg.say("note_next_empty_chair"))
     if any(not pair.picks for pair in s.pairs):
         next_steps.append(cfg.say("note_next_unpicked"))
+    edits = s.note_edits
+    if edits.next_steps is not None:
+        next_steps = _lines(edits.next_steps)
+    meeting = None
+    if edits.next_meeting is not None:
+        meeting = NoteNextMeeting(date=edits.next_meeting, text=edits.next_meeting)
+    elif s.next_meeting is not None:
+        m = s.next_meeting
+        text = cfg.say("note_next_meeting_topic", date=m.date, topic=m.topic) if m.topic else m.date
+        meeting = NoteNextMeeting(date=m.date, topic=m.topic, text=text)
+    by_number = {p.idea_id: p for p in proposals}
+    summary = summarise(
+        [(t.id, label_of[t.id], [SummaryIdea(id=i, text=idea.text, proposal=by_number[i].number if i in by_number
+                                             else None, rank=by_number[i].rank if i in by_number else None)
+                                 for i in t.idea_ids if (idea := s.idea(i)) is not None and not idea.withdrawn])
+         for t in s.themes],
+        len([p for p in proposals if p.rank is not None]), cfg.say)
     return RoundUpNote(
         title=cfg.say("note_title", question=one_line(s.question, 80)),
         date=s.started_at.date(),
@@ -177,16 +209,38 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
         skipped_phases=[s.structure.phases[n].title for n in s.skipped if n < len(s.structure.phases)],
         attributed=by_attr,
         key_points=key_points,
+        summary=summary,
+        summary_text=edits.summary,
         themes=[_theme_model(t) for t in s.themes],
         ideas=idea_models,
         proposals=proposals,
         ranking=ranking,
         general_comments=[with_author(c.text, c.author) for c in s.general_comments],
         empty_chair=empty_chair,
+        reflections=[with_author(c.text, c.author) for c in s.reflections],
         participation=_participation(s, list(s.participants)),
         groups=[_group_model(s, g.id, g.name, cfg, g.id in withheld) for g in s.groups],
         next_steps=next_steps,
+        next_meeting=meeting,
+        edited_by_convenor=[k for k, v in edits.model_dump().items() if v is not None],
     )
+
+
+def _label(theme_of: dict[str, Theme], idea_id: str) -> str | None:
+    theme = theme_of.get(idea_id)
+    return theme.label if theme else None
+
+
+def _ref(number: int, theme: str | None, cfg: EngineConfig) -> str:
+    """How the note refers to a proposal outside its theme, where it stands in full."""
+    if theme is None:
+        return cfg.say("note_proposal_ref_bare", number=number)
+    return cfg.say("note_proposal_ref", number=number, theme=one_line(theme, 80))
+
+
+def _lines(text: str) -> list[str]:
+    """The convenor's text as bullet lines: one per line, list markers dropped."""
+    return [ln.strip().lstrip("-*\u2022 ").strip() for ln in text.splitlines() if ln.strip().lstrip("-*\u2022 ")]
 
 
 def _theme_model(t: Theme) -> NoteTheme:
@@ -276,7 +330,12 @@ def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
         out += [say("note_skipped", phases=", ".join(note.skipped_phases)), ""]
 
     out += [heading("note_h_summary"), ""]
-    out += [f"{n}. {_bullet(p)}" for n, p in enumerate(note.key_points, start=1)] or [say("note_no_points")]
+    if note.summary_text is not None:
+        out += [_bullet(line) for line in note.summary_text.splitlines()]
+    elif note.summary:
+        out += [say("note_summary_key"), ""] + [f"- {_bullet(p.text)}" for p in note.summary]
+    else:
+        out.append(say("note_no_points"))
 
     out += ["", heading("note_h_themes"), ""]
     by_id = {i.id: i for i in note.ideas}
@@ -304,26 +363,51 @@ def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
         out += [say("note_ranking_intro", description=r.description, ballots=r.ballots), ""]
         out += [say("note_ranking_header"), "|---|---|---|---|"]
         for p in sorted((p for p in note.proposals if p.rank is not None), key=lambda p: p.rank or 0):
-            text = _bullet(one_line(p.text, 120)).replace("|", "/")
-            out.append(f"| {p.rank} | {text} | {p.score} | {p.supporters} |")
-        out += ["", say("note_tie_rule", rule=r.tie_break_rule)]
-        out += [f"- {tb}" for tb in r.tie_breaks]
+            theme = by_id[p.idea_id].theme if p.idea_id in by_id else None
+            ref = _bullet(_ref(p.number, theme, cfg)).replace("|", "/")
+            out.append(f"| {p.rank} | {ref[:1].upper() + ref[1:]} | {p.score} | {p.supporters} |")
+        out.append("")
+        if r.tie_breaks:
+            out += [say("note_tie_rule", rule=r.tie_break_rule)] + [f"- {tb}" for tb in r.tie_breaks]
+        else:
+            out.append(say("note_no_ties"))
     else:
         out.append(say("note_ranked_in_groups" if note.groups else "note_not_ranked"))
 
     out += ["", heading("note_h_empty_chair"), ""]
     out += [f"- {_bullet(a)}" for a in note.empty_chair] or [say("note_no_empty_chair")]
 
+    out += ["", heading("note_h_reflections"), ""]
+    out += [f"- {_bullet(a)}" for a in note.reflections] or [say("note_no_reflections")]
+
     p = note.participation
     out += ["", heading("note_h_participation"), "",
             say("note_participation", people=p.people, ideas=p.ideas, late=p.late_ideas, pairs=p.pairs,
-                trios=p.trios, unpicked=p.pairs_without_pick, ballots=p.ballots, comments=p.comments),
-            say("note_balance", fifth=p.most_active_fifth_people, people=p.people,
-                share=round(p.most_active_fifth_share * 100))]
+                trios=p.trios, unpicked=p.pairs_without_pick, ballots=p.ballots, comments=p.comments)]
+    balance = balance_sentence(p, cfg)
+    out += [balance] if balance else []
 
     out += ["", heading("note_h_next"), ""]
     out += [f"- {_bullet(s)}" for s in note.next_steps] or [say("note_no_next")]
+
+    out += ["", heading("note_h_next_meeting"), ""]
+    out.append(_bullet(note.next_meeting.text) if note.next_meeting else say("note_no_next_meeting"))
+    if note.edited_by_convenor:
+        parts = ", ".join(say(f"note_part_{k}") for k in note.edited_by_convenor)
+        out += ["", say("note_edited_by_convenor", parts=parts)]
     return "\n".join(out).rstrip() + "\n"
+
+
+def balance_sentence(p: NoteParticipation, cfg: EngineConfig) -> str:
+    """Who wrote how much, in words that fit the numbers (no "1 of 1 people wrote 100%")."""
+    if p.ideas == 0 or p.people == 0:
+        return ""
+    share = round(p.most_active_fifth_share * 100)
+    if p.people == 1:
+        return cfg.say("note_balance_alone")
+    if p.most_active_fifth_people == 1:
+        return cfg.say("note_balance_one", people=p.people, share=share)
+    return cfg.say("note_balance", fifth=p.most_active_fifth_people, people=p.people, share=share)
 
 
 def _idea_line(idea: NoteIdea, proposal: NoteProposal | None, of: int, cfg: EngineConfig) -> str:

@@ -9,8 +9,10 @@ from facilitation.effects import (
     Action,
     Audience,
     CancelTimer,
+    ChartBar,
     Effect,
     Post,
+    PostChart,
     StartTimer,
 )
 from facilitation.models import Session, Timer
@@ -43,6 +45,9 @@ class Turn:
         self.effects.append(Post(key=k, audience=audience, text=text, actions=actions or []))
         return k
 
+    def chart(self, audience: Audience, title: str, bars: list[ChartBar], alt: str) -> None:
+        self.effects.append(PostChart(key=self.key(), audience=audience, title=title, bars=bars, alt=alt))
+
     def to_channel(self, text: str, actions: list[Action] | None = None, key: str | None = None) -> str:
         return self.post(Audience(kind="channel"), text, actions, key)
 
@@ -69,7 +74,7 @@ class Turn:
         """Where people are in this phase: the plenary (channel) once groups have come back together, else
         every group's thread."""
         spec = self.s.phase
-        if spec is not None and (spec.plenary or spec.kind == "arrange"):
+        if spec is not None and (spec.plenary or spec.kind in ("arrange", "reflect")):
             return self.to_plenary(text)
         return self.to_thread(text)
 

@@ -7,8 +7,10 @@ import random
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from facilitation import grouping
 from facilitation.grouping import GroupItem, ThemeDraft, group_ideas
 
 SAMPLE = Path(__file__).parent / "data" / "arrange-sample.json"
@@ -201,3 +203,43 @@ def test_hyphenated_words_stay_whole_in_labels() -> None:
     given = items([("a", "Open-ended questions help people speak."), ("b", "Ask open-ended questions first.")])
     themes = group_ideas(given)
     assert "open-ended questions" in themes[0].label.casefold()
+
+
+def test_thirty_near_identical_bullets_are_one_theme() -> None:
+    variants = ["Pay people for their time and expertise", "pay people for their time and expertise!!",
+                "Pay people for their time, and expertise", "Pay people for time and expertise"]
+    given = items([(f"n{n}", f"{variants[n % 4]} {n}") for n in range(30)]
+                  + [("x", "Meet in the evenings so carers can come")])
+    themes = group_ideas(given)
+    assert_well_formed(themes, given)
+    assert len(theme_of(themes, "n0").item_ids) == 30 and theme_of(themes, "x").item_ids == ["x"]
+
+
+@pytest.mark.parametrize("text", [
+    "<!subteam^S0TEAM> carers need a voice <@U1400000000000000001>",
+    "1400000000000000001 and 456",
+    "<@U123>",
+    "See https://example.org/x?id=99 for the plan",
+    "**Bold** _markup_ `code` ~struck~ here",
+    "<img src=x onerror=alert(1)> <script>alert('x')</script>",
+])
+def test_labels_never_show_ids_mentions_links_or_markup(text: str) -> None:
+    given = items([("odd", text), ("twin", text + " too"), *GARDEN[:3]])
+    themes = group_ideas(given)
+    assert_well_formed(themes, given)
+    for t in themes:
+        assert not re.search(r"\d{3,}|[<>*_`~]|S0TEAM|subteam|https?|example|onerror|script", t.label), t.label
+
+
+def test_with_embeddings_the_label_is_the_phrase_nearest_the_theme_centroid() -> None:
+    # "Pay people" is in more of the ideas' words, but the theme (its centroid) is about listening sessions.
+    texts = ["Pay people who join listening sessions", "Pay people for travel to listening sessions",
+             "Pay people to run residents' listening sessions"]
+    lexical_label = grouping._labels([texts])[0]
+
+    def embed(phrases: list[str]) -> list[list[float]]:
+        return [[1.0, 0.0] if "listening" in p.lower() else [0.0, 1.0] for p in phrases]
+
+    label = grouping._labels([texts], [np.array([1.0, 0.0])], embed)[0]
+    assert "listening" not in lexical_label.casefold()
+    assert "listening" in label.casefold()

@@ -13,6 +13,7 @@ Where things live on Discord:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import time
@@ -221,6 +222,7 @@ class DiscordAdapter:
         json_text: str,
         actions: list[Action],
         session_id: str,
+        html: str | None = None,
     ) -> str:
         # The whole note, readable in the DM; the files and the Approve button come with its last part.
         stem = note_file_stem(title)
@@ -228,7 +230,18 @@ class DiscordAdapter:
             discord.File(io.BytesIO(markdown.encode("utf-8")), filename=f"{stem}.md"),
             discord.File(io.BytesIO(json_text.encode("utf-8")), filename=f"{stem}.json"),
         ]
+        if html is not None:
+            files.append(discord.File(io.BytesIO(html.encode("utf-8")), filename=f"{stem}.html"))
         return await self._send_dm(convenor.id, discord_text(markdown), actions, session_id, files=files)
+
+    async def post_image(self, channel: str, target: Target, filename: str, data: bytes, title: str, alt: str,
+                         session_id: str) -> str:
+        destination: discord.abc.Messageable = self._messageable(int(channel))
+        if target.kind == "thread" and target.ref:
+            with contextlib.suppress(_NoThread):  # else the channel, as posts do when the thread is gone
+                destination = await self._session_thread(channel, target.ref)
+        file = discord.File(io.BytesIO(data), filename=filename, description=alt[:1000])
+        return await self._send(destination, discord_text(title), [], session_id, where=channel, files=[file])
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         destination = self._messageable(int(channel))
@@ -285,7 +298,7 @@ class DiscordAdapter:
                 if files:
                     kwargs["files"] = files
             try:
-                message = await self._send_once(destination, piece, n, kwargs)
+                message = await self._send_once(destination, piece, kwargs)
             except discord.Forbidden as exc:
                 raise DeliveryError(self._forbidden_text(exc, where)) from exc
             first = first or message
@@ -294,18 +307,19 @@ class DiscordAdapter:
         assert first is not None
         return str(first.id)
 
-    async def _send_once(self, destination: discord.abc.Messageable, piece: str, part: int,
+    async def _send_once(self, destination: discord.abc.Messageable, piece: str,
                          kwargs: dict[str, Any]) -> discord.Message:
         """Send one piece of an effect with a nonce derived from the effect's key, so a repeat after a crash or
         a lost answer returns the message Discord already has (enforce_nonce) instead of a second one."""
         doing = DELIVERING.get()
         if doing is None:
             return await destination.send(piece, **kwargs)
+        nonce = doing.nonce()  # taken in order whether or not it is used, so each piece keeps its own
         if doing.maybe_sent and time.time() - doing.since > NONCE_SECONDS:
             found = await self._find_sent(destination, piece, doing.since)
             if found is not None:
                 return found
-        return await destination.send(piece, nonce=doing.nonce(part), **kwargs)
+        return await destination.send(piece, nonce=nonce, **kwargs)
 
     async def _find_sent(self, destination: discord.abc.Messageable, piece: str,
                          since: float) -> discord.Message | None:
@@ -393,7 +407,7 @@ class DiscordAdapter:
                     kwargs["view"] = view
                 if files:
                     kwargs["files"] = files
-            message = await self._send_once(destination, piece, n, kwargs)
+            message = await self._send_once(destination, piece, kwargs)
             refs.append(str(message.id))
             if n == len(pieces) - 1:
                 await self._remember_forms(message.id, actions, session_id)

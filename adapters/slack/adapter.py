@@ -354,7 +354,7 @@ class SlackAdapter:
         return response["channel"]["id"]
 
     async def deliver_note(self, channel: str, convenor: Person, title: str, markdown: str, json_text: str,
-                           actions: list[Action], session_id: str) -> str:
+                           actions: list[Action], session_id: str, html: str | None = None) -> str:
         dm = await self.dm_channel(convenor.id)
         body = render.note_mrkdwn(markdown)
         ref = await self.post_message(
@@ -366,15 +366,26 @@ class SlackAdapter:
         await self.throttle.run(dm, lambda: self.upload_files(dm, [
             (f"{stem}.md", markdown, f"{title} (Markdown)"),
             (f"{stem}.json", json_text, f"{title} (JSON)"),
+            *([(f"{stem}.html", html, f"{title} (web page)")] if html is not None else []),
         ]))
         return ref
 
-    async def upload_files(self, channel: str, files: list[tuple[str, str, str]]) -> None:
+    async def post_image(self, channel: str, target: Target, filename: str, data: bytes, title: str, alt: str,
+                         session_id: str) -> str:
+        where, thread_ts = channel, None
+        if target.kind == "thread" and target.ref:
+            where, thread_ts = split_ref(target.ref)
+        await self.throttle.run(where, lambda: self.upload_files(where, [(filename, data, alt)], thread_ts=thread_ts))
+        return f"{where}:file:{filename}"
+
+    async def upload_files(self, channel: str, files: list[tuple[str, str | bytes, str]],
+                           thread_ts: str | None = None) -> None:
         """files_upload_v2: files.getUploadURLExternal, the upload itself, files.completeUploadExternal."""
         uploads = [{"filename": name, "content": content, "title": label} for name, content, label in files]
+        where: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
         for attempt in range(self.extra_429_rounds + 1):
             try:
-                await self.client.files_upload_v2(file_uploads=uploads, channel=channel)
+                await self.client.files_upload_v2(file_uploads=uploads, channel=channel, **where)
                 return
             except SlackApiError as exc:
                 if exc.response.status_code != 429 or attempt == self.extra_429_rounds:

@@ -7,9 +7,10 @@ from facilitation.phases.merge import Merge
 from facilitation.phases.own import Own
 from facilitation.phases.pair import Pair
 from facilitation.phases.rank import Rank
+from facilitation.phases.reflect import Reflect
 from facilitation.phases.report import Report
 from facilitation.phases.score import Score
 
 RULES: dict[str, PhaseRules] = {
-    r.kind: r for r in (Own(), Pair(), Merge(), Score(), Explain(), Rank(), Report(), Arrange())
+    r.kind: r for r in (Own(), Pair(), Merge(), Score(), Explain(), Rank(), Report(), Arrange(), Reflect())
 }

@@ -79,5 +79,6 @@ class Own(PhaseRules):
         return False
 
     def status_line(self, t: Turn, person: str) -> str:
-        return t.say("status_ideas", count=len(ideas.own_ideas(t, person)))
+        count = len(ideas.own_ideas(t, person))
+        return t.say("status_ideas_one" if count == 1 else "status_ideas", count=count)
 

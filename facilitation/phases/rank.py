@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from facilitation.effects import Action, Choice, Form, FormField
+from facilitation.effects import Action, ChartBar, Choice, Form, FormField, Post
 from facilitation.events import ActionTaken, CommandGiven
 from facilitation.ideas import join
-from facilitation.models import Proposal
+from facilitation.models import Proposal, Session
 from facilitation.numbers import MAX_DIGITS, first_bad, number_list, whole
 from facilitation.phases.base import PhaseRules
 from facilitation.phases.explain import ensure_proposals, proposal_number
@@ -42,6 +42,11 @@ def _ballot_form(t: Turn, proposals: list[Proposal]) -> Form:
 
 def _number(proposal_id: str) -> str:
     return proposal_id.lstrip("P")  # as proposal_number, from the id alone
+
+
+def _text(s: Session, p: Proposal) -> str:
+    idea = s.idea(p.idea_id)
+    return idea.text if idea else ""
 
 
 def _plenary(t: Turn) -> bool:
@@ -185,14 +190,20 @@ class Rank(PhaseRules):
             by_id = {p.id: p for p in proposals}
             lines = []
             for row in result.rows:
-                idea = s.idea(by_id[row.proposal_id].idea_id)
                 lines.append(t.say("rank_result_line", rank=row.rank, score=row.score, supporters=row.supporters,
-                                   text=one_line(idea.text if idea else "", limit)))
+                                   text=one_line(_text(s, by_id[row.proposal_id]), limit)))
             text = t.say("rank_results", ballots=result.ballots, results="\n".join(lines))
             if _plenary(t):
                 t.to_plenary(text)
             else:
                 t.to_group(group, text)
+            shown = t.effects[-1]  # the results post: the chart goes where it went
+            assert isinstance(shown, Post)
+            bars = [ChartBar(label=t.say("chart_bar", number=proposal_number(by_id[row.proposal_id]),
+                                         text=one_line(_text(s, by_id[row.proposal_id]), limit)), value=row.score)
+                    for row in result.rows]
+            t.chart(shown.audience, t.say("chart_title"), bars, t.say("chart_alt", results="; ".join(
+                f"{b.label}: {b.value:g}" for b in bars)))
 
     def nudge_targets(self, t: Turn) -> list[str]:
         return [p for p in super().nudge_targets(t) if self._open_to(t, p)[0]]  # nothing to vote on: no nudge

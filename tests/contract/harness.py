@@ -17,8 +17,10 @@ BREAKOUT_NOTE_SECTIONS = [
     "Breakout groups",
     "Ranking",
     "Who isn't here",
+    "Final reflections",
     "Participation",
     "Next steps",
+    "Next meeting",
 ]
 
 

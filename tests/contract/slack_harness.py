@@ -228,9 +228,12 @@ class SlackHarness:
     def _all(self) -> list[tuple[Message, Seen]]:
         out: list[tuple[Message, Seen]] = []
         for m in self.fake.bot_messages():
-            if m.via == "files" and out and out[-1][0].channel == m.channel and not m.text:
-                prev, seen = out[-1]
-                out[-1] = (prev, seen.model_copy(update={"files": seen.files + m.files}))
+            # Files uploaded with no text belong to the bot's last message in the same place (channel and thread):
+            # other places' posts may come in between, as the bot posts in several places at once.
+            same = [n for n, (prev, _) in enumerate(out) if prev.channel == m.channel and prev.thread_ts == m.thread_ts]
+            if m.via == "files" and same and not m.text:
+                prev, seen = out[same[-1]]
+                out[same[-1]] = (prev, seen.model_copy(update={"files": seen.files + m.files}))
                 continue
             out.append((m, self._seen(m, list(m.files))))
         return out

@@ -157,6 +157,9 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
     await h.settle()
     await h.command(h.facilitator, "next")  # Arrange
     await h.settle()
+    results = _last_with(h, "**Results**")
+    charts = [m for m in h.seen() if "ranking.png" in m.files]
+    assert len(charts) == 1 and charts[0].where == results.where, "the ranking chart is posted beside the results"
     chair = _last_with(h, "empty chair")
     await h.reply_to(people[0], chair.ref, "Young carers")
     await h.command(h.facilitator, "next")  # the end
@@ -165,7 +168,7 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
     notes = h.notes()
     assert len(notes) == 1 and notes[0].where == f"private:{h.facilitator}"
     stem = note_file_stem(f"Round-up: {QUESTION}")
-    assert sorted(notes[0].files) == [f"{stem}.json", f"{stem}.md"], "the same file names on every platform"
+    assert sorted(notes[0].files) == [f"{stem}.html", f"{stem}.json", f"{stem}.md"], "the same names everywhere"
     for expected in texts + ["It is fair", "Who pays, the council or funders?", "Young carers"]:
         assert expected in notes[0].text
     await h.click(h.facilitator, notes[0].ref, "Approve")
@@ -173,6 +176,29 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
     await h.settle()
     assert len(h.published()) == 1
     assert "Share budgets with community groups" in h.published()[0].text
+
+
+async def test_the_convenor_edits_the_note_in_a_form_or_by_command_and_the_edit_is_posted(h: Harness) -> None:
+    await _start(h)
+    await h.direct_message(h.people[0], "Meet in libraries")
+    await h.settle()
+    await h.command(h.facilitator, "end")
+    await h.settle()
+    [draft] = h.notes()
+    await h.click(h.facilitator, draft.ref, "Edit", {
+        "summary": "We agreed to meet where people already are.", "next_steps": "Ask the libraries\nWrite to carers"})
+    await h.settle()
+    await h.command(h.facilitator, "note meeting 3 March 2027: budgets")
+    await h.settle()
+    latest = h.notes()[-1]
+    assert len(h.notes()) == 3 and "We agreed to meet where people already are." in latest.text
+    await h.click(h.facilitator, latest.ref, "Approve")
+    await h.settle()
+    [published] = h.published()
+    for edited in ("We agreed to meet where people already are.", "Ask the libraries", "Write to carers",
+                   "3 March 2027: budgets"):
+        assert edited in published.text
+    assert "The sentences are the bot's" not in published.text
 
 
 async def test_one_two_four_all_runs_pairs_then_fours_then_the_whole_group(h: Harness) -> None:

@@ -207,14 +207,15 @@ async def run_session(h: DiscordHarness, fake: FakeDiscord) -> None:
     await h.command(h.facilitator, "next")
     [note] = h.notes()
     assert note.where == f"private:{grace}"
-    assert [f.rsplit(".", 1) for f in sorted(note.files)] == [[STEM, "json"], [STEM, "md"]]
+    assert [f.rsplit(".", 1) for f in sorted(note.files)] == [[STEM, "html"], [STEM, "json"], [STEM, "md"]]
     sections = re.findall(r"^## \d+\. (.+)$", note.text, re.M)
     assert sections == BREAKOUT_NOTE_SECTIONS
     groups_section = note.text.split("## 3. Breakout groups", 1)[1].split("## 4.", 1)[0]
     assert re.findall(r"^### (.+)$", groups_section, re.M) == ["Group 1", "Group 2"]
     assert "reported to the plenary" in groups_section
     summary = note.text.split("## 1. Summary of key points", 1)[1].split("## 2.", 1)[0]
-    assert summary.strip().startswith(f"1. {reported[favourite]}")
+    first_point = summary.split("\n- ", 1)[1].splitlines()[0]
+    assert " ".join(reported[favourite].split()[:5]) in first_point, "the plenary's favourite leads the summary"
     for comment in ("Who holds the budget?", "Could the venue provide it?", "Young people in care"):
         assert comment in note.text
     await h.click(grace, note.ref, "Approve")

@@ -101,7 +101,7 @@ async def test_a_whole_session_with_seven_people_a_trio_private_own_and_a_full_r
         await h.command(h.facilitator, "next")  # the end: the note goes to Grace
         [note] = h.notes()
         assert note.where == f"private:{grace}"
-        assert [f.rsplit(".", 1) for f in sorted(note.files)] == [[STEM, "json"], [STEM, "md"]]
+        assert [f.rsplit(".", 1) for f in sorted(note.files)] == [[STEM, "html"], [STEM, "json"], [STEM, "md"]]
         assert "Money and power" in note.text and "Who would fund this?" in note.text
         await h.click(grace, note.ref, "Approve")
         [published] = h.published()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,14 @@ def test_simulate_writes_a_note_a_json_note_and_a_transcript(tmp_path: Path) -> 
     data = RoundUpNote.model_validate_json(_note(tmp_path, "json"))
     transcript = (tmp_path / "transcript.txt").read_text(encoding="utf-8")
 
-    for heading in ("Summary of key points", "Discussion by theme", "Ranking", "Who isn't here", "Participation"):
-        assert heading in note
+    headings = re.findall(r"^## \d+\. (.+)$", note, re.M)
+    assert headings == ["Summary of key points", "Discussion by theme", "Ranking", "Who isn't here",
+                        "Final reflections", "Participation", "Next steps", "Next meeting"]
+    sections = dict(zip(headings, re.split(r"^## \d+\. .+$", note, flags=re.M)[1:], strict=True))
+    assert all("None recorded" not in text and "Not set yet" not in text for text in sections.values()), \
+        "the council scenario fills every section"
+    assert "Seats on the scrutiny committee would change who the council hears" in sections["Final reflections"]
+    assert "15 January 2027, 6pm. Topic: Paying people for their time" in sections["Next meeting"]
     assert "Publish decisions in plain English" in note and "plain Englsh" not in note.split("Edited")[0]
     assert "An idea I will take back" not in note, "a withdrawn idea stays out of the note"
     assert "Meet in the evenings so carers can come" in note, "list items became ideas of their own"

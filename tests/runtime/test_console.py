@@ -60,7 +60,7 @@ def test_the_console_writes_the_note_files_it_says_it_sends(
     out = capsys.readouterr().out
     [said] = re.findall(r"\[DM to Fay, files (.+?)\]", out)
     files = [Path(f) for f in said.split(", ")]
-    assert [f.name for f in files] == ["round-up-what-should-we-change.md", "round-up-what-should-we-change.json"]
+    assert [f.name for f in files] == [f"round-up-what-should-we-change.{x}" for x in ("md", "json", "html")]
     assert all(f.parent == tmp_path / "notes" for f in files), "next to the database, as README says"
     assert "Listen more" in files[0].read_text(encoding="utf-8") and "Listen more" in files[1].read_text()
 

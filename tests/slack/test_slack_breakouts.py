@@ -210,7 +210,7 @@ async def test_two_breakout_groups_end_to_end(slack: SlackHarness) -> None:
     # One combined note, DM'd to the convenor, with a Breakout groups section naming both groups.
     notes = h.notes()
     assert len(notes) == 1 and notes[0].where == f"private:{fac}"
-    assert sorted(f.rsplit(".", 1)[1] for f in notes[0].files) == ["json", "md"]
+    assert sorted(f.rsplit(".", 1)[1] for f in notes[0].files) == ["html", "json", "md"]
     markdown = next(u["data"] for u in fake.uploads.values() if u["filename"].endswith(".md")).decode()
     headings = re.findall(r"^## \d+\. (.+)$", markdown, re.M)
     assert headings == BREAKOUT_NOTE_SECTIONS

@@ -135,7 +135,7 @@ async def test_start_modal_gives_the_full_settings(slack: SlackHarness) -> None:
     assert session.options.voting == "approval" and not session.options.own_private
     assert session.options.attribution and session.options.dots == 4
     assert session.options.minutes == {"own": 2.5, "pair": 8.0, "explain": 8.0, "rank": 4.0, "report": 6.0,
-                                       "arrange": 5.0}
+                                       "arrange": 5.0, "reflect": 3.0}
     assert "Reply in this thread" in [m for m in slack.seen() if "**Own**" in m.text][-1].text
 
 

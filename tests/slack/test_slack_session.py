@@ -80,9 +80,11 @@ async def test_whole_session_end_to_end(slack: SlackHarness) -> None:
     # The note: a DM to the convenor with the Markdown and JSON files (files upload v2), then Approve.
     notes = h.notes()
     assert len(notes) == 1 and notes[0].where == f"private:{fac}"
-    assert sorted(f.rsplit(".", 1)[1] for f in notes[0].files) == ["json", "md"]
-    assert [c.method for c in fake.calls if c.method.startswith("files.")] == [
-        "files.getUploadURLExternal", "files.getUploadURLExternal", "files.completeUploadExternal"]
+    assert sorted(f.rsplit(".", 1)[1] for f in notes[0].files) == ["html", "json", "md"]
+    assert [c.method for c in fake.calls if c.method.startswith("files.")] == [  # Rank's chart, then the note
+        "files.getUploadURLExternal", "files.completeUploadExternal",
+        "files.getUploadURLExternal", "files.getUploadURLExternal", "files.getUploadURLExternal",
+        "files.completeUploadExternal"]
     markdown = next(u["data"] for u in fake.uploads.values() if u["filename"].endswith(".md")).decode()
     assert "Listening first" in markdown and "who would run it?" in markdown
     assert "Results" in last_with(h, "**Results**").text
