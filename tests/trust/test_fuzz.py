@@ -46,6 +46,7 @@ from facilitation.events import (
 from facilitation.models import Session
 from facilitation.note import RoundUpNote, _bullet
 from tests.engine.conftest import CFG
+from tests.trust.platforms import platform, start_with_ideas
 
 SETTINGS = Settings()
 STRUCTURES = {name: load_structure(SETTINGS, name) for name in ("opera", "1-2-4-all", "25-10")}
@@ -300,3 +301,51 @@ def test_the_console_answers_every_typed_line(lines: list[str]) -> None:
                         assert " bot" in said or "[console]" in said, f"no answer to {line[:60]!r}"
 
     asyncio.run(play())
+
+
+# --- Slack and Discord end to end, through the real libraries and the loopback fakes ------------------------
+
+PLATFORM_INPUT = st.tuples(
+    st.sampled_from(["command", "click", "reply", "dm"]),
+    st.one_of(hostile_text.filter(lambda t: len(t) < 3000), st.sampled_from(
+        ["next", "vote -1", "vote \u00b2", "pick #\u00b2 because <!channel>", "score 9 9 9", "extend \u0663",
+         "start minutes=own Q?", "end", "join 2", "theme rename 1 <script>", "idea [x](javascript:1)"])),
+)
+
+
+async def play_on(name: str, inputs: list[tuple[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with platform(name, Path(tmp)) as h:
+            own = await start_with_ideas(h, h.people[:2])
+            person = h.people[0]
+            for kind, text in inputs:
+                before = len(h.seen())
+                if kind == "command":
+                    reply = await h.command(person, text or "help")
+                    assert reply or len(h.seen()) > before, f"no answer to the command {text[:60]!r}"
+                elif kind == "click":
+                    posts = [m for m in h.seen() if m.buttons] or [own]
+                    post = posts[len(text) % len(posts)]
+                    label = post.buttons[len(text) % len(post.buttons)]
+                    fields = {k: text for k in ("idea", "P1", "P2", "rank_1", "approve", "ideas", "new_idea",
+                                                "reason", "op", "theme", "label")}
+                    await h.click(person, post.ref, label, fields)
+                elif kind == "reply":
+                    await h.reply_in_thread(person, text or ".")
+                else:
+                    await h.direct_message(person, text or ".")
+                if name == "slack":
+                    assert h.last_status == 200  # never a 500 from the app
+                    assert not h.last_errors or all(isinstance(v, str) for v in h.last_errors.values())
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+@given(inputs=st.lists(PLATFORM_INPUT, min_size=4, max_size=10))
+def test_hostile_input_over_slack_is_always_answered_never_a_500(inputs: list[tuple[str, str]]) -> None:
+    asyncio.run(play_on("slack", inputs))
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@given(inputs=st.lists(PLATFORM_INPUT, min_size=4, max_size=10))
+def test_hostile_input_over_discord_is_always_answered(inputs: list[tuple[str, str]]) -> None:
+    asyncio.run(play_on("discord", inputs))
