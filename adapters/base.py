@@ -7,7 +7,11 @@ It knows nothing of OPERA: phases, pairs and votes are the engine's business.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -53,6 +57,7 @@ class CommandIssued(BaseModel):
     person: Person
     text: str
     options: dict[str, Any] = {}  # structured settings from a start form
+    private: bool = False  # typed in the person's direct message with the bot
     event_id: str | None = None
 
 
@@ -66,6 +71,7 @@ class ActionSubmitted(BaseModel):
     action: str
     value: str = ""
     values: dict[str, str | list[str]] = {}
+    private: bool = False  # clicked in the person's direct message with the bot
     event_id: str | None = None
 
 
@@ -85,6 +91,18 @@ Inbound = Annotated[
 ]
 
 Sink = Callable[[Inbound], Awaitable["Reply | None"]]
+
+
+# Set by an adapter around one hand-off to the runtime, for platforms that must be acknowledged quickly: the runtime
+# sets it once what it was handed is committed to the event store, so the adapter acknowledges only then.
+STORED: ContextVar[asyncio.Event | None] = ContextVar("inbound_stored", default=None)
+
+
+def mark_stored() -> None:
+    """The inbound message being handled is safely stored (called by the runtime after its commit)."""
+    stored = STORED.get()
+    if stored is not None:
+        stored.set()
 
 
 class Reply(BaseModel):
@@ -139,9 +157,36 @@ class DeliveryError(Exception):
 
     The runtime tells `message` privately to the facilitator and the session carries on. When the call fell
     back and still produced something (a public thread instead of a private one), `ref` is its ref.
+    `lasting=False` says trying again later may work (the platform did not answer, or answered 5xx): the
+    runtime retries it, as it does any other exception an adapter raises.
     """
 
-    def __init__(self, message: str, ref: str | None = None) -> None:
+    def __init__(self, message: str, ref: str | None = None, lasting: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.ref = ref
+        self.lasting = lasting
+
+
+@dataclass(frozen=True)
+class Delivering:
+    """What the runtime is carrying out while it calls an adapter (see DELIVERING).
+
+    `key` is stable for the effect across attempts and restarts, so a platform that de-duplicates by a
+    client-chosen id (Slack message metadata, Discord's `nonce`) can be given the same id every time.
+    `maybe_sent`: an earlier attempt may have reached the platform (it failed without a clear answer, or the
+    process stopped during it): look for the post before sending again. `since`: when the first attempt began
+    (seconds since the epoch), to bound that look.
+    """
+
+    key: str
+    maybe_sent: bool = False
+    since: float = 0.0
+
+    def nonce(self, part: int = 0, size: int = 25) -> str:
+        """A platform-safe id for part `part` of this effect (Discord allows 25 characters)."""
+        return hashlib.sha256(f"{self.key}#{part}".encode()).hexdigest()[:size]
+
+
+# Set by the runtime around each adapter call that carries out an effect; None for immediate answers.
+DELIVERING: ContextVar[Delivering | None] = ContextVar("delivering", default=None)

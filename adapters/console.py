@@ -52,6 +52,7 @@ class ConsoleMessage(BaseModel):
 
 class ConsoleAdapter:
     name = "console"
+    delivers_inline = True  # a terminal shows each answer before it takes the next line
 
     def __init__(self, out: TextIO | None = None, channel: str = "#breakout", note_dir: Path | None = None) -> None:
         self.out = out if out is not None else sys.stdout
@@ -207,7 +208,8 @@ class ConsoleAdapter:
             self.out.write(f"[console] There's no button '{label}' on {ref}.\n")
             return None
         return await self.send(ActionSubmitted(channel=self.channel, person=person, session_id=msg.session_id,
-                                               action=action.id, value=action.value, values=values or {}))
+                                               action=action.id, value=action.value, values=values or {},
+                                               private=msg.where == f"private:{person.id}"))
 
 
 def _form_values(words: list[str]) -> dict[str, str | list[str]]:

@@ -11,6 +11,7 @@ means a restart replays only the events after it. See docs/scale.md.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
@@ -23,16 +24,17 @@ from adapters.base import (
     Adapter,
     ButtonOutOfDate,
     CommandIssued,
-    DeliveryError,
     Inbound,
     MessageDeleted,
     MessageEdited,
     Reply,
     Target,
     UserMessage,
+    mark_stored,
 )
 from bot import commands
 from bot.configuration import ConfigError, default_options, engine_config, load_structure
+from bot.delivery import BLOCKED, EFFECT, Deliveries, Entry, describe
 from bot.scheduler import AsyncTimers, Timers
 from bot.settings import Settings
 from bot.store import FAILED, Op, Store, StoreError
@@ -45,6 +47,7 @@ from facilitation.effects import (
     OpenPairSpace,
     Post,
     PublishNote,
+    SessionClosed,
     StartTimer,
 )
 from facilitation.events import (
@@ -102,8 +105,11 @@ class Runtime:
         self._seq: dict[str, int] = {}  # session -> seq of the last event applied to its working state
         self._snapshot_at: dict[str, tuple[int, int, str]] = {}  # session -> (seq, phase, status) of its snapshot
         self._dirty: set[str] = set()  # sessions whose working state holds an event that was not committed
-        self._delivered: dict[str, asyncio.Future[None]] = {}  # session -> its latest event's effects done
+        self.deliveries = Deliveries(adapter, store, self._refs, self._report_failure, self._delivered)
+        # The console shows each answer before taking the next line: it waits for all of an event's effects.
+        self.wait_for_effects = bool(getattr(adapter, "delivers_inline", False))
         self._embedded: dict[str, int] = {}  # session -> ideas already handed to the embedder
+        self._closing: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._start_lock = asyncio.Lock()
         self._ideas_arrived = asyncio.Event()
@@ -112,22 +118,39 @@ class Runtime:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Rebuild open sessions by replaying their events, finish any effect a crash interrupted,
-        and re-arm their timers (a timer that fell due while the process was down fires at once)."""
+        """Rebuild open sessions from their snapshots and events, queue what their outbox still owes (an
+        entry that may have reached the platform before a crash is looked for before it is sent again), and
+        re-arm their timers (a timer that fell due while the process was down fires at once)."""
         self.timers.start(self.fire_timer)
         if hasattr(self.cfg.embed, "missing"):
             self._warming = asyncio.create_task(self._embed_ideas_as_they_arrive())
         for session_id in await self.store.open_sessions():
             async with self._lock(session_id):
-                pending = await self._load(session_id)
+                tail = await self._load(session_id)
                 state = self.sessions.get(session_id)
                 if state is None:
                     continue
-                done = self._refs[session_id]
-                await self._execute(state, [e for e in pending if e.key not in done and not _is_timer(e)])
-                self._snapshot_if_due(session_id, state, force=bool(pending))
+                await self._restore_outbox(state, tail)
+                self._snapshot_if_due(session_id, state, force=bool(tail))
             log.info("session %s restored (%s, phase %s)", session_id, state.status, state.phase_index)
+            if self.wait_for_effects:
+                await self.deliveries.settled(session_id)
         self._ideas_arrived.set()
+
+    async def _restore_outbox(self, s: Session, tail: list[Effect]) -> None:
+        done = self._refs[s.id]
+        queued: list[Entry] = []
+        listed: set[str] = set()
+        for key, effect_json, after, status, first_try in await self.store.outbox(s.id):
+            entry = Entry(s.id, s.channel, EFFECT.validate_json(effect_json), after=after, first_try=first_try)
+            listed.add(key)
+            if status == "failed":
+                self.deliveries.hold(entry)
+            elif key not in done:
+                queued.append(entry)
+        # Effects of events stored by a release without the outbox, never carried out.
+        queued += [Entry(s.id, s.channel, e) for e in _deliverable(tail) if e.key not in done and e.key not in listed]
+        self.deliveries.submit(queued)
 
     async def _load(self, session_id: str) -> list[Effect]:
         """Build the session's working state from its snapshot and the events after it, re-arm its timers, and
@@ -174,6 +197,7 @@ class Runtime:
 
     async def stop(self) -> None:
         self.timers.shutdown()
+        await self.deliveries.stop()
         if self._warming is not None:
             self._warming.cancel()
 
@@ -212,12 +236,16 @@ class Runtime:
         return self._locks.setdefault(session_id, asyncio.Lock())
 
     async def settled(self, session_id: str) -> None:
-        """Wait until the events applied to the session so far have had all their effects carried out:
-        the session's state changes before its posts are made."""
+        """Wait until the events applied to the session so far have had all their effects carried out (or
+        held after a lasting failure): the session's state changes before its posts are made."""
         async with self._lock(session_id):
-            delivered = self._delivered.get(session_id)
-        if delivered is not None:
-            await asyncio.shield(delivered)
+            pass  # an event being applied has queued its effects once the lock is free
+        await self.deliveries.settled(session_id)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing being applied and nothing left to deliver."""
+        return self.deliveries.idle and not any(lock.locked() for lock in self._locks.values())
 
     # --- inbound ---------------------------------------------------------------------------
 
@@ -251,20 +279,43 @@ class Runtime:
             else:
                 ev = ReplyDeleted(at=self.clock(), person=inbound.person.id if inbound.person else None,
                                   message_ref=inbound.message_ref)
-            await self.apply(session_id, ev)
+            await self.apply(session_id, ev, sender=inbound.person.id if inbound.person else None)
             return None
         if isinstance(inbound, ButtonOutOfDate):
             return Reply(text=self.cfg.say("button_out_of_date"))
         if isinstance(inbound, ActionSubmitted):
-            if inbound.session_id not in self.sessions:
+            session = self.sessions.get(inbound.session_id)
+            if session is None:
                 return Reply(text=self.cfg.say("runtime_session_gone"))
+            if not self._clicked_in_place(session, inbound):
+                log.warning("session %s: %s from outside its channel refused", session.id, inbound.action)
+                return Reply(text=self.cfg.say("runtime_button_elsewhere"))
             await self.apply(inbound.session_id, ActionTaken(
                 at=self.clock(), person=inbound.person.id, name=inbound.person.name, action=inbound.action,
-                value=inbound.value, values=inbound.values))
+                value=inbound.value, values=inbound.values), sender=inbound.person.id)
         return None
 
     def _running_in(self, channel: str) -> Session | None:
         return next((s for s in self.sessions.values() if s.channel == channel and s.status != "ended"), None)
+
+    def _spaces_in(self, channel: str) -> list[str]:
+        """The sessions whose pair space `channel` is (on Slack a pair space is a group DM: a channel of its
+        own, which a later session of the same people gets back), oldest first."""
+        return [sid for sid, key in self._by_ref.get(channel, []) if key.startswith("pair:") and key.count(":") == 1]
+
+    def _running_with_space(self, channel: str) -> Session | None:
+        live = [self.sessions[sid] for sid in self._spaces_in(channel)
+                if sid in self.sessions and self.sessions[sid].status != "ended"]
+        return live[-1] if live else None
+
+    def _clicked_in_place(self, s: Session, inbound: ActionSubmitted) -> bool:
+        """A button acts only on the session of the place it was pressed in: the session's channel (its threads
+        report it), one of its pair spaces, or the person's own DM with the bot (Join only in the channel)."""
+        if inbound.channel == s.channel:
+            return True
+        if inbound.private:
+            return inbound.action != "join"
+        return s.id in self._spaces_in(inbound.channel)
 
     async def _command(self, inbound: CommandIssued) -> Reply | None:
         word, args = commands.split(inbound.text)
@@ -272,12 +323,31 @@ class Runtime:
             return await self._start(inbound, args)
         if word in ("", "help"):
             return Reply(text=self.cfg.say("runtime_help"))
-        session = self._running_in(inbound.channel) or self._only_session_of(inbound.person.id)
+        # Where it was typed decides the session: the channel's, a pair space's, or (only in the person's DM
+        # with the bot) the one session they are in. Never a session in another channel or server.
+        session = self._running_in(inbound.channel) or self._running_with_space(inbound.channel)
+        if session is None and word == "retry":  # an ended session whose note is still owed to this channel
+            session = next((s for s in self.sessions.values()
+                            if s.channel == inbound.channel and self.deliveries.failed(s.id)), None)
+        if session is None and inbound.private:
+            session = self._only_session_of(inbound.person.id)
         if session is None:
             return Reply(text=self.cfg.say("runtime_no_session"))
+        if word == "retry":
+            return self._retry(session, inbound.person.id)
         await self.apply(session.id, CommandGiven(at=self.clock(), person=inbound.person.id,
-                                                  name=inbound.person.name, command=word, args=args))
+                                                  name=inbound.person.name, command=word, args=args,
+                                                  private=inbound.private),
+                         sender=inbound.person.id)
         return None
+
+    def _retry(self, s: Session, person: str) -> Reply:
+        """Send again what failed to be delivered (a facilitator's or the convenor's call)."""
+        if not (s.is_facilitator(person) or s.convenor == person):
+            return Reply(text=self.cfg.say("runtime_retry_not_yours"))
+        count = self.deliveries.retry(s.id)
+        return Reply(text=self.cfg.say("runtime_retry_started", count=count) if count
+                     else self.cfg.say("runtime_retry_nothing"))
 
     def _only_session_of(self, person: str) -> Session | None:
         """For commands given outside a session channel (e.g. in a DM): the one session the person is in."""
@@ -285,20 +355,21 @@ class Runtime:
         live = [s for s in mine if s.status != "ended"] or mine
         return live[0] if len(live) == 1 else None
 
-    def _session_for_private_message(self, person: str) -> Session | str:
-        """The session a DM is for, or the key of the message saying why it is not clear. A running session
-        the person is in comes first; then the only running session (a newcomer joins by replying); an
-        ended session (its note not yet approved) only when nothing is running, so last week's session
-        never takes this week's ideas."""
-        live = [s for s in self.sessions.values() if s.status != "ended"]
-        mine = [s for s in live if _involves(s, person)]
-        if len(mine) > 1:
+    def _session_for_private_message(self, person: str, channel: str) -> Session | str:
+        """The session a DM is for, or the key of the message saying why there is none. A DM reaches only a
+        session the person takes part in (joined, facilitates or convenes), a running one first, an ended one
+        whose note is not yet approved only when they are in nothing running (so a late DM stays in its own
+        session); or the session running in the DM's own channel (the console, where everyone typing is in
+        its one channel). Anyone else is told how to join, and what they wrote reaches no session."""
+        mine = [s for s in self.sessions.values() if _involves(s, person) and s.note_status != "approved"]
+        chosen = [s for s in mine if s.status != "ended"] or mine
+        if not chosen and (here := self._running_in(channel)) is not None:
+            chosen = [here]
+        if len(chosen) > 1:
             return "runtime_dm_ambiguous"
-        if mine:
-            return mine[0]
-        if len(live) == 1:
-            return live[0]
-        return self._only_session_of(person) or "runtime_dm_no_session"
+        if not chosen and any(_involves(s, person) for s in self.sessions.values()):
+            return "runtime_dm_session_over"  # their session's note is posted: it takes nothing more
+        return chosen[0] if chosen else "runtime_dm_no_session"
 
     async def _start(self, inbound: CommandIssued, args: str) -> Reply | None:
         async with self._start_lock:
@@ -321,7 +392,7 @@ class Runtime:
             await self.store.create_session(session_id, inbound.channel)
             self._refs[session_id] = {}
             self._seq[session_id] = 0
-        await self.apply(session_id, event)
+        await self.apply(session_id, event, sender=inbound.person.id)
         return None
 
     async def _message(self, inbound: UserMessage) -> Reply | None:
@@ -335,7 +406,7 @@ class Runtime:
             if found:
                 session_id, reply_to = found[0]
         elif inbound.private:
-            session = self._session_for_private_message(inbound.person.id)
+            session = self._session_for_private_message(inbound.person.id, inbound.channel)
             if isinstance(session, str):
                 return Reply(text=self.cfg.say(session))
             session_id = session.id
@@ -344,7 +415,7 @@ class Runtime:
         await self.apply(session_id, ReplyPosted(
             at=self.clock(), person=inbound.person.id, name=inbound.person.name, text=inbound.text,
             message_ref=inbound.message_ref, reply_to=reply_to, private=inbound.private),
-            also=[self.store.message_op(inbound.message_ref, session_id)])
+            also=[self.store.message_op(inbound.message_ref, session_id)], sender=inbound.person.id)
         return None
 
     async def fire_timer(self, session_id: str, timer_id: str) -> None:
@@ -359,10 +430,13 @@ class Runtime:
 
     # --- the one path every event takes ------------------------------------------------------
 
-    async def apply(self, session_id: str, event: Event, also: list[Op] | None = None) -> None:
-        """Apply the event to the session's working state, commit it (with `also`, in one transaction), then
-        carry out its effects after those of the session's earlier events. Raises EventRefused if the engine
-        raised (nothing applied, nothing stored) and StoreError if the commit failed (nothing applied)."""
+    async def apply(self, session_id: str, event: Event, also: list[Op] | None = None,
+                    sender: str | None = None) -> None:
+        """Apply the event to the session's working state and commit it, with its effects (the outbox), `also`
+        and any snapshot due, in one transaction; its effects are then delivered outside the lock. Returns
+        once the commit is on disk and the answers to `sender` (the person whose message this is) are
+        delivered. Raises EventRefused if the engine raised (nothing applied, nothing stored) and StoreError
+        if the commit failed (nothing applied, nothing delivered)."""
         async with self._lock(session_id):
             if session_id in self._dirty:
                 await self._load(session_id)
@@ -378,26 +452,77 @@ class Runtime:
             self.sessions[session_id] = state
             seq = await self.store.next_seq(session_id)
             self._seq[session_id] = seq
-            committed = self.store.write([self.store.event_op(session_id, seq, event), *(also or [])])
-            earlier = self._delivered.get(session_id)
-            delivered = self._delivered[session_id] = asyncio.get_running_loop().create_future()
+            entries = self._entries(state, effects, sender)
+            ops = [self.store.event_op(session_id, seq, event), *(also or [])]
+            ops += [self.store.outbox_op(session_id, e.key, e.effect.model_dump_json(), e.after) for e in entries]
             snapshot = self._snapshot_payload(session_id, state)
+            if snapshot is not None:  # its events' effects are in the outbox beside it
+                ops.append(self.store.snapshot_op(session_id, *snapshot))
+            committed = self.store.write(ops)
+            for entry in entries:
+                entry.committed = committed
+            self.deliveries.submit(entries)
         try:
-            try:
-                await committed
-            except StoreError:
-                self._dirty.add(session_id)  # rebuilt from the store before its next event
-                raise
-            self._ideas_arrived.set()
-            if earlier is not None:
-                await asyncio.shield(earlier)
-            await self._execute(state, effects)
-            if snapshot is not None:  # taken now: every effect of the events it holds has been carried out
-                self.store.write([self.store.snapshot_op(session_id, *snapshot)])
-            if state.status == "ended" and state.note_status == "approved":
-                await self.store.close_session(session_id)
-        finally:
-            delivered.set_result(None)
+            await committed
+        except StoreError:
+            self._dirty.add(session_id)  # rebuilt from the store before its next event
+            raise
+        mark_stored()  # the platform may be acknowledged now: a crash from here on loses nothing
+        self._ideas_arrived.set()
+        for effect in effects:  # timers only once the event that set them is on disk
+            if isinstance(effect, StartTimer):
+                self.timers.arm(session_id, effect.timer_id, effect.fire_at)
+            elif isinstance(effect, CancelTimer):
+                self.timers.cancel(effect.timer_id)
+        waits = [e.done for e in entries if self.wait_for_effects or e.context is not None]
+        if waits:
+            await asyncio.gather(*(asyncio.shield(w) for w in waits))
+        self._close_if_done(session_id)
+
+    def _entries(self, s: Session, effects: list[Effect], sender: str | None) -> list[Entry]:
+        """The outbox entries of an event's effects. What follows a note in the same event (the convenor's
+        "posted") waits for the note; the sender's own answers carry the inbound call's context."""
+        entries: list[Entry] = []
+        after: str | None = None
+        origin = contextvars.copy_context() if sender is not None else None
+        for effect in _deliverable(effects):
+            entry = Entry(s.id, s.channel, effect, after=after, origin=origin)
+            if sender is not None and isinstance(effect, Post) and effect.audience.kind == "private" \
+                    and effect.audience.person == sender:
+                entry.context = origin
+            entries.append(entry)
+            if isinstance(effect, PublishNote | DeliverNote):
+                after = effect.key
+        return entries
+
+    def _delivered(self, entry: Entry, ref: str) -> None:
+        """An entry was carried out (or fell back): its ref routes replies to it, and a pair has met."""
+        if ref not in (FAILED, BLOCKED):
+            self._index_ref(entry.session_id, entry.key, ref)
+        if isinstance(entry.effect, OpenPairSpace):  # they met, whatever space the platform allowed
+            self.store.write([self.store.pair_op(entry.channel, entry.session_id,
+                                                 [m.id for m in entry.effect.members])], lazy=True)
+        self._close_if_done(entry.session_id)
+
+    def _close_if_done(self, session_id: str) -> None:
+        """An approved note, posted, with nothing left to deliver: the session is closed for good."""
+        s = self.sessions.get(session_id)
+        if (s is not None and s.status == "ended" and s.note_status == "approved"
+                and not self.deliveries.pending(session_id) and not self.deliveries.failed(session_id)
+                and session_id not in self._closing):
+            self._closing.add(session_id)
+            self.store.write(self.store.close_ops(session_id))
+
+    async def _report_failure(self, entry: Entry, why: str, held: bool) -> None:
+        """Tell the facilitator (and, for the note, the convenor) what could not be delivered and why; `why`
+        alone when it went through in a fallback (the adapter's words say what it cost)."""
+        s = self.sessions.get(entry.session_id)
+        if s is None:
+            return
+        text = self.cfg.say("delivery_failed", what=describe(entry.effect), why=why) if held else why
+        await self._tell_facilitator(s, text)
+        if isinstance(entry.effect, PublishNote) and s.convenor and not s.is_facilitator(s.convenor):
+            await self._tell(s, s.convenor, text)
 
     def _snapshot_payload(self, session_id: str, state: Session) -> tuple[int, str] | None:
         """The snapshot to write once this event's effects are carried out, if one is due: at a phase change
@@ -417,82 +542,18 @@ class Runtime:
         if snapshot is not None:
             self.store.write([self.store.snapshot_op(session_id, *snapshot)])
 
-    async def _execute(self, s: Session, effects: list[Effect]) -> None:
-        refs = self._refs.setdefault(s.id, {})
-        for effect in effects:
-            if isinstance(effect, StartTimer):
-                self.timers.arm(s.id, effect.timer_id, effect.fire_at)
-                continue
-            if isinstance(effect, CancelTimer):
-                self.timers.cancel(effect.timer_id)
-                continue
-            if effect.key in refs:
-                continue  # carried out before a restart
-            try:
-                ref = await self._carry_out(s, effect, refs)
-            except DeliveryError as exc:
-                ref = exc.ref or _fallback_ref(effect)
-                log.warning("session %s: %s did not go as planned: %s", s.id, effect.type, exc.message)
-                await self._tell_facilitator(s, exc.message)
-            except Exception:
-                log.exception("session %s: %s failed", s.id, effect.type)
-                ref = FAILED
-            refs[effect.key] = ref
-            self._index_ref(s.id, effect.key, ref)
-            ops = [self.store.ref_op(s.id, effect.key, ref)]
-            if isinstance(effect, OpenPairSpace):  # they met, whatever space the platform allowed
-                ops.append(self.store.pair_op(s.channel, s.id, [m.id for m in effect.members]))
-            # With the next commit (an event's, or within LAZY_SECONDS): a post never waits on the disk, and a
-            # reply costs one sync. A crash in that window means the post may be made again after the restart.
-            self.store.write(ops, lazy=True)
-
-    async def _carry_out(self, s: Session, effect: Effect, refs: dict[str, str]) -> str:
-        a = self.adapter
-        if isinstance(effect, Post):
-            aud = effect.audience
-            if aud.kind == "thread":
-                target = Target(kind="thread", ref=refs.get(aud.anchor or ""))
-                if target.ref in (None, FAILED):
-                    target = Target(kind="channel")
-            elif aud.kind == "private":
-                target = Target(kind="private", ref=aud.person)
-            elif aud.kind == "pair":
-                space = refs.get(f"pair:{aud.pair_id}", FAILED)
-                if space.startswith(MEMBERS):  # no pair space could be made: each member hears privately
-                    first = ""
-                    for person in space[len(MEMBERS):].split(","):
-                        ref = await a.post(s.channel, Target(kind="private", ref=person), effect.text,
-                                           effect.actions, s.id)
-                        first = first or ref
-                    return first
-                target = Target(kind="pair", ref=space)
-            else:
-                target = Target(kind="channel")
-            return await a.post(s.channel, target, effect.text, effect.actions, s.id)
-        if isinstance(effect, OpenPairSpace):
-            return await a.open_pair_space(s.channel, effect.pair_id, effect.title, effect.members, s.id)
-        if isinstance(effect, DeliverNote):
-            return await a.deliver_note(s.channel, effect.convenor, effect.title, effect.markdown,
-                                        effect.json_text, effect.actions, s.id)
-        if isinstance(effect, PublishNote):
-            return await a.publish_note(s.channel, effect.title, effect.markdown, s.id)
-        raise TypeError(f"unknown effect {effect!r}")
-
     async def _tell_facilitator(self, s: Session, text: str) -> None:
+        await self._tell(s, s.facilitator, text)
+
+    async def _tell(self, s: Session, person: str, text: str) -> None:
         try:
-            await self.adapter.post(s.channel, Target(kind="private", ref=s.facilitator), text, [], s.id)
+            await self.adapter.post(s.channel, Target(kind="private", ref=person), text, [], s.id)
         except Exception:  # telling them failed too (e.g. their DMs are closed): log it, never loop
-            log.exception("could not tell the facilitator of session %s", s.id)
+            log.exception("could not tell %s of session %s", person, s.id)
 
 
-MEMBERS = "members:"
-
-
-def _fallback_ref(effect: Effect) -> str:
-    """What to record for an effect the platform refused: for a pair space, its members, to reach privately."""
-    if isinstance(effect, OpenPairSpace):
-        return MEMBERS + ",".join(m.id for m in effect.members)
-    return FAILED
+def _deliverable(effects: list[Effect]) -> list[Effect]:
+    return [e for e in effects if not isinstance(e, StartTimer | CancelTimer | SessionClosed)]
 
 
 def _involves(s: Session, person: str) -> bool:
@@ -506,10 +567,6 @@ def _size(inbound: Inbound) -> int:
         for value in given.values():
             parts += list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
     return sum(len(p) for p in parts if isinstance(p, str))
-
-
-def _is_timer(effect: Effect) -> bool:
-    return isinstance(effect, StartTimer | CancelTimer)
 
 
 @asynccontextmanager

@@ -1,6 +1,8 @@
 """The durable event log (SQLite via aiosqlite, WAL): an event is committed before anyone is told it counted.
 
-Also kept here: snapshots of open sessions (a restart loads the newest and replays only the events after it),
+Also kept here: the outbox (each event's effects, written in the event's own transaction and removed once
+the platform accepted them, so nothing the bot owes anyone is lost), snapshots of open sessions (a restart
+loads the newest and replays only the events after it),
 which effects were already carried out (their platform refs, so a replay posts nothing twice), which platform
 deliveries were already seen (retries), and who met whom in pairs.
 
@@ -48,6 +50,11 @@ CREATE TABLE IF NOT EXISTS refs (
     session_id TEXT NOT NULL, key TEXT NOT NULL, ref TEXT NOT NULL, PRIMARY KEY (session_id, key)
 );
 CREATE INDEX IF NOT EXISTS refs_by_ref ON refs (ref);
+CREATE TABLE IF NOT EXISTS outbox (
+    session_id TEXT NOT NULL, key TEXT NOT NULL, effect TEXT NOT NULL, after TEXT,
+    state TEXT NOT NULL DEFAULT 'queued', first_try REAL, error TEXT,
+    PRIMARY KEY (session_id, key)
+);
 CREATE TABLE IF NOT EXISTS deliveries (event_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS messages (ref TEXT PRIMARY KEY, session_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pairs (channel TEXT NOT NULL, session_id TEXT NOT NULL, members TEXT NOT NULL);
@@ -178,9 +185,10 @@ class Store:
         await self.write([("INSERT INTO sessions VALUES (?, ?, 'open', ?)",
                            (session_id, channel, datetime.now(UTC).isoformat()))])
 
-    async def close_session(self, session_id: str) -> None:
-        await self.write([("UPDATE sessions SET status = 'closed' WHERE id = ?", (session_id,)),
-                          ("DELETE FROM snapshots WHERE session_id = ?", (session_id,))])
+    @staticmethod
+    def close_ops(session_id: str) -> list[Op]:
+        return [("UPDATE sessions SET status = 'closed' WHERE id = ?", (session_id,)),
+                ("DELETE FROM snapshots WHERE session_id = ?", (session_id,))]
 
     async def open_sessions(self) -> list[str]:
         async with self.db.execute("SELECT id FROM sessions WHERE status = 'open' ORDER BY created_at") as cur:
@@ -264,6 +272,36 @@ class Store:
     async def refs(self, session_id: str) -> dict[str, str]:
         async with self.db.execute("SELECT key, ref FROM refs WHERE session_id = ?", (session_id,)) as cur:
             return {k: r for k, r in await cur.fetchall()}
+
+    # --- the outbox -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def outbox_op(session_id: str, key: str, effect_json: str, after: str | None) -> Op:
+        return ("INSERT OR REPLACE INTO outbox (session_id, key, effect, after) VALUES (?, ?, ?, ?)",
+                (session_id, key, effect_json, after))
+
+    @staticmethod
+    def trying_op(session_id: str, key: str, first_try: float) -> Op:
+        """Before the first attempt: after a crash, this entry may have reached the platform."""
+        return "UPDATE outbox SET state = 'sending', first_try = ? WHERE session_id = ? AND key = ?", (
+            first_try, session_id, key)
+
+    @staticmethod
+    def failed_op(session_id: str, key: str, error: str) -> Op:
+        return "UPDATE outbox SET state = 'failed', error = ? WHERE session_id = ? AND key = ?", (
+            error[:2000], session_id, key)
+
+    @staticmethod
+    def delivered_ops(session_id: str, key: str, ref: str) -> list[Op]:
+        return [("DELETE FROM outbox WHERE session_id = ? AND key = ?", (session_id, key)),
+                ("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, ref))]
+
+    async def outbox(self, session_id: str) -> list[tuple[str, str, str | None, str, float | None]]:
+        """(key, effect JSON, after, state, first_try) of the session's undelivered effects, in the order
+        they were committed."""
+        async with self.db.execute("SELECT key, effect, after, state, first_try FROM outbox WHERE session_id = ? "
+                                   "ORDER BY rowid", (session_id,)) as cur:
+            return [(r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
 
     @staticmethod
     def message_op(ref: str, session_id: str) -> Op:

@@ -183,7 +183,10 @@ def leave(t: Turn, person: str) -> None:
     t.to_person(person, t.say("left"))
 
 
-def approve(t: Turn, person: str) -> None:
+def approve(t: Turn, person: str, revision: str = "") -> None:
+    """Post exactly the draft the convenor approved. If anything reached the session after that draft (a late
+    reply or DM, a comment, an edit), it is not posted unseen: a new draft goes to the convenor, who is told
+    why and approves that one. `revision` is the draft the Approve button was on (typed `approve`: the latest)."""
     s = t.s
     if person != s.convenor:
         t.to_person(person, t.say("not_convenor"))
@@ -191,10 +194,15 @@ def approve(t: Turn, person: str) -> None:
         t.to_person(person, t.say("note_not_ready"))
     elif s.note_status == "approved":
         t.to_person(person, t.say("note_already_posted"))
+    elif revision and revision != str(s.note_revision):
+        t.to_person(person, t.say("note_draft_replaced"))
     else:
-        s.note_status = "approved"
-        place_newcomers(s, t.say("theme_added_later"))  # late replies after the draft still reach the note
+        place_newcomers(s, t.say("theme_added_later"))  # late replies after the draft get a theme
         note = build_note(s, t.cfg)
-        t.effects.append(PublishNote(key="note:published", title=note.title,
-                                     markdown=render_markdown(note, t.cfg, draft=False)))
+        if render_markdown(note, t.cfg, draft=False) != s.note_markdown:
+            t.to_person(person, t.say("note_changed_since_draft"))
+            lifecycle.draft_note(t)
+            return
+        s.note_status = "approved"
+        t.effects.append(PublishNote(key="note:published", title=note.title, markdown=s.note_markdown))
         t.to_person(person, t.say("note_posted"))

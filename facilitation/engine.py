@@ -51,7 +51,11 @@ def apply(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Sessi
     s = state
     s.events_handled += 1
     t = Turn(s, cfg, event.at)
-    if isinstance(event, TimerFired):
+    if s.note_status == "approved" and isinstance(event, ReplyPosted | ReplyEdited | ReplyDeleted):
+        # The note is posted: it never changes unseen, so what arrives now is not taken (and the person is told).
+        if event.person is not None and not isinstance(event, ReplyDeleted):
+            t.to_person(event.person, t.say("session_closed"))
+    elif isinstance(event, TimerFired):
         _timer(t, event)
     elif isinstance(event, ReplyPosted):
         _reply(t, event)
@@ -96,7 +100,8 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
     rules = _rules(t)
     typed = _TYPED_BALLOT.match(ev.text)
     if typed and rules and rules.on_command(t, CommandGiven(at=ev.at, person=ev.person, name=ev.name,
-                                                             command=typed.group(1).lower(), args=typed.group(2))):
+                                                             command=typed.group(1).lower(), args=typed.group(2),
+                                                             private=ev.private)):
         return  # "vote 2 2 5" written as a message, as the ballot post invites: a ballot, not an idea
     if rules and rules.on_reply(t, ev):
         return
@@ -121,9 +126,13 @@ def _late(t: Turn, ev: ReplyPosted) -> None:
             t.to_facilitators(t.say("late_told", name=neutralise(ev.name), ideas=preview))
 
 
+# Phases in which the group has not yet heard anyone's ideas: a private session's text stays with its author.
+BEFORE_EXPLAIN = ("own", "pair", "merge", "score")
+
+
 def _ideas_private(t: Turn) -> bool:
     s = t.s
-    return s.options.own_private and s.status != "ended" and s.phase is not None and s.phase.kind in ("own", "pair")
+    return s.options.own_private and s.status != "ended" and s.phase is not None and s.phase.kind in BEFORE_EXPLAIN
 
 
 def _empty_chair(t: Turn, ev: ReplyPosted) -> None:
@@ -182,7 +191,7 @@ def _action(t: Turn, ev: ActionTaken) -> None:
         lifecycle.join_reply(t, ev.person, ev.name, group=ev.value or None)
         return
     if ev.action == "approve_note":
-        controls.approve(t, ev.person)
+        controls.approve(t, ev.person, ev.value)
         return
     if ev.action.startswith("control:"):
         command = ev.action.split(":", 1)[1]

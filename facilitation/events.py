@@ -75,6 +75,7 @@ class CommandGiven(_Event):
     name: str
     command: str
     args: str = ""
+    private: bool = False  # given in a direct message to the bot
 
 
 class TimerFired(_Event):

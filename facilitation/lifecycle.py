@@ -140,20 +140,25 @@ def draft_note(t: Turn) -> None:
         regroup(s, t.cfg)
     note = build_note(s, t.cfg)
     s.note_status = "draft"
+    s.note_revision += 1
+    s.note_markdown = render_markdown(note, t.cfg, draft=False)
     t.effects.append(
         DeliverNote(
-            key="note:draft",
+            key="note:draft" if s.note_revision == 1 else f"note:draft:{s.note_revision}",
             convenor=Person(id=s.convenor, name=s.name_of(s.convenor)),
             title=note.title,
             markdown=render_markdown(note, t.cfg, draft=True),
             json_text=note.model_dump_json(indent=2),
             actions=[Action(id="approve_note", label=t.say("button_approve_note"), style="primary",
-                            only_for=[s.convenor])],
+                            value=str(s.note_revision), only_for=[s.convenor])],
         )
     )
 
 
 def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = None, group: str | None = None) -> None:
+    if t.s.status == "ended":  # nothing left to take part in; joining now would only change the note's counts
+        t.to_person(person, t.say("session_already_ended"))
+        return
     said = len(t.effects)
     if join(t, person, name, tags, group):
         t.to_person(person, t.say("joined", question=neutralise(t.s.question)))

@@ -255,6 +255,8 @@ class Session(BaseModel):
     contributed: dict[int, list[str]] = {}  # phase index -> people who contributed in it
     nudged: list[int] = []  # phases whose nudges went out
     note_status: Literal["none", "draft", "approved"] = "none"
+    note_revision: int = 0  # drafts sent to the convenor so far; the Approve button names the one it is on
+    note_markdown: str = ""  # the latest draft exactly as it will be posted: approval posts this, nothing else
     ended_at: datetime | None = None
 
     _ideas_index: IdeaIndex = PrivateAttr(default_factory=IdeaIndex)

@@ -21,6 +21,9 @@ from facilitation.text import neutralise, one_line
 from facilitation.voting import SCORE_TIE_RULE, TIE_BREAK_RULE
 
 SCHEMA_VERSION = 1
+# In an unattributed note a breakout group smaller than this would show who wrote what (its ideas, proposals and
+# counts are its few members'), so its details are withheld and the note says so.
+MIN_GROUP_SHOWN = 3
 
 
 class NoteIdea(BaseModel):
@@ -86,7 +89,8 @@ class NoteGroup(BaseModel):
     name: str
     proposal_ids: list[str]  # best first by the group's own ranking
     ranking: str | None  # the group's ballot method, in words
-    participation: NoteParticipation
+    participation: NoteParticipation | None  # None when withheld
+    withheld: bool = False  # too few people to show this group's details without naming them
 
 
 class RoundUpNote(BaseModel):
@@ -115,6 +119,10 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
     rows = {r.proposal_id: r for r in s.tally.rows} if s.tally else {}
     group_rows = {r.proposal_id: r for tally in s.group_tallies.values() for r in tally.rows}
     by_attr = s.options.attribution
+    withheld = set() if by_attr else _small_groups(s)
+
+    def group(group_id: str | None) -> str | None:
+        return None if group_id in withheld else s.group_name(group_id) or None
 
     def author(person: str) -> str | None:
         return s.name_of(person) if by_attr else None
@@ -129,7 +137,7 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
         idea_models.append(NoteIdea(
             id=i.id, number=int(i.id[1:]), text=i.text, theme_id=theme.id if theme else None,
             theme=theme.label if theme else None, proposal_id=p.id if p else None, late=i.late,
-            later_edits=i.late_edits, author=author(i.author), group=s.group_name(s.group_of(i.author)) or None,
+            later_edits=i.late_edits, author=author(i.author), group=group(s.group_of(i.author)),
         ))
     proposals = []
     for p in s.proposals:
@@ -140,7 +148,7 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
             rank=row.rank if row else None, score=row.score if row else None,
             supporters=row.supporters if row else None,
             comments=[with_author(c.text, c.author) for c in p.comments],
-            group=s.group_name(p.group) or None, group_rank=in_group.rank if in_group else None,
+            group=group(p.group), group_rank=in_group.rank if in_group else None,
             group_score=in_group.score if in_group else None, reported=p.id in s.reported,
         ))
     ranked = _meeting_order(s, proposals)
@@ -177,7 +185,7 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
         general_comments=[with_author(c.text, c.author) for c in s.general_comments],
         empty_chair=empty_chair,
         participation=_participation(s, list(s.participants)),
-        groups=[_group_model(s, g.id, g.name, cfg) for g in s.groups],
+        groups=[_group_model(s, g.id, g.name, cfg, g.id in withheld) for g in s.groups],
         next_steps=next_steps,
     )
 
@@ -198,7 +206,14 @@ def _meeting_order(s: Session, proposals: list[NoteProposal]) -> list[NotePropos
     return sorted(proposals, key=lambda p: (p.rank is None, p.rank or 0, p.number))
 
 
-def _group_model(s: Session, group: str, name: str, cfg: EngineConfig) -> NoteGroup:
+def _small_groups(s: Session) -> set[str]:
+    sizes = Counter(p.group for p in s.participants.values())
+    return {g.id for g in s.groups if sizes[g.id] < MIN_GROUP_SHOWN}
+
+
+def _group_model(s: Session, group: str, name: str, cfg: EngineConfig, withheld: bool) -> NoteGroup:
+    if withheld:
+        return NoteGroup(id=group, name=name, proposal_ids=[], ranking=None, participation=None, withheld=True)
     tally = s.group_tallies.get(group)
     o = s.options
     return NoteGroup(
@@ -343,6 +358,9 @@ def _groups_section(note: RoundUpNote, heading: str, cfg: EngineConfig) -> list[
     out = [heading, ""]
     for group in note.groups:
         p = group.participation
+        if p is None:
+            out += [f"### {_bullet(group.name)}", "", say("note_group_withheld", min=MIN_GROUP_SHOWN), ""]
+            continue
         out += [f"### {_bullet(group.name)}", "",
                 say("note_group_people", people=p.people, ideas=p.ideas, pairs=p.pairs, ballots=p.ballots,
                     share=round(p.most_active_fifth_share * 100))]

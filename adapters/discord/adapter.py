@@ -17,6 +17,7 @@ import logging
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from discord.http import Route
 from yarl import URL
 
 from adapters.base import (
+    DELIVERING,
     ActionSubmitted,
     ButtonOutOfDate,
     CommandIssued,
@@ -53,6 +55,9 @@ MISSING_PERMISSIONS = 50013
 THREAD_EXISTS = 160004
 
 FOLLOWUP_SECONDS = 14 * 60  # interaction tokens live 15 minutes
+# Discord returns the earlier message for a repeated nonce (enforce_nonce) for "a few minutes"; past this, a
+# post that may have been made before a crash is looked for in the channel's history instead.
+NONCE_SECONDS = 120
 PUBLISH_PIECES = 5  # a note longer than this many messages is posted as a summary plus the file
 
 
@@ -176,8 +181,6 @@ class DiscordAdapter:
     ) -> str:
         parent = await self._text_channel(channel)
         name = f"{title} {pair_id}: {', '.join(m.name for m in members)}"[:100]
-        fallback_note = ""
-        thread: discord.Thread
         try:
             thread = await parent.create_thread(
                 name=name, type=discord.ChannelType.private_thread, invitable=False, auto_archive_duration=1440,
@@ -185,31 +188,21 @@ class DiscordAdapter:
         except discord.Forbidden as exc:
             if exc.code not in (MISSING_PERMISSIONS, MISSING_ACCESS):
                 raise
-            # Keep the session going in a public thread, and say plainly what that costs.
-            fallback_note = (
-                f"I couldn't open a private thread for pair {pair_id} in <#{channel}>: I'm missing the "
-                "**Create Private Threads** permission there. The pair is meeting in a **public** thread instead, "
-                "which everyone in the channel can read. Grant me Create Private Threads (and Send Messages in "
-                "Threads) in this channel to keep pairs private."
-            )
-            try:
-                thread = await parent.create_thread(
-                    name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440,
-                )
-            except discord.Forbidden as again:
-                raise DeliveryError(
-                    f"I couldn't open any thread for pair {pair_id} in <#{channel}>: grant me **Create Private "
-                    "Threads**, **Create Public Threads** and **Send Messages in Threads** there. The pair's "
-                    "messages go to the session thread meanwhile."
-                ) from again
+            # Never a public thread: the intro carries both members' private ideas. With no ref, the runtime
+            # sends each member the pair's messages by DM.
+            raise DeliveryError(
+                f"I couldn't open a private thread for pair {pair_id} in <#{channel}>: I'm missing the **Create "
+                "Private Threads** permission there. Its members get the pair's messages by direct message "
+                "instead (they can pick there with the Pick button, but can't talk to each other through me). "
+                "Grant me Create Private Threads (and Send Messages in Threads) in this channel to keep pairs "
+                "together in private."
+            ) from exc
         self._parents[thread.id] = int(channel)
         for member in members:
             try:
                 await thread.add_user(discord.Object(id=int(member.id)))
             except discord.HTTPException:
                 log.warning("could not add %s to pair thread %s", member.id, thread.id)
-        if fallback_note:
-            raise DeliveryError(fallback_note, ref=str(thread.id))  # the runtime uses the public thread
         return str(thread.id)
 
     async def deliver_note(
@@ -284,7 +277,7 @@ class DiscordAdapter:
                 if files:
                     kwargs["files"] = files
             try:
-                message = await destination.send(piece, **kwargs)
+                message = await self._send_once(destination, piece, n, kwargs)
             except discord.Forbidden as exc:
                 raise DeliveryError(self._forbidden_text(exc, where)) from exc
             first = first or message
@@ -292,6 +285,33 @@ class DiscordAdapter:
                 await self._remember_forms(message.id, actions, session_id)
         assert first is not None
         return str(first.id)
+
+    async def _send_once(self, destination: discord.abc.Messageable, piece: str, part: int,
+                         kwargs: dict[str, Any]) -> discord.Message:
+        """Send one piece of an effect with a nonce derived from the effect's key, so a repeat after a crash or
+        a lost answer returns the message Discord already has (enforce_nonce) instead of a second one."""
+        doing = DELIVERING.get()
+        if doing is None:
+            return await destination.send(piece, **kwargs)
+        if doing.maybe_sent and time.time() - doing.since > NONCE_SECONDS:
+            found = await self._find_sent(destination, piece, doing.since)
+            if found is not None:
+                return found
+        return await destination.send(piece, nonce=doing.nonce(part), **kwargs)
+
+    async def _find_sent(self, destination: discord.abc.Messageable, piece: str,
+                         since: float) -> discord.Message | None:
+        """The bot's message with this content sent since `since`, if Discord has it (history has no nonces)."""
+        me = self.client.user
+        try:
+            after = discord.Object(id=discord.utils.time_snowflake(
+                datetime.fromtimestamp(since - 5, UTC), high=False))
+            async for message in destination.history(after=after, limit=200, oldest_first=True):
+                if me is not None and message.author.id == me.id and message.content == piece:
+                    return message
+        except discord.HTTPException:
+            log.warning("could not look for an earlier post; sending it again")
+        return None
 
     def _forbidden_text(self, exc: discord.Forbidden, where: str) -> str:
         return (
@@ -365,7 +385,7 @@ class DiscordAdapter:
                     kwargs["view"] = view
                 if files:
                     kwargs["files"] = files
-            message = await destination.send(piece, **kwargs)
+            message = await self._send_once(destination, piece, n, kwargs)
             refs.append(str(message.id))
             if n == len(pieces) - 1:
                 await self._remember_forms(message.id, actions, session_id)
@@ -474,6 +494,11 @@ class DiscordAdapter:
             return ""
         return self._home(interaction.channel_id, interaction.channel)
 
+    @staticmethod
+    def _in_bot_dm(interaction: discord.Interaction) -> bool:
+        """Pressed or typed in the person's own DM with the bot (not a server, not someone else's DM)."""
+        return interaction.guild_id is None and bool(interaction.context.dm_channel)
+
     async def _answer(self, interaction: discord.Interaction, inbound: Inbound) -> None:
         """Hand `inbound` to the runtime while this interaction is open, then show any Reply ephemerally."""
         answering = _Answering(interaction, str(interaction.user.id))
@@ -497,7 +522,7 @@ class DiscordAdapter:
         channel = self._interaction_channel(interaction)
         await self._answer(interaction, CommandIssued(
             channel=channel, person=_person(interaction.user), text=text, options=options or {},
-            event_id=f"discord:interaction:{interaction.id}",
+            private=self._in_bot_dm(interaction), event_id=f"discord:interaction:{interaction.id}",
         ))
 
     async def start_form(self, interaction: discord.Interaction, options: dict[str, Any]) -> None:
@@ -522,7 +547,8 @@ class DiscordAdapter:
             await answer_to.response.defer(ephemeral=True, thinking=answer_to is not interaction)
             await self._answer(answer_to, ActionSubmitted(
                 channel=channel, person=_person(answer_to.user), session_id=session_id, action=action_id,
-                value=value, values=values, event_id=f"discord:interaction:{answer_to.id}",
+                value=value, values=values, private=self._in_bot_dm(interaction),
+                event_id=f"discord:interaction:{answer_to.id}",
             ))
 
         if form is None:

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -32,7 +33,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.base import DeliveryError, Inbound, Reply, Sink, Target
+from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Reply, Sink, Target
 from adapters.formbook import FormBook
 from adapters.slack import render
 from adapters.slack.throttle import ChannelThrottle
@@ -42,7 +43,12 @@ log = logging.getLogger("facilitator.slack")
 
 NOTE_DRAFT_EVENT = "opera_note_draft"
 NOTE_PUBLISHED_EVENT = "opera_note_published"
+NAME_RETRY_SECONDS = 60.0
 POST_EVENT = "opera_post"  # the metadata event type of posts that carry no other metadata
+
+# Slack wants every request answered within 3 s; input not stored by then is acknowledged anyway (and still
+# handed on), leaving room for the answer to travel.
+ACK_SECONDS = 2.5
 
 # Looking for a post that failed ambiguously: from this long before the first attempt (clock skew between
 # us and Slack), at most this many pages of this many messages.
@@ -110,7 +116,7 @@ class SlackAdapter:
 
     def __init__(self, client: AsyncWebClient, throttle: ChannelThrottle | None = None,
                  extra_429_rounds: int = 10, forms: FormBook | None = None,
-                 post_attempts: int = 3, repost_backoff: float = 0.5) -> None:
+                 post_attempts: int = 3, repost_backoff: float = 0.5, ack_seconds: float = ACK_SECONDS) -> None:
         self.client = client
         self.throttle = throttle or ChannelThrottle()
         self.extra_429_rounds = extra_429_rounds
@@ -121,9 +127,13 @@ class SlackAdapter:
         self._sink: Sink | None = None
         self._dms: dict[str, str] = {}
         self._names: dict[str, str] = {}
+        self._looking: dict[str, asyncio.Future[str | None]] = {}  # users.info calls in flight, by person
+        self._unnamed: dict[str, float] = {}  # person -> until when a failed look-up is not repeated
         # Forms too large to travel in a button's value, by message ref and action id.
         self.forms = forms or FormBook()
         self.inflight = 0
+        self.ack_seconds = ack_seconds
+        self._work: set[asyncio.Task[None]] = set()  # payloads being handled after Slack was acknowledged
 
     def bind(self, sink: Sink) -> None:
         self._sink = sink
@@ -142,8 +152,34 @@ class SlackAdapter:
         finally:
             self.inflight -= 1
 
-    def track(self) -> _Tracked:
-        return _Tracked(self)
+    async def hand_over(self, work: Callable[[], Awaitable[None]],
+                        ack: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Run `work` (one payload handed to the runtime, then any answer to the person) in the background, and
+        acknowledge Slack (`ack`; for events, returning) once the runtime has stored what it was handed, or found
+        nothing to store: input is never acknowledged and then lost. Storing that takes longer than
+        `ack_seconds` is acknowledged anyway, inside Slack's 3 s, and the work carries on."""
+        stored = asyncio.Event()
+
+        async def run() -> None:
+            STORED.set(stored)  # this task's own context: the runtime marks it after its commit
+            try:
+                await work()
+            except Exception:
+                log.exception("a Slack payload could not be handled")
+            finally:
+                stored.set()
+                self.inflight -= 1
+
+        self.inflight += 1
+        task = asyncio.create_task(run())
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+        try:
+            await asyncio.wait_for(stored.wait(), self.ack_seconds)
+        except TimeoutError:
+            log.warning("not stored within %.1f s; acknowledging Slack anyway", self.ack_seconds)
+        if ack is not None:
+            await ack()
 
     # --- Web API calls ------------------------------------------------------------------------
 
@@ -173,13 +209,23 @@ class SlackAdapter:
         nonce in its metadata, so a post that failed ambiguously can be found instead of sent twice."""
         params.setdefault("unfurl_links", False)
         params.setdefault("unfurl_media", False)
-        nonce = secrets.token_hex(8)
+        # The same nonce on every attempt at one effect, before and after a restart (a random one otherwise).
+        doing = DELIVERING.get()
+        nonce = doing.nonce(size=16) if doing else secrets.token_hex(8)
         params["metadata"] = _with_nonce(params.get("metadata"), nonce)
         return await self.throttle.run(channel, lambda: self._post_without_doubles(channel, nonce, params))
 
     async def _post_without_doubles(self, channel: str, nonce: str, params: dict[str, Any]) -> str:
         """Post; after a 5xx or no answer, look for the post and send it again only if it is not there.
-        Runs in the channel's turn, so the posts after it wait and the channel's order is kept."""
+        Runs in the channel's turn, so the posts after it wait and the channel's order is kept. An effect
+        that may have been posted before (the process stopped, or an earlier attempt failed) is looked for
+        first."""
+        doing = DELIVERING.get()
+        if doing is not None and doing.maybe_sent:
+            since = doing.since - _LOOKUP_MARGIN
+            found = await self._find_post(channel, params.get("thread_ts"), nonce, since)
+            if found is not None:
+                return found
         since = time.time() - _LOOKUP_MARGIN
         failure: Exception | None = None
         for attempt in range(self.post_attempts):
@@ -195,8 +241,8 @@ class SlackAdapter:
         log.error("chat.postMessage to %s failed %d times; giving up", channel, self.post_attempts)
         if isinstance(failure, SlackApiError):
             raise _delivery_error(failure) from failure
-        message = f"Slack did not answer, so a message may be missing ({_describe(failure)})."
-        raise DeliveryError(message) from failure
+        message = f"Slack did not answer ({_describe(failure)})."
+        raise DeliveryError(message, lasting=False) from failure
 
     async def _attempt_post(self, channel: str, params: dict[str, Any]) -> str | Exception:
         """One chat.postMessage: the ref, or the failure when Slack may have stored the post all the same
@@ -238,17 +284,41 @@ class SlackAdapter:
             self._dms[person] = response["channel"]["id"]
         return self._dms[person]
 
+    async def is_bot_dm(self, channel: str, person: str) -> bool:
+        """Whether `channel` is the person's own DM with the bot (not a channel, a group DM or a DM between
+        two people, where a command must not reach the person's session elsewhere)."""
+        if not channel.startswith("D"):
+            return False
+        try:
+            return channel == await self.dm_channel(person)
+        except DeliveryError:
+            return False
+
     async def person(self, user_id: str, hint: str | None = None) -> Person:
-        """The person with a display name (users.info, cached; the id if Slack won't say)."""
-        if user_id not in self._names:
-            try:
-                user = (await self.call("users.info", user=user_id))["user"]
-                profile = user.get("profile") or {}
-                self._names[user_id] = (profile.get("display_name") or profile.get("real_name")
-                                        or user.get("real_name") or user.get("name") or hint or user_id)
-            except DeliveryError:
-                return Person(id=user_id, name=hint or user_id)
-        return Person(id=user_id, name=self._names[user_id])
+        """The person with a display name (users.info, cached; the id if Slack won't say). Concurrent requests
+        for the same person share one call, and a failed look-up is not repeated for NAME_RETRY_SECONDS, so a
+        burst of 60 people joining costs 60 calls, not a multiple of it and a wave of 429s."""
+        name = self._names.get(user_id)
+        if name is None and self._unnamed.get(user_id, 0.0) < time.monotonic():
+            looking = self._looking.get(user_id)
+            if looking is None:
+                looking = self._looking[user_id] = asyncio.ensure_future(self._look_up(user_id))
+                looking.add_done_callback(lambda _: self._looking.pop(user_id, None))
+            name = await asyncio.shield(looking)
+        return Person(id=user_id, name=name or hint or user_id)
+
+    async def _look_up(self, user_id: str) -> str | None:
+        try:
+            user = (await self.call("users.info", user=user_id))["user"]
+        except DeliveryError:
+            self._unnamed[user_id] = time.monotonic() + NAME_RETRY_SECONDS
+            return None
+        profile = user.get("profile") or {}
+        name = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+                or user.get("name") or None)
+        if name:
+            self._names[user_id] = name
+        return name
 
     async def remember_form(self, ref: str, actions: list[Action]) -> None:
         for action in actions:
@@ -334,19 +404,6 @@ class SlackAdapter:
             log.warning("could not answer %s in %s", person, channel)
 
 
-class _Tracked:
-    """Counts listener work in flight so tests (and shutdown) can wait for quiet."""
-
-    def __init__(self, adapter: SlackAdapter) -> None:
-        self.adapter = adapter
-
-    async def __aenter__(self) -> None:
-        self.adapter.inflight += 1
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.adapter.inflight -= 1
-
-
 def _with_nonce(metadata: dict[str, Any] | None, nonce: str) -> dict[str, Any]:
     """The post's metadata (its own event type and payload, if any) with the nonce added to the payload."""
     metadata = metadata or {"event_type": POST_EVENT, "event_payload": {}}
@@ -373,7 +430,8 @@ def _delivery_error(exc: SlackApiError) -> DeliveryError:
     message = _FIXABLE.get(code, f"Slack refused the call ({code}).")
     if "{needed}" in message:
         message = message.format(needed=data.get("needed", "?"))
-    return DeliveryError(message)
+    status = exc.response.status_code if exc.response is not None else 0
+    return DeliveryError(message, lasting=status != 429 and status < 500)
 
 
 def _file_stem(title: str) -> str:

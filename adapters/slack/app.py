@@ -1,9 +1,10 @@
 """slack-bolt listeners: Slack payloads in, the adapter's inbound messages out.
 
-The same AsyncApp serves HTTP mode (signed requests) and Socket Mode. Every command and interaction
-is acked first and the slow work (the runtime, further Slack calls) happens after the ack, well inside
-Slack's 3 s. Events are acked by bolt before the listener runs. Every message subtype the app is
-subscribed to has a listener, so nothing answers 404 (which would make Slack retry).
+The same AsyncApp serves HTTP mode (signed requests) and Socket Mode. Every command, interaction and event
+is handed to the runtime in the background and acknowledged once the runtime has stored it (at the latest
+after ACK_SECONDS, inside Slack's 3 s): a crash after the acknowledgement loses nothing. The slow work
+(effects, further Slack calls) carries on after it. Every message subtype the app is subscribed to has a
+listener, so nothing answers 404 (which would make Slack retry).
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def build_app(
         signing_secret=signing_secret,
         # Socket Mode has no signatures to check; HTTP mode must (forged or stale -> 401).
         request_verification_enabled=not socket_mode,
+        # Every listener returns (and acknowledges) once what it handed the runtime is stored, within Slack's
+        # 3 s, and leaves the rest running: events too are acknowledged only then, not before the listener.
+        process_before_response=True,
         logger=logging.getLogger("facilitator.slack.bolt"),
     )
 
@@ -74,18 +78,21 @@ def build_app(
             await adapter.client.views_open(trigger_id=body["trigger_id"],
                                             view=start_view(defaults, body["channel_id"]))
             return
-        await ack()
-        async with adapter.track():
+
+        async def work() -> None:
             person = await adapter.person(body["user_id"], body.get("user_name"))
             reply = await adapter.receive(CommandIssued(
                 channel=body["channel_id"], person=person, text=render.unescape(text),
+                private=await adapter.is_bot_dm(body["channel_id"], person.id),
                 event_id=f"command:{body['trigger_id']}"))
             await _respond(respond, reply)
 
+        await adapter.hand_over(work, ack)
+
     @app.event("message")
     async def on_message(body: dict[str, Any]) -> None:
-        async with adapter.track():
-            await _message_event(adapter, body)
+        # Bolt acknowledges an event when this returns (process_before_response): after it is stored.
+        await adapter.hand_over(lambda: _message_event(adapter, body))
 
     @app.action(re.compile(r"^op\|"))
     async def on_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -97,8 +104,7 @@ def build_app(
                 raise render.ButtonOutOfDate(clicked["action_id"])
             value, form = render.unpack_button_value(clicked.get("value"))
         except render.ButtonOutOfDate:
-            await ack()
-            await _out_of_date(adapter, body, channel, respond)
+            await adapter.hand_over(lambda: _out_of_date(adapter, body, channel, respond), ack)
             return
         session_id, action_id, coded_value = decoded
         value = coded_value if value is None else value
@@ -110,13 +116,15 @@ def build_app(
             meta = {"s": session_id, "a": action_id, "v": value, "c": channel, "t": message.get("thread_ts")}
             await adapter.client.views_open(trigger_id=body["trigger_id"], view=render.form_view(form, meta))
             return
-        await ack()
-        async with adapter.track():
+
+        async def work() -> None:
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(ActionSubmitted(
                 channel=channel, person=person, session_id=session_id, action=action_id, value=value,
-                event_id=f"action:{body['trigger_id']}"))
+                private=await adapter.is_bot_dm(channel, person.id), event_id=f"action:{body['trigger_id']}"))
             await _respond(respond, reply)
+
+        await adapter.hand_over(work, ack)
 
     @app.view(render.FORM_CALLBACK)
     async def on_form(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -124,37 +132,42 @@ def build_app(
             values = render.form_values((view.get("state") or {}).get("values") or {})
             meta = render.form_metadata(view)
         except render.ButtonOutOfDate:
-            await ack()
-            await _out_of_date(adapter, body, "", None)
+            await adapter.hand_over(lambda: _out_of_date(adapter, body, "", None), ack)
             return
         errors = render.duplicate_rank_errors(values)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        await ack()
-        async with adapter.track():
+        channel = meta.get("c", "")
+
+        async def work() -> None:
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(ActionSubmitted(
-                channel=meta.get("c", ""), person=person, session_id=meta.get("s", ""), action=meta.get("a", ""),
-                value=meta.get("v") or "", values=values, event_id=f"view:{view['id']}"))
+                channel=channel, person=person, session_id=meta.get("s", ""), action=meta.get("a", ""),
+                value=meta.get("v") or "", values=values, private=await adapter.is_bot_dm(channel, person.id),
+                event_id=f"view:{view['id']}"))
             if reply:
-                await adapter.tell(person.id, meta.get("c", ""), reply.text, meta.get("t"))
+                await adapter.tell(person.id, channel, reply.text, meta.get("t"))
+
+        await adapter.hand_over(work, ack)
 
     @app.view(render.START_CALLBACK)
     async def on_start(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        await ack()
         try:
             channel = render.form_metadata(view).get("c", "")
             options = start_options((view.get("state") or {}).get("values") or {})
         except render.ButtonOutOfDate:
-            await _out_of_date(adapter, body, "", None)
+            await adapter.hand_over(lambda: _out_of_date(adapter, body, "", None), ack)
             return
-        async with adapter.track():
+
+        async def work() -> None:
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(CommandIssued(
                 channel=channel, person=person, text="start", options=options, event_id=f"view:{view['id']}"))
             if reply:
                 await adapter.tell(person.id, channel, reply.text)
+
+        await adapter.hand_over(work, ack)
 
     return app
 
@@ -163,13 +176,12 @@ async def _out_of_date(adapter: SlackAdapter, body: dict[str, Any], channel: str
                        respond: AsyncRespond | None) -> None:
     """A button or form that does not decode: the person hears it is out of date (never an HTTP 500), where they
     clicked, or in their DM for a modal (which has nowhere else to answer)."""
-    async with adapter.track():
-        person = await adapter.person(body["user"]["id"], body["user"].get("name"))
-        reply = await adapter.receive(ButtonOutOfDate(channel=channel, person=person))
-        if respond is not None:
-            await _respond(respond, reply)
-        elif reply is not None:
-            await adapter.tell(person.id, await adapter.dm_channel(person.id), reply.text)
+    person = await adapter.person(body["user"]["id"], body["user"].get("name"))
+    reply = await adapter.receive(ButtonOutOfDate(channel=channel, person=person))
+    if respond is not None:
+        await _respond(respond, reply)
+    elif reply is not None:
+        await adapter.tell(person.id, await adapter.dm_channel(person.id), reply.text)
 
 
 async def _respond(respond: AsyncRespond, reply: Reply | None) -> None:

@@ -95,9 +95,11 @@ class Pair(PhaseRules):
             listing = "\n".join(f"{ideas.number(i.id)} {one_line(i.text, preview)}" for i in pair_ideas(t, pair))
             action = Action(id="pick", label=t.say("button_pick"), style="primary", form=_pick_form(t, pair),
                             only_for=pair.members)
+            alone = len(pair.members) == 1  # nobody to pair with: they are told so, and their own pick counts
             t.to_pair(
                 pair.id,
-                t.say(intro, names=one_line(names, 300), ideas=listing or t.say("pair_no_ideas"),
+                t.say(f"{intro}_alone" if alone else intro, names=one_line(names, 300),
+                      ideas=listing or t.say("pair_no_ideas"),
                       n=picks_allowed(t), question=one_line(s.question, 300)),
                 [action],
                 key=f"pair:{pair.id}:intro",
@@ -133,10 +135,14 @@ class Pair(PhaseRules):
     def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
         # Conversation inside a pair space stays there: it is the pair's own discussion. A message that
         # starts with "pick" is the pick the intro tells people they can type there.
+        word, _, rest = ev.text.strip().partition(" ")
+        typed_pick = word.lower().lstrip("/") == "pick"
+        if ev.private and typed_pick and pair_of(t, ev.person) is not None:
+            self._typed_pick(t, ev.person, rest.strip())  # a pair that meets by DM (no private space allowed)
+            return True
         if not (ev.reply_to and ev.reply_to.startswith("pair:")):
             return False
-        word, _, rest = ev.text.strip().partition(" ")
-        if word.lower().lstrip("/") == "pick":
+        if typed_pick:
             self._typed_pick(t, ev.person, rest.strip())
         return True
 
@@ -169,7 +175,8 @@ class Pair(PhaseRules):
             t.mark_contributed(member)
         chosen = "\n".join(f"{ideas.number(p)} {one_line(s.idea(p).text, limits.preview_chars)}"  # type: ignore[union-attr]
                            for p in picks)
-        t.to_pair(pair.id, t.say("pair_picked", name=one_line(s.name_of(person), 80), ideas=chosen,
+        picked = "pair_picked_alone" if len(pair.members) == 1 else "pair_picked"
+        t.to_pair(pair.id, t.say(picked, name=one_line(s.name_of(person), 80), ideas=chosen,
                                  reason=one_line(reason, limits.reason_chars) or t.say("no_reason")))
 
     def close(self, t: Turn) -> None:

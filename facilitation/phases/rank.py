@@ -136,15 +136,18 @@ class Rank(PhaseRules):
             return True
         _, open_ids = self._open_to(t, ev.person)
         choices = [f"P{n}" if f"P{n}" in open_ids else f"#{n}" for n in numbers]  # P3 is "3" or "03"
-        self._cast(t, ev.person, ev.name, choices)
+        self._cast(t, ev.person, ev.name, choices, private=ev.private)
         return True
 
     def _open_to(self, t: Turn, person: str) -> tuple[list[Proposal], set[str]]:
         """The proposals on `person`'s ballot (their group's, or the plenary's), and their ids."""
         return _ballot_index(t).get(_voters_group(t, person), ([], set()))
 
-    def _cast(self, t: Turn, person: str, name: str, choices: list[str]) -> None:
+    def _cast(self, t: Turn, person: str, name: str, choices: list[str], private: bool = False) -> None:
         s = t.s
+        if private and person not in s.participants:  # a direct message never makes anyone a participant
+            t.to_person(person, t.say("vote_join_first"))
+            return
         join(t, person, name)  # a newcomer's group decides which proposals are on their ballot
         proposals, ids = self._open_to(t, person)
         if not proposals:

@@ -14,7 +14,7 @@ from typing import Any
 from adapters.base import Inbound, Reply
 from adapters.discord.adapter import DiscordAdapter
 from bot.configuration import list_structures
-from bot.runtime import running
+from bot.runtime import Runtime, running
 from bot.settings import Settings
 from tests.contract.harness import Seen
 from tests.discord.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
@@ -47,6 +47,7 @@ class DiscordHarness:
         self._replies: dict[str, str] = {}  # interaction event id -> the runtime's Reply text
         self._event_messages: dict[str, str] = {}
         self._in_flight = 0
+        self.runtime: Runtime | None = None
         self._notes: list[tuple[str, list[str]]] = []  # (ref, every message of the note in order)
         self._published: list[tuple[str, list[str]]] = []
         self._last_activity = time.monotonic()
@@ -239,7 +240,8 @@ class DiscordHarness:
         count = len(self.fake.calls)
         while quiet < 3:
             await asyncio.sleep(0.02)
-            if self._in_flight or len(self.fake.calls) != count:
+            busy = self.runtime is not None and not self.runtime.idle
+            if self._in_flight or busy or len(self.fake.calls) != count:
                 quiet = 0
                 count = len(self.fake.calls)
             else:
@@ -297,7 +299,8 @@ async def discord_world(tmp_path: Path, fake: FakeDiscord | None = None,
     try:
         await adapter.start(ready_timeout=10)
         harness = DiscordHarness(fake, adapter)
-        async with running(adapter, tmp_path, db_name=db_name):
+        async with running(adapter, tmp_path, db_name=db_name) as runtime:
+            harness.runtime = runtime
             harness.wrap()
             yield harness
     finally:

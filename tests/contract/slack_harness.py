@@ -202,7 +202,8 @@ class SlackHarness:
         deadline = time.monotonic() + 30
         while quiet < 4 and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
-            quiet = quiet + 1 if self.adapter.idle else 0
+            idle = self.adapter.idle and (self.runtime is None or self.runtime.idle)
+            quiet = quiet + 1 if idle else 0
 
     # --- what users saw -------------------------------------------------------------------------
 

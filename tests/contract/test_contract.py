@@ -62,6 +62,7 @@ async def test_a_second_session_in_the_same_channel_is_refused_with_a_reason(h: 
 async def test_private_ideas_reach_nobody_else_before_explain(h: Harness) -> None:
     await _start(h)
     secret = "Ring-fence a budget for community-led research"
+    await h.command(h.people[0], "join")
     await h.direct_message(h.people[0], secret)
     await h.settle()
     holders = [m.where for m in h.seen() if secret in m.text]
@@ -104,6 +105,7 @@ async def test_each_pair_space_shows_only_its_members_ideas(h: Harness) -> None:
     await _start(h)
     ideas = {p: f"Idea number {n} from a participant" for n, p in enumerate(h.people[:3], start=1)}
     for person, text in ideas.items():
+        await h.command(person, "join")
         await h.direct_message(person, text)
     await h.settle()
     await h.command(h.facilitator, "next")
@@ -132,6 +134,7 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
     people = h.people[:3]
     texts = ["Share budgets with community groups", "Pay for lived experience", "Plain English in all letters"]
     for person, text in zip(people, texts, strict=True):
+        await h.command(person, "join")
         await h.direct_message(person, text)
     await h.settle()
     await h.command(h.facilitator, "next")  # Pair
@@ -181,6 +184,7 @@ async def test_one_two_four_all_runs_pairs_then_fours_then_the_whole_group(h: Ha
         )
     }
     for person, text in idea_of.items():
+        await h.command(person, "join")
         await h.direct_message(person, text)
     await h.settle()
 
@@ -233,6 +237,7 @@ async def test_one_two_four_all_runs_pairs_then_fours_then_the_whole_group(h: Ha
 async def test_a_pick_typed_in_the_pair_space_counts(h: Harness) -> None:
     await _start(h)
     for person, text in zip(h.people[:2], ["Open the books to residents", "Meet in the evenings"], strict=True):
+        await h.command(person, "join")
         await h.direct_message(person, text)
     await h.settle()
     await h.command(h.facilitator, "next")
@@ -253,6 +258,7 @@ async def test_the_same_two_people_paired_again_in_a_later_session_are_still_hea
     for round_no, idea in enumerate(["Open the books to residents", "Meet in the evenings"], start=1):
         await _start(h)
         for person in h.people[:2]:
+            await h.command(person, "join")
             await h.direct_message(person, f"{idea}, says {person}")
         await h.settle()
         await h.command(h.facilitator, "next")

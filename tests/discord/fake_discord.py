@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+DISCORD_EPOCH_MS = 1_420_070_400_000
+NONCE_SECONDS = 300  # "a few minutes", in Discord's words, for enforce_nonce
 JSON = "application/json"  # exactly: discord.py's json_or_text rejects "application/json; charset=utf-8"
 EPHEMERAL = 64
 
@@ -48,16 +51,21 @@ class FakeInteraction:
     answered: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+class _Drop(Exception):
+    """Close the connection without answering."""
+
+
 class FakeDiscord:
     """One guild, one text channel, some users, and a bot. Start with `await fake.start()`."""
 
     def __init__(self) -> None:
-        self._ids = itertools.count(1_300_000_000_000_000_000)
+        self._ids = itertools.count()
         self.application_id = self.new_id()
         self.bot = {"id": self.application_id, "username": "opera", "global_name": "OPERA", "discriminator": "0",
                     "avatar": None, "bot": True}
         self.guild_id = self.new_id()
         self.channel_id = self.new_id()
+        self.guild_names = {self.guild_id: "Community network"}
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {
             self.channel_id: {"id": self.channel_id, "type": 0, "guild_id": self.guild_id, "name": "breakout",
@@ -81,9 +89,19 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.activity = asyncio.Event()
+        # (channel id, content) -> True: that bot message is stored, then its answer is held for good, as when
+        # the bot's process dies while Discord is answering; `holding` is set then.
+        self.hold_post: Callable[[str, str], bool] | None = None
+        self.holding = asyncio.Event()
+        self._released = asyncio.Event()
+        # How the next bot messages fail: "500_after" (stored, then a 500) or "drop_after" (stored, no answer).
+        self.post_faults: list[str] = []
+        self.storm_until = 0.0  # time.monotonic() until which every message post and new thread is answered 429
+        self._nonces: dict[tuple[str, str], tuple[float, str]] = {}  # (channel, nonce) -> (when, message id)
 
     def new_id(self) -> str:
-        return str(next(self._ids))
+        """A snowflake, as Discord's: milliseconds since Discord's epoch, shifted, plus a counter."""
+        return str(((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + next(self._ids) % 4096)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -98,6 +116,7 @@ class FakeDiscord:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        self._released.set()  # a held answer is dropped, so the server can close
         for ws in list(self._sockets):
             await ws.close()
         if self._runner is not None:
@@ -110,6 +129,14 @@ class FakeDiscord:
     @property
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def add_guild(self, name: str) -> str:
+        """Another server (with the same members and the bot) and one text channel in it; returns the channel id.
+        Call before start()."""
+        guild, channel = self.new_id(), self.new_id()
+        self.guild_names[guild] = name
+        self.channels[channel] = {**self.channels[self.channel_id], "id": channel, "guild_id": guild}
+        return channel
 
     def add_user(self, name: str) -> str:
         uid = self.new_id()
@@ -150,17 +177,22 @@ class FakeDiscord:
 
     async def _ready(self, ws: web.WebSocketResponse) -> None:
         await self._send_event(ws, "READY", {
-            "v": 10, "user": self.bot, "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "v": 10, "user": self.bot, "guilds": [{"id": g, "unavailable": True} for g in self.guild_names],
             "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
             "application": {"id": self.application_id, "flags": 0}, "private_channels": [], "relationships": [],
         })
-        threads = [c for c in self.channels.values() if c["type"] in (11, 12)]
+        for guild, name in self.guild_names.items():
+            await self._guild_create(ws, guild, name)
+
+    async def _guild_create(self, ws: web.WebSocketResponse, guild: str, name: str) -> None:
+        threads = [c for c in self.channels.values() if c["type"] in (11, 12) and c.get("guild_id") == guild]
         await self._send_event(ws, "GUILD_CREATE", {
-            "id": self.guild_id, "name": "Community network", "owner_id": next(iter(self.users), self.bot["id"]),
+            "id": guild, "name": name, "owner_id": next(iter(self.users), self.bot["id"]),
             "unavailable": False, "large": False, "member_count": len(self.users) + 1, "features": [],
-            "roles": [{"id": self.guild_id, "name": "@everyone", "permissions": "2248473465835073", "position": 0,
+            "roles": [{"id": guild, "name": "@everyone", "permissions": "2248473465835073", "position": 0,
                        "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
-            "channels": [c for c in self.channels.values() if c["type"] == 0], "threads": threads,
+            "channels": [c for c in self.channels.values() if c["type"] == 0 and c.get("guild_id") == guild],
+            "threads": threads,
             "members": [self._member(uid) for uid in [self.bot["id"], *self.users]],
             "emojis": [], "stickers": [], "presences": [], "voice_states": [], "stage_instances": [],
             "guild_scheduled_events": [], "premium_tier": 0, "afk_timeout": 300, "verification_level": 0,
@@ -191,6 +223,9 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
         body, files = await self._body(request)
+        if request.method == "POST" and re.fullmatch(r"/channels/\d+/(messages|threads|messages/\d+/threads)", path) \
+                and time.monotonic() < self.storm_until:
+            self._rate_limits.insert(0, ("POST", re.compile(re.escape(path)), 1, 0.5, False))
         for n, (method, pattern, times, retry_after, is_global) in enumerate(self._rate_limits):
             if method == request.method and pattern.fullmatch(path) and times > 0:
                 self._rate_limits[n] = (method, pattern, times - 1, retry_after, is_global)
@@ -206,7 +241,13 @@ class FakeDiscord:
             return self._error(401, 0, "401: Unauthorized")
         call = Call(request.method, path, body, files)
         self.calls.append(call)
-        response = await self._route(request.method, path, body or {}, files, request.query)
+        try:
+            response = await self._route(request.method, path, body or {}, files, request.query)
+        except _Drop:  # the work is done; the connection closes with no answer
+            call.status = 0
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
         call.status = response.status
         self.activity.set()
         return response
@@ -241,6 +282,7 @@ class FakeDiscord:
             ("PUT", r"/applications/(\d+)/commands", lambda _a: self._put_commands(body)),
             ("GET", r"/channels/(\d+)", self._get_channel),
             ("POST", r"/channels/(\d+)/messages", lambda c: self._post_message(c, body, files)),
+            ("GET", r"/channels/(\d+)/messages", lambda c: self._history(c, query)),
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", lambda c, m: self._edit_message(m, body)),
             ("POST", r"/channels/(\d+)/messages/(\d+)/threads", lambda c, m: self._thread_from_message(c, m, body)),
             ("POST", r"/channels/(\d+)/threads", lambda c: self._thread(c, body)),
@@ -287,16 +329,42 @@ class FakeDiscord:
             return self._error(404, 10003, "Unknown Channel")
         if channel["type"] == 1 and channel["recipients"][0]["id"] in self.dm_blocked:
             return self._error(403, 50007, "Cannot send messages to this user")
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: the same nonce from the same author within a few minutes returns the earlier message.
+            seen = self._nonces.get((channel_id, str(nonce)))
+            if seen is not None and time.time() - seen[0] < NONCE_SECONDS:
+                self.calls.append(Call("POST", f"/channels/{channel_id}/messages", body, files, 200))
+                return self._json(self.messages[seen[1]])
         attachments = [{"id": self.new_id(), "filename": f, "size": 1, "url": f"https://cdn.invalid/{f}",
                         "proxy_url": f"https://cdn.invalid/{f}"} for f in files]
         msg = self._message(channel_id, self.bot["id"], body.get("content", ""),
                             components=body.get("components", []), attachments=attachments,
                             allowed_mentions=body.get("allowed_mentions"))
+        if nonce is not None:
+            msg["nonce"] = nonce
+            self._nonces[(channel_id, str(nonce))] = (time.time(), msg["id"])
         event = {**msg}
         if "guild_id" in msg:
             event["member"] = {k: v for k, v in self._member(self.bot["id"]).items() if k != "user"}
         await self.dispatch("MESSAGE_CREATE", event)
+        if self.hold_post is not None and not self.holding.is_set() and self.hold_post(channel_id, msg["content"]):
+            self.holding.set()
+            await self._released.wait()  # stored; the answer never comes
+        if self.post_faults:
+            fault = self.post_faults.pop(0)
+            if fault == "500_after":
+                return self._error(500, 0, "500: Internal Server Error")
+            raise _Drop()
         return self._json(msg)
+
+    def _history(self, channel_id: str, query: Any) -> web.Response:
+        """GET messages with `after`: the oldest `limit` messages after it, newest first, as Discord answers."""
+        after = int(query.get("after", 0))
+        limit = int(query.get("limit", 50))
+        found = sorted((m for m in self.messages.values() if m["channel_id"] == channel_id and int(m["id"]) > after),
+                       key=lambda m: int(m["id"]))[:limit]
+        return self._json(list(reversed(found)))
 
     def _edit_message(self, message_id: str, body: dict[str, Any]) -> web.Response:
         msg = self.messages[message_id]
@@ -433,8 +501,8 @@ class FakeDiscord:
             "locale": "en-US", "entitlements": [], "attachment_size_limit": 8 * 1024 * 1024,
         }
         if channel.get("guild_id"):
-            payload.update(guild_id=self.guild_id, guild_locale="en-US", member=self._member(user_id), context=0,
-                           authorizing_integration_owners={"0": self.guild_id})
+            payload.update(guild_id=channel["guild_id"], guild_locale="en-US", member=self._member(user_id), context=0,
+                           authorizing_integration_owners={"0": channel["guild_id"]})
         else:
             payload.update(user=self._user(user_id), context=1, authorizing_integration_owners={"0": self.guild_id})
         if message is not None:

@@ -230,26 +230,6 @@ async def test_hostile_text_pings_nobody_and_hides_no_links(fake: FakeDiscord, t
         assert not any(s.pings for s in h.seen())
 
 
-async def test_without_private_threads_pairs_meet_in_public_threads_and_the_facilitator_is_told(
-    fake: FakeDiscord, tmp_path: Path
-) -> None:
-    fake.deny_private_threads = True
-    async with discord_world(tmp_path, fake) as h:
-        await h.command(h.facilitator, f"start own=open {QUESTION}")
-        await h.reply_in_thread(h.people[0], "First idea")
-        await h.reply_in_thread(h.people[1], "Second idea")
-        await h.command(h.facilitator, "next")
-        refused = [c for c in fake.calls if c.status == 403]
-        assert refused and refused[0].body["type"] == 12
-        warning = last_with(h, "Create Private Threads")
-        assert warning["flags"] == 64 and warning["interaction_user"] == h.facilitator
-        space = h.pair_thread(h.people[0])
-        assert fake.channels[space]["type"] == 11 and h.people[1] in fake.thread_members[space]
-        intro = next(m for m in fake.bot_messages() if m["channel_id"] == space and "Your pair" in m["content"])
-        await h.click(h.people[0], intro["id"], "Pick", {"ideas": idea_ids(intro["content"])[:1], "reason": "Best"})
-        assert "picked for the pair" in last_with(h, "picked for the pair")["content"]
-
-
 async def test_a_convenor_who_blocks_dms_is_reported_to_the_facilitator(fake: FakeDiscord, tmp_path: Path) -> None:
     async with discord_world(tmp_path, fake) as h:
         grace = h.people[-1]

@@ -236,12 +236,13 @@ class Driver:
         return [e for e in self.log if isinstance(e, PublishNote)]
 
     def note(self) -> RoundUpNote:
+        """The latest draft (a new one is made when something reached the session after the one before)."""
         notes = self.delivered()
-        assert len(notes) == 1, f"{len(notes)} notes delivered"
-        return RoundUpNote.model_validate_json(notes[0].json_text)
+        assert notes, "no note delivered"
+        return RoundUpNote.model_validate_json(notes[-1].json_text)
 
     def note_md(self) -> str:
-        return self.delivered()[0].markdown
+        return self.delivered()[-1].markdown
 
 
 def audited_text(post: Post) -> str:

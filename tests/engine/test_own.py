@@ -126,6 +126,8 @@ def test_reply_after_the_session_ended_still_reaches_the_published_note(session)
     d.fac("end")
     d.reply(pid(1), "After the end, typed slowly", reply_to="question")
     assert d.told(FACILITATOR, "late_told")
+    d.act(FACILITATOR, "approve_note")  # the draft it approves was made before the reply: a new draft first
+    assert not d.published() and d.told(FACILITATOR, "note_changed_since_draft")
     d.act(FACILITATOR, "approve_note")
     [published] = d.published()
     assert "Before the end" in published.markdown

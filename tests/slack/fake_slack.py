@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -78,6 +79,12 @@ class FakeSlack:
         self.response_urls: dict[str, tuple[str, str]] = {}  # id -> (user, channel)
         self.fail_next: dict[str, int] = {}
         self.faults: dict[str, list[Fault]] = {}  # method -> how its next calls fail, in order
+        # (channel, text) -> True: that chat.postMessage is stored, then its answer is held for good, as when
+        # the bot's process dies while Slack is answering; `holding` is set then.
+        self.hold_post: Callable[[str, str], bool] | None = None
+        self.storm_until = 0.0  # time.monotonic() until which every post and DM/group DM opening is answered 429
+        self.holding = asyncio.Event()
+        self._released = asyncio.Event()
         self.socket: web.WebSocketResponse | None = None
         self.socket_connections = 0
         self.socket_acks: dict[str, dict[str, Any]] = {}
@@ -104,6 +111,7 @@ class FakeSlack:
         return self.api_url
 
     async def stop(self) -> None:
+        self._released.set()  # a held answer is dropped, so the server can close
         if self._runner:
             await self._runner.cleanup()
 
@@ -191,7 +199,8 @@ class FakeSlack:
         if not request.headers.get("Authorization", "").startswith(wanted):
             self.calls.append(Call(method, params, 200, time.monotonic()))
             return web.json_response({"ok": False, "error": "not_authed"})
-        if self._limited(method, params):
+        if self._limited(method, params) or (
+                method in ("chat.postMessage", "conversations.open") and time.monotonic() < self.storm_until):
             self.calls.append(Call(method, params, 429, time.monotonic()))
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                      headers={"Retry-After": str(self.retry_after)})
@@ -206,6 +215,11 @@ class FakeSlack:
             self.calls.append(Call(method, params, 200, time.monotonic()))
             return web.json_response({"ok": False, "error": "unknown_method"})
         answer = handler(params)
+        if method == "chat.postMessage" and self.hold_post is not None and not self.holding.is_set() \
+                and self.hold_post(str(params.get("channel")), str(params.get("text"))):
+            self.calls.append(Call(method, params, 0, time.monotonic()))
+            self.holding.set()
+            await self._released.wait()  # stored; the answer never comes
         if fault == "500_after":
             self.calls.append(Call(method, params, 500, time.monotonic()))
             return web.json_response({"ok": False, "error": "internal_error"}, status=500)

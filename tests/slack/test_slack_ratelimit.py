@@ -73,3 +73,24 @@ async def test_without_the_throttle_slack_pushes_back_but_every_post_lands_once(
         await fake.stop()
     assert [c for c in fake.calls if c.status == 429]
     assert sorted(m.text for m in fake.bot_messages()) == [f"post {n}" for n in range(6)]
+
+
+async def test_people_looked_up_at_once_cost_one_call_each_and_a_failed_look_up_is_not_hammered() -> None:
+    fake = FakeSlack(retry_after=0)
+    await fake.start()
+    try:
+        fake.users["UBEN"] = "Ben"
+        adapter = SlackAdapter(make_client(TOKEN, fake.api_url))
+        # 20 events from Ben arrive together (a burst of button presses): one users.info call, not 20.
+        people = await asyncio.gather(*(adapter.person("UBEN") for _ in range(20)))
+        assert {p.name for p in people} == {"Ben"}
+        assert len(fake.calls_to("users.info", ok_only=False)) == 1
+        # Slack cannot say who UANA is: she is named by the hint, and the failure is not asked again at once.
+        fake.faults["users.info"] = ["503_before"] * 10
+        first = await adapter.person("UANA", hint="ana")
+        calls = len(fake.calls_to("users.info", ok_only=False))
+        again = await asyncio.gather(*(adapter.person("UANA", hint="ana") for _ in range(10)))
+    finally:
+        await fake.stop()
+    assert first.name == "ana" and {p.name for p in again} == {"ana"}
+    assert len(fake.calls_to("users.info", ok_only=False)) == calls

@@ -31,6 +31,7 @@ async def test_whole_session_end_to_end(slack: SlackHarness) -> None:
     assert own.where == "thread"
     for n, person in enumerate(people[:6], start=1):
         await h.click(person, own.ref, "Add an idea", {"idea": f"Idea {n}: listen to group {n}"})
+    await h.command(people[6], "join")  # a DM reaches only a session you are in
     await h.direct_message(people[6], "Idea 7: pay people for their time")
     assert not [m for m in h.seen() if "listen to group 1" in m.text and m.where != f"private:{people[0]}"]
 
