@@ -11,16 +11,18 @@ import math
 import re
 from collections import Counter
 from datetime import date
+from typing import TypeVar
 
 from pydantic import BaseModel
 
 from facilitation.config import EngineConfig
 from facilitation.models import Session, Theme
 from facilitation.phases.report import ranked
-from facilitation.text import neutralise, one_line
+from facilitation.text import close_bidi, neutralise, one_line
 from facilitation.voting import SCORE_TIE_RULE, TIE_BREAK_RULE
 
 SCHEMA_VERSION = 1
+_T = TypeVar("_T")
 # In an unattributed note a breakout group smaller than this would show who wrote what (its ideas, proposals and
 # counts are its few members'), so its details are withheld and the note says so.
 MIN_GROUP_SHOWN = 3
@@ -170,7 +172,7 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
         next_steps.append(cfg.say("note_next_empty_chair"))
     if any(not pair.picks for pair in s.pairs):
         next_steps.append(cfg.say("note_next_unpicked"))
-    return RoundUpNote(
+    return _close_bidi_in(RoundUpNote(
         title=cfg.say("note_title", question=one_line(s.question, 80)),
         date=s.started_at.date(),
         question=s.question,
@@ -187,7 +189,19 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
         participation=_participation(s, list(s.participants)),
         groups=[_group_model(s, g.id, g.name, cfg, g.id in withheld) for g in s.groups],
         next_steps=next_steps,
-    )
+    ))
+
+
+def _close_bidi_in(value: _T) -> _T:
+    """Every text in the note with the bidi controls it opens closed at its end: note.json's points as well as
+    note.md's, so no override spills into whatever a reader shows next to it."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            setattr(value, name, _close_bidi_in(getattr(value, name)))
+        return value
+    if isinstance(value, list):
+        return [_close_bidi_in(v) for v in value]  # type: ignore[return-value]
+    return close_bidi(value) if isinstance(value, str) else value  # type: ignore[return-value]
 
 
 def _theme_model(t: Theme) -> NoteTheme:
