@@ -5,7 +5,8 @@ Lines typed (or scripted) look like this (names are case-insensitive; the name i
     Ana@b12: a comment            reply to the bot's message b12 (a proposal, the empty chair)
     Ana dm: my private idea       a private message to the bot
     Ana pair: shall we pick #3?   a message in Ana's pair space
-    Ana /vote 1 1 2               the bot's command (/start, /next, /pick, /vote, /help ...)
+    Ana /vote 1 1 2               the bot's command (/start, /next, /pick, /vote, /help ...); the / is optional:
+                                  Ana vote 1 1 2, Fay theme rename 2 New label
     Ana !edit u3 better wording   edit your message u3;  Ana !delete u3  deletes it
     Ana !click b7 Pick ideas=i3 reason=short   press a button, filling in its form
 """
@@ -33,11 +34,16 @@ from adapters.base import (
     UserMessage,
 )
 from facilitation.effects import Action, Person
+from facilitation.help import COMMAND_WORDS
+from facilitation.note import note_file_stem
 
-USER_REF_PREFIX = "u"  # people's messages are u1, u2, ... (the bot's are b1, b2, ...)
+USER_REF_PREFIX = "u"  # people's messages are u1, u2, ...
+BOT_REF_PREFIX = "b"  # the bot's are b1, b2, ...
 _LINE = re.compile(
     r"^\s*(?P<name>[^\s:@/!]+)\s*(?:(?P<at>@\S+)\s*:|(?P<kind>dm|pair)\s*:|:|(?=[/!]))\s?(?P<rest>.*)$", re.S
 )
+# "Dee vote 1 2", "Fay theme rename 1 Money": a command typed as the bot's messages say to type it
+_TYPED = re.compile(r"^\s*(?P<name>[^\s:@/!]+)\s+(?P<rest>(?P<word>[A-Za-z]+)\b.*)$", re.S)
 
 
 class ConsoleMessage(BaseModel):
@@ -58,6 +64,7 @@ class ConsoleAdapter:
         self.out = out if out is not None else sys.stdout
         self.channel = channel
         self.note_dir = note_dir
+        self.note_files: list[Path] = []  # the latest note's Markdown and JSON files, once written
         self.messages: list[ConsoleMessage] = []
         self.names: dict[str, str] = {}
         self._sink: Sink | None = None
@@ -71,9 +78,11 @@ class ConsoleAdapter:
     def bind(self, sink: Sink) -> None:
         self._sink = sink
 
-    def number_after(self, last: int) -> None:
-        """Number people's messages from last + 1 (the highest stored before a restart), so refs stay unique."""
+    def number_after(self, last: int, last_bot: int = 0) -> None:
+        """Number people's messages from last + 1 and the bot's from last_bot + 1 (the highest stored before a
+        restart), so refs stay unique."""
         self._user_ids = itertools.count(last + 1)
+        self._ids = itertools.count(last_bot + 1)
 
     # --- outbound ------------------------------------------------------------------------------
 
@@ -94,7 +103,7 @@ class ConsoleAdapter:
         return self.channel
 
     async def post(self, channel: str, target: Target, text: str, actions: list[Action], session_id: str) -> str:
-        ref = f"b{next(self._ids)}"
+        ref = f"{BOT_REF_PREFIX}{next(self._ids)}"
         where = {"thread": "thread", "channel": "channel"}.get(target.kind, f"{target.kind}:{target.ref}")
         if target.kind == "thread":
             self._root = target.ref
@@ -117,19 +126,23 @@ class ConsoleAdapter:
         self, channel: str, convenor: Person, title: str, markdown: str, json_text: str,
         actions: list[Action], session_id: str,
     ) -> str:
-        ref = f"b{next(self._ids)}"
-        files = ["note.md", "note.json"]
-        if self.note_dir is not None:
+        ref = f"{BOT_REF_PREFIX}{next(self._ids)}"
+        stem = note_file_stem(title)
+        files = [f"{stem}.md", f"{stem}.json"]
+        shown = files
+        if self.note_dir is not None:  # the files the line below says were sent: written, so they can be opened
             self.note_dir.mkdir(parents=True, exist_ok=True)
-            (self.note_dir / "note.md").write_text(markdown, encoding="utf-8")
-            (self.note_dir / "note.json").write_text(json_text, encoding="utf-8")
+            self.note_files = [self.note_dir / f for f in files]
+            self.note_files[0].write_text(markdown, encoding="utf-8")
+            self.note_files[1].write_text(json_text, encoding="utf-8")
+            shown = [str(p) for p in self.note_files]
         self.messages.append(ConsoleMessage(ref=ref, where=f"private:{convenor.id}", text=markdown, actions=actions,
                                             files=files, session_id=session_id, kind="note"))
-        self._show(f"DM to {convenor.name}, files {', '.join(files)}", markdown, ref, actions)
+        self._show(f"DM to {convenor.name}, files {', '.join(shown)}", markdown, ref, actions)
         return ref
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
-        ref = f"b{next(self._ids)}"
+        ref = f"{BOT_REF_PREFIX}{next(self._ids)}"
         self.messages.append(ConsoleMessage(ref=ref, where="channel", text=markdown, session_id=session_id,
                                             kind="published"))
         self._show(self.channel, markdown, ref, [])
@@ -154,6 +167,10 @@ class ConsoleAdapter:
 
     async def user_line(self, line: str) -> Reply | None:
         """Act out one typed line; a line the console can't read gets a usage hint."""
+        typed = _TYPED.match(line)
+        if typed and typed.group("word").lower() in COMMAND_WORDS:
+            person = self.person(typed.group("name"))
+            return await self.send(CommandIssued(channel=self.channel, person=person, text=typed.group("rest")))
         m = _LINE.match(line)
         if not m or not m.group("rest").strip():
             self.out.write("[console] Type: Name: text | Name dm: text | Name pair: text | Name@b3: text | "

@@ -66,6 +66,9 @@ def list_structures(settings: Settings) -> dict[str, str]:
 
 def load_messages(settings: Settings) -> dict[str, str]:
     path = settings.config_dir / "messages" / f"{settings.language}.toml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in path.parent.glob("*.toml"))) or "none"
+        raise ConfigError(f"no messages for language {settings.language!r}: {path} not found (available: {known})")
     data = _read_toml(path)
     bad = [k for k, v in data.items() if not isinstance(v, str)]
     if bad:

@@ -113,6 +113,11 @@ class Deliveries:
         if self.pending(session_id):
             await self._quiet[session_id].wait()
 
+    async def drained(self) -> None:
+        """Wait until no lane has anything left to send."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
     def failed(self, session_id: str) -> list[Entry]:
         return [e for (sid, _), e in self._failed.items() if sid == session_id]
 

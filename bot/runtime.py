@@ -33,7 +33,7 @@ from adapters.base import (
     mark_stored,
 )
 from bot import commands
-from bot.configuration import ConfigError, default_options, engine_config, load_structure
+from bot.configuration import ConfigError, default_options, engine_config, list_structures, load_structure
 from bot.delivery import BLOCKED, EFFECT, Deliveries, Entry, describe
 from bot.scheduler import AsyncTimers, Timers
 from bot.settings import Settings
@@ -70,6 +70,7 @@ log = logging.getLogger("facilitator.runtime")
 SNAPSHOT_EVERY = 500
 SNAPSHOT_SHARE = 4
 EMBED_BATCH_SECONDS = 0.2
+STOP_SECONDS = 10.0
 
 
 class EventRefused(Exception):
@@ -196,10 +197,16 @@ class Runtime:
         return pending
 
     async def stop(self) -> None:
+        """Stop the timers, and let the posts of events already committed go out (for at most STOP_SECONDS:
+        a platform that does not answer must not keep Ctrl-C waiting; a restart carries them out anyway)."""
         self.timers.shutdown()
-        await self.deliveries.stop()
         if self._warming is not None:
             self._warming.cancel()
+        try:  # what is still owed after that stays in the outbox for the next start
+            await asyncio.wait_for(self.deliveries.drained(), STOP_SECONDS)
+        except TimeoutError:
+            log.warning("stopping with posts still owed; they go out at the next start")
+        await self.deliveries.stop()
 
     async def _embed_ideas_as_they_arrive(self) -> None:
         """Sentence embeddings take seconds for a few hundred ideas; computing them in a worker thread
@@ -321,22 +328,25 @@ class Runtime:
         word, args = commands.split(inbound.text)
         if word == "start":
             return await self._start(inbound, args)
-        if word in ("", "help"):
-            return Reply(text=self.cfg.say("runtime_help"))
         # Where it was typed decides the session: the channel's, a pair space's, or (only in the person's DM
         # with the bot) the one session they are in. Never a session in another channel or server.
         session = self._running_in(inbound.channel) or self._running_with_space(inbound.channel)
-        if session is None and word == "retry":  # an ended session whose note is still owed to this channel
-            session = next((s for s in self.sessions.values()
-                            if s.channel == inbound.channel and self.deliveries.failed(s.id)), None)
+        if session is None:  # the channel's ended session whose note is still a draft, or still owed to it
+            ended = [s for s in self.sessions.values() if s.channel == inbound.channel and s.status == "ended"
+                     and (s.note_status == "draft" or self.deliveries.failed(s.id))]
+            session = max(ended, key=lambda s: s.started_at, default=None)
         if session is None and inbound.private:
             session = self._only_session_of(inbound.person.id)
+        if session is None and word in ("", "help"):
+            structures = ", ".join(list_structures(self.settings))
+            return Reply(text=self.cfg.say("runtime_help", structures=structures))
         if session is None:
             return Reply(text=self.cfg.say("runtime_no_session"))
         if word == "retry":
             return self._retry(session, inbound.person.id)
+        # In a session, help is the session's: what this person can do in this phase
         await self.apply(session.id, CommandGiven(at=self.clock(), person=inbound.person.id,
-                                                  name=inbound.person.name, command=word, args=args,
+                                                  name=inbound.person.name, command=word or "help", args=args,
                                                   private=inbound.private),
                          sender=inbound.person.id)
         return None
@@ -350,10 +360,20 @@ class Runtime:
                      else self.cfg.say("runtime_retry_nothing"))
 
     def _only_session_of(self, person: str) -> Session | None:
-        """For commands given outside a session channel (e.g. in a DM): the one session the person is in."""
+        """For commands given outside a session channel (e.g. in a DM): the one running session the person is
+        in; when none runs, their newest ended session whose note awaits approval, else their newest."""
         mine = [s for s in self.sessions.values() if _involves(s, person)]
-        live = [s for s in mine if s.status != "ended"] or mine
-        return live[0] if len(live) == 1 else None
+        live = [s for s in mine if s.status != "ended"]
+        if live:
+            return live[0] if len(live) == 1 else None
+        return self._awaiting_approval(person) or max(mine, key=lambda s: s.started_at, default=None)
+
+    def _awaiting_approval(self, person: str) -> Session | None:
+        """The person's newest ended session whose note is still a draft (so `approve` reaches it, however
+        many sessions came before it)."""
+        waiting = [s for s in self.sessions.values()
+                   if _involves(s, person) and s.status == "ended" and s.note_status == "draft"]
+        return max(waiting, key=lambda s: s.started_at, default=None)
 
     def _session_for_private_message(self, person: str, channel: str) -> Session | str:
         """The session a DM is for, or the key of the message saying why there is none. A DM reaches only a
@@ -365,6 +385,9 @@ class Runtime:
         chosen = [s for s in mine if s.status != "ended"] or mine
         if not chosen and (here := self._running_in(channel)) is not None:
             chosen = [here]
+        if len(chosen) > 1 and all(s.status == "ended" for s in chosen):
+            newest = self._awaiting_approval(person)  # `approve` by DM reaches the newest draft
+            chosen = [newest] if newest is not None else chosen
         if len(chosen) > 1:
             return "runtime_dm_ambiguous"
         if not chosen and any(_involves(s, person) for s in self.sessions.values()):
@@ -578,15 +601,19 @@ async def running(
     clock: Callable[[], datetime] | None = None,
     db_name: str = "facilitator.sqlite3",
     cfg: EngineConfig | None = None,
+    rng: random.Random | None = None,
 ) -> AsyncIterator[Runtime]:
     """A started runtime on `directory/db_name`, stopped and closed on exit."""
     settings = settings or Settings()
+    cfg = cfg or engine_config(settings)  # a broken config fails here, before a store thread exists to outlive it
     store = await Store.open(directory / db_name)
-    runtime = Runtime(adapter, store, timers or AsyncTimers(), settings, cfg or engine_config(settings), clock)
-    adapter.bind(runtime.receive)
-    await runtime.start()
     try:
-        yield runtime
+        runtime = Runtime(adapter, store, timers or AsyncTimers(), settings, cfg, clock, rng)
+        adapter.bind(runtime.receive)
+        try:
+            await runtime.start()
+            yield runtime
+        finally:
+            await runtime.stop()
     finally:
-        await runtime.stop()
         await store.close()

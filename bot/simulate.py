@@ -19,10 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from adapters.base import ActionSubmitted, CommandIssued, MessageDeleted, MessageEdited
 from adapters.console import ConsoleAdapter
-from bot.runtime import Runtime
+from bot.runtime import Runtime, running
 from bot.scheduler import AsyncTimers, VirtualTimers
 from bot.settings import Settings
-from bot.store import Store
 from facilitation.effects import Person
 from facilitation.models import Idea, Session
 
@@ -291,19 +290,9 @@ async def run_scenario(
     pause: float = 0.0,
     start: datetime | None = None,
 ) -> Session:
-    from bot.configuration import engine_config
-
-    store = await Store.open(db)
     rng = random.Random(scenario.seed)
-    if mode == "simulated":
-        runtime = Runtime(adapter, store, VirtualTimers(), settings, engine_config(settings),
-                          SimulatedClock(start or datetime.now(UTC)), rng=rng)
-    else:
-        runtime = Runtime(adapter, store, AsyncTimers(), settings, engine_config(settings), rng=rng)
-    adapter.bind(runtime.receive)
-    await runtime.start()
-    try:
-        return await Driver(scenario, adapter, runtime, realtime=mode == "realtime", pause=pause).run()
-    finally:
-        await runtime.stop()
-        await store.close()
+    simulated = mode == "simulated"
+    timers = VirtualTimers() if simulated else AsyncTimers()
+    clock = SimulatedClock(start or datetime.now(UTC)) if simulated else None
+    async with running(adapter, db.parent, settings, timers, clock, db_name=db.name, rng=rng) as runtime:
+        return await Driver(scenario, adapter, runtime, realtime=not simulated, pause=pause).run()

@@ -106,6 +106,7 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(str(path))
         try:
             await db.execute("PRAGMA journal_mode=WAL")
@@ -125,9 +126,11 @@ class Store:
         return store
 
     async def close(self) -> None:
-        await self.flush()
-        self._writer.cancel()
-        await self.db.close()
+        try:
+            await self.flush()
+        finally:  # whatever happened, the connection's thread ends: a live one keeps the process from exiting
+            self._writer.cancel()
+            await self.db.close()
 
     # --- the group-commit writer --------------------------------------------------------------------------
 
@@ -313,9 +316,11 @@ class Store:
         return row[0] if row else None
 
     async def highest_message_number(self, prefix: str) -> int:
-        """The highest n among stored message refs `<prefix><n>`: the console numbers its messages on from it
-        after a restart, so a new u3 is never taken for the last run's u3."""
-        async with self.db.execute("SELECT ref FROM messages WHERE ref GLOB ?", (f"{prefix}[0-9]*",)) as cur:
+        """The highest n among stored message and post refs `<prefix><n>`: the console numbers its messages on
+        from it after a restart, so a new u3 (or b3) is never taken for the last run's."""
+        pattern = f"{prefix}[0-9]*"
+        async with self.db.execute("SELECT ref FROM messages WHERE ref GLOB ? "
+                                   "UNION SELECT ref FROM refs WHERE ref GLOB ?", (pattern, pattern)) as cur:
             numbers = [row[0][len(prefix):] for row in await cur.fetchall()]
         return max((int(n) for n in numbers if n.isascii() and n.isdigit() and len(n) < 12), default=0)
 

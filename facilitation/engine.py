@@ -23,6 +23,7 @@ from facilitation.events import (
     SessionStarted,
     TimerFired,
 )
+from facilitation.help import help_text, typed_command
 from facilitation.models import EmptyChairAnswer, Session
 from facilitation.numbers import whole
 from facilitation.phases import RULES, PhaseRules
@@ -96,6 +97,10 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
     s.names.setdefault(ev.person, ev.name)
     if ev.reply_to and ev.reply_to.startswith("empty-chair:"):
         _empty_chair(t, ev)
+        return
+    command = typed_command(ev.text) if ev.private else None
+    if command is not None:  # "approve", "mine", "withdraw #2" sent to the bot, as its messages say to
+        _command(t, CommandGiven(at=ev.at, person=ev.person, name=ev.name, command=command[0], args=command[1]))
         return
     rules = _rules(t)
     typed = _TYPED_BALLOT.match(ev.text)
@@ -219,7 +224,7 @@ def _command(t: Turn, ev: CommandGiven) -> None:
     elif cmd == "mine":
         t.to_person(ev.person, ideas.mine(t, ev.person))
     elif cmd == "help":
-        t.to_person(ev.person, t.say("help"))
+        t.to_person(ev.person, help_text(t, ev.person))
     elif not controls.run(t, ev.person, cmd, ev.args) and not _phase_command(t, ev.model_copy(update={"command": cmd})):
         t.to_person(ev.person, t.say("command_not_now", command=neutralise(one_line(cmd, 40))))
 

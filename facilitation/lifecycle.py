@@ -79,7 +79,12 @@ def enter(t: Turn, index: int) -> None:
     spec = s.structure.phases[index]
     if f"start:{spec.kind}" in s.structure.empty_chair:
         ask_empty_chair(t, f"start:{spec.kind}")
-    RULES[spec.kind].open(t)
+    rules = RULES[spec.kind]
+    rules.open(t)
+    if rules.nothing_to_do(t):  # it has said why; waiting out its clock would only leave people idle
+        t.to_everyone_now(t.say("phase_nothing_to_do", phase=spec.title))
+        advance(t)
+        return
     if spec.prompt:
         t.to_thread(spec.prompt)  # the structure's own words for this phase
     t.arm_phase_timers()

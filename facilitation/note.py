@@ -390,3 +390,12 @@ def _groups_section(note: RoundUpNote, heading: str, cfg: EngineConfig) -> list[
             out.append(say("note_group_no_proposals"))
         out.append("")
     return out
+
+
+def note_file_stem(title: str) -> str:
+    """The note's file name without its extension, the same on every platform: the title in lower case,
+    letters and digits kept, the rest turned into single hyphens (`round-up-what-should-we-change-first`)."""
+    stem = "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
+    while "--" in stem:
+        stem = stem.replace("--", "-")
+    return stem[:60].rstrip("-") or "note"

@@ -115,7 +115,8 @@ def test_a_whole_session_grouped_by_the_model_gives_the_same_note_twice(
         with caplog.at_level(logging.INFO):
             assert main(["simulate", str(BREAKOUTS), "--out", str(tmp_path / run)]) == 0
         assert "grouping themes with sentence embeddings" in caplog.text
-        notes.append(RoundUpNote.model_validate_json((tmp_path / run / "note.json").read_text(encoding="utf-8")))
+        [path] = (tmp_path / run).glob("round-up-*.json")  # named after the note's title, as on every platform
+        notes.append(RoundUpNote.model_validate_json(path.read_text(encoding="utf-8")))
     first, second = (n.model_dump(exclude={"date"}) for n in notes)
     assert first == second
     themes = {idea.theme for idea in notes[0].ideas}

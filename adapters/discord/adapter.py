@@ -6,7 +6,8 @@ Where things live on Discord:
 - a pair space is a private thread (type 12, not invitable) with its members added;
 - `private` posts are DMs, except while the person's own interaction is being answered: then they are
   ephemeral follow-ups, which only that person sees (the facilitator's control buttons, acknowledgements);
-- the note goes to the convenor by DM with note.md and note.json attached.
+- the note goes to the convenor by DM with its Markdown and JSON files attached (named as on every platform:
+  facilitation.note.note_file_stem).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id,
 from adapters.discord.start_form import start_form, start_options
 from adapters.formbook import FORM_TABLES, FormBook
 from facilitation.effects import Action, Person
+from facilitation.note import note_file_stem
 
 log = logging.getLogger("facilitator.discord")
 
@@ -142,13 +144,18 @@ class DiscordAdapter:
             await self._task
 
     async def close(self) -> None:
-        await self.client.close()
-        if self._task is not None:
-            try:
-                await self._task
-            except Exception:  # a connection already broken is fine when closing
-                log.debug("gateway task ended with an error on close", exc_info=True)
-        await self.forms.close()
+        try:
+            await self.client.close()
+            if self._task is not None:
+                try:
+                    await self._task
+                except asyncio.CancelledError:
+                    if not self._task.cancelled():
+                        raise  # this close itself is being cancelled
+                except Exception:  # a connection already broken is fine when closing
+                    log.debug("gateway task ended with an error on close", exc_info=True)
+        finally:
+            await self.forms.close()
 
     # --- outbound: the Adapter protocol ---------------------------------------------------------
 
@@ -216,9 +223,10 @@ class DiscordAdapter:
         session_id: str,
     ) -> str:
         # The whole note, readable in the DM; the files and the Approve button come with its last part.
+        stem = note_file_stem(title)
         files = [
-            discord.File(io.BytesIO(markdown.encode("utf-8")), filename="round-up.md"),
-            discord.File(io.BytesIO(json_text.encode("utf-8")), filename="round-up.json"),
+            discord.File(io.BytesIO(markdown.encode("utf-8")), filename=f"{stem}.md"),
+            discord.File(io.BytesIO(json_text.encode("utf-8")), filename=f"{stem}.json"),
         ]
         return await self._send_dm(convenor.id, discord_text(markdown), actions, session_id, files=files)
 
@@ -226,7 +234,7 @@ class DiscordAdapter:
         destination = self._messageable(int(channel))
         pieces = split_message(discord_text(markdown))
         if len(pieces) > PUBLISH_PIECES:
-            file = discord.File(io.BytesIO(markdown.encode("utf-8")), filename="round-up.md")
+            file = discord.File(io.BytesIO(markdown.encode("utf-8")), filename=f"{note_file_stem(title)}.md")
             first = pieces[0][:1900] + "\n\u2026 (the full note is attached)"
             return await self._send(destination, first, [], session_id, where=channel, files=[file])
         refs = [await self._send(destination, piece, [], session_id, where=channel) for piece in pieces]

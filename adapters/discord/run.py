@@ -31,6 +31,12 @@ PERMISSIONS = discord.Permissions(
 )
 
 
+TOKEN_FIX = ("copy the token from the Developer Portal (your application > Bot > Reset Token) into DISCORD_TOKEN; "
+             "it is not the application id or the client secret")
+INTENT_FIX = ("turn on Message Content Intent in the Developer Portal (your application > Bot > Privileged Gateway "
+              "Intents)")
+
+
 def invite_url(application_id: str) -> str:
     """The OAuth2 link that adds the bot to a server with the scopes and permissions it needs."""
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
@@ -48,15 +54,23 @@ async def run_discord(settings: Settings) -> None:
         forms_path=forms_path(Path(settings.database), "discord"),
         structures=list_structures(settings),
     )
+    cfg = engine_config(settings)  # a broken config stops the start here, before anything is opened
     store = await Store.open(settings.database)
-    runtime = Runtime(adapter, store, AsyncTimers(), settings, engine_config(settings))
-    adapter.bind(runtime.receive)
     try:
-        await adapter.start()  # connected first: restoring sessions may post what a crash left unsent
-        await runtime.start()
-        log.info("serving sessions on Discord as %s", adapter.client.user)
-        await adapter.wait_closed()
-    finally:
-        await runtime.stop()
-        await adapter.close()
+        runtime = Runtime(adapter, store, AsyncTimers(), settings, cfg)
+        adapter.bind(runtime.receive)
+        try:
+            try:
+                await adapter.start()  # connected first: restoring sessions may post what a crash left unsent
+            except discord.LoginFailure:
+                raise SystemExit(f"facilitator: DISCORD_TOKEN was refused by Discord: {TOKEN_FIX}") from None
+            except discord.PrivilegedIntentsRequired:
+                raise SystemExit(f"facilitator: Discord refused the connection: {INTENT_FIX}") from None
+            await runtime.start()
+            log.info("serving sessions on Discord as %s", adapter.client.user)
+            await adapter.wait_closed()
+        finally:
+            await runtime.stop()
+            await adapter.close()
+    finally:  # on Ctrl-C or SIGTERM too: what was committed is on disk and the store's thread ends
         await store.close()

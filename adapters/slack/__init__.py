@@ -9,6 +9,7 @@ import re
 from adapters.formbook import FormBook, forms_path
 from adapters.slack.adapter import SlackAdapter, make_client
 from adapters.slack.app import StartDefaults, build_app
+from adapters.slack.checks import token_problem
 from adapters.slack.throttle import ChannelThrottle
 from bot.settings import Settings
 
@@ -76,13 +77,17 @@ async def run_slack(settings: Settings, http: bool, port: int) -> None:
         raise SystemExit("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write); "
                          "or use --http.")
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    app_token = None if http else settings.slack_app_token.get_secret_value()  # type: ignore[union-attr]
+    problem = await token_problem(client, app_token)
+    if problem:  # one line that says what to fix, rather than a traceback on every retry
+        raise SystemExit(f"facilitator: {problem}")
     forms = FormBook(forms_path(settings.database, "slack"))
-    await forms.open()
-    adapter = SlackAdapter(client, forms=forms)
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    app = build_app(adapter, signing_secret=secret, command=settings.slack_command,
-                    defaults=start_defaults(settings), socket_mode=not http)
     try:
+        await forms.open()
+        adapter = SlackAdapter(client, forms=forms)
+        secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+        app = build_app(adapter, signing_secret=secret, command=settings.slack_command,
+                        defaults=start_defaults(settings), socket_mode=not http)
         async with running(adapter, settings.database.parent, settings, db_name=settings.database.name):
             if http:
                 runner = web.AppRunner(app.web_app(path="/slack/events"))
@@ -94,11 +99,12 @@ async def run_slack(settings: Settings, http: bool, port: int) -> None:
                 finally:
                     await runner.cleanup()
             else:
-                assert settings.slack_app_token is not None
-                handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
+                assert app_token is not None
+                handler = AsyncSocketModeHandler(app, app_token)
                 log.info("Slack Socket Mode: connecting")
                 try:
                     await handler.connect_async()
+                    log.info("Slack Socket Mode: connected")
                     await asyncio.Event().wait()
                 finally:
                     await handler.close_async()

@@ -38,6 +38,7 @@ from adapters.formbook import FormBook
 from adapters.slack import render
 from adapters.slack.throttle import ChannelThrottle
 from facilitation.effects import Action, Form, Person
+from facilitation.note import note_file_stem
 
 log = logging.getLogger("facilitator.slack")
 
@@ -361,7 +362,7 @@ class SlackAdapter:
             metadata={"event_type": NOTE_DRAFT_EVENT, "event_payload": {"session": session_id}},
         )
         await self.remember_form(ref, actions)
-        stem = _file_stem(title)
+        stem = note_file_stem(title)
         await self.throttle.run(dm, lambda: self.upload_files(dm, [
             (f"{stem}.md", markdown, f"{title} (Markdown)"),
             (f"{stem}.json", json_text, f"{title} (JSON)"),
@@ -432,13 +433,6 @@ def _delivery_error(exc: SlackApiError) -> DeliveryError:
         message = message.format(needed=data.get("needed", "?"))
     status = exc.response.status_code if exc.response is not None else 0
     return DeliveryError(message, lasting=status != 429 and status < 500)
-
-
-def _file_stem(title: str) -> str:
-    stem = "".join(ch if ch.isalnum() else "-" for ch in title.lower()).strip("-")
-    while "--" in stem:
-        stem = stem.replace("--", "-")
-    return (stem[:60].rstrip("-") or "note")
 
 
 def _retry_after(headers: Any) -> float:

@@ -18,6 +18,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from adapters.base import (
     ActionSubmitted,
@@ -35,6 +36,18 @@ log = logging.getLogger("facilitator.slack")
 
 # Message subtypes that carry something a person wrote; every other subtype is acknowledged and ignored.
 _AUTHORED = {None, "thread_broadcast", "file_share", "me_message"}
+
+
+class _NoTokenWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns, at every start, that the
+    client given to it (made from that same token) wins: true, harmless, and alarming to read."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_bolt_log = logging.getLogger("facilitator.slack.bolt")
+_bolt_log.addFilter(_NoTokenWarning())
 
 
 @dataclass
@@ -66,7 +79,7 @@ def build_app(
         # Every listener returns (and acknowledges) once what it handed the runtime is stored, within Slack's
         # 3 s, and leaves the rest running: events too are acknowledged only then, not before the listener.
         process_before_response=True,
-        logger=logging.getLogger("facilitator.slack.bolt"),
+        logger=_bolt_log,
     )
 
     @app.command(command)

@@ -115,6 +115,9 @@ class Arrange(PhaseRules):
         ]
         t.to_plenary(t.say("arrange_open", themes=themes_text(t), minutes=t.minutes_left()), actions, key=key)
 
+    def nothing_to_do(self, t: Turn) -> bool:
+        return not t.s.themes
+
     def on_action(self, t: Turn, ev: ActionTaken) -> bool:
         if ev.action == "edit_themes":
             self._edit(t, ev.person, _form_to_args(ev.values))

@@ -14,6 +14,11 @@ class PhaseRules:
     def open(self, t: Turn) -> None:
         """The phase starts: post what people need, open spaces."""
 
+    def nothing_to_do(self, t: Turn) -> bool:
+        """Once opened: whether this phase has nothing for anyone to do (no proposals to explain, nothing to
+        rank). It then says so and the session moves straight on instead of waiting for its clock."""
+        return False
+
     def close(self, t: Turn) -> None:
         """The phase ends: turn what was collected into what the next phase needs."""
 

@@ -79,6 +79,9 @@ class Explain(PhaseRules):
                 t.to_group(group, t.say("proposal", number=proposal_number(p), text=text, reason=reason),
                            key=f"proposal:{p.id}")
 
+    def nothing_to_do(self, t: Turn) -> bool:
+        return not t.s.proposals
+
     def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
         return comment_from_reply(t, ev)
 

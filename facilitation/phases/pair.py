@@ -67,10 +67,10 @@ class Pair(PhaseRules):
     def open(self, t: Turn) -> None:
         s = t.s
         present = [p.id for p in s.present()]
+        s.pairs = []
         if not present:
             t.to_thread(t.say("pair_nobody"), key=f"phase{s.phase_index}:open")
             return
-        s.pairs = []
         for n, group in enumerate(t.group_ids()):  # pairs form within each breakout group
             people = s.members(group)
             tags = {p.id: p.tags for p in people}
@@ -81,6 +81,9 @@ class Pair(PhaseRules):
             key=f"phase{s.phase_index}:open",
         )
         self.open_spaces(t, "pair_intro")
+
+    def nothing_to_do(self, t: Turn) -> bool:
+        return not spaces(t)
 
     def open_spaces(self, t: Turn, intro: str) -> None:
         """Open a space per group, showing the ideas it picks from and a Pick button."""

@@ -115,6 +115,9 @@ class Rank(PhaseRules):
             post(t.say("rank_open", proposals=proposal_lines(t, proposals), how=how, minutes=t.minutes_left()),
                  [action], key=key)
 
+    def nothing_to_do(self, t: Turn) -> bool:
+        return not any(proposals for _, proposals in ballots_of(t))
+
     def on_action(self, t: Turn, ev: ActionTaken) -> bool:
         if ev.action != "vote":
             return False

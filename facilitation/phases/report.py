@@ -22,6 +22,9 @@ def ranked(s: Session, group: str | None) -> list[Proposal]:
 class Report(PhaseRules):
     kind = "report"
 
+    def nothing_to_do(self, t: Turn) -> bool:
+        return not t.s.reported
+
     def open(self, t: Turn) -> None:
         s = t.s
         spec = s.phase

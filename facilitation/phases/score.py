@@ -60,6 +60,9 @@ class Score(PhaseRules):
             t.to_person(rater, t.say("score_intro", ideas=listing),
                         [Action(id="score", label=t.say("button_score"), style="primary", form=_form(t, idea_ids))])
 
+    def nothing_to_do(self, t: Turn) -> bool:
+        return not t.s.score_assignments
+
     def on_action(self, t: Turn, ev: ActionTaken) -> bool:
         if ev.action != "score":
             return False

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from facilitation.note import note_file_stem
 from tests.contract.harness import Harness, Seen
 from tests.contract.harnesses import HARNESSES
 
@@ -163,7 +164,8 @@ async def test_a_whole_session_ends_with_a_note_the_convenor_approves(h: Harness
 
     notes = h.notes()
     assert len(notes) == 1 and notes[0].where == f"private:{h.facilitator}"
-    assert any(f.endswith(".md") for f in notes[0].files)
+    stem = note_file_stem(f"Round-up: {QUESTION}")
+    assert sorted(notes[0].files) == [f"{stem}.json", f"{stem}.md"], "the same file names on every platform"
     for expected in texts + ["It is fair", "Who pays, the council or funders?", "Young carers"]:
         assert expected in notes[0].text
     await h.click(h.facilitator, notes[0].ref, "Approve")
@@ -272,3 +274,19 @@ async def test_the_same_two_people_paired_again_in_a_later_session_are_still_hea
         assert len(picked) == round_no and f"round {round_no}" in picked[-1].text
         await h.command(h.facilitator, "end")
         await h.settle()
+
+
+async def test_help_lists_what_this_person_can_do_now(h: Harness) -> None:
+    before = await h.command(h.people[0], "help")
+    assert before and "start" in before and "groups=" in before, "no session yet: how to start one"
+    await _start(h, "groups=2")
+    await h.command(h.people[0], "help")
+    await h.settle()
+    mine = _last_with(h, "What you can do now")
+    assert mine.where == f"private:{h.people[0]}"
+    assert "join" in mine.text and "next (" not in mine.text and "broadcast" not in mine.text
+    await h.command(h.facilitator, "help")
+    await h.settle()
+    theirs = _last_with(h, "What you can do now")
+    assert theirs.where == f"private:{h.facilitator}"
+    assert "next (" in theirs.text and "add @person" in theirs.text and "broadcast" in theirs.text

@@ -9,11 +9,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from facilitation.note import note_file_stem
 from tests.contract.discord_harness import DiscordHarness, discord_world
 from tests.contract.harness import BREAKOUT_NOTE_SECTIONS
 from tests.discord.fake_discord import EPHEMERAL, FakeDiscord
 
 QUESTION = "How can our network share power with the people who use services?"
+STEM = note_file_stem(f"Round-up: {QUESTION}")  # one naming on every platform
 PUBLIC_THREAD, PRIVATE_THREAD = 11, 12
 NO_PARSE = {"parse": []}
 
@@ -204,7 +206,8 @@ async def run_session(h: DiscordHarness, fake: FakeDiscord) -> None:
     # --- the end: one combined note, by DM to the convenor; Approve posts it once ------------------------------
     await h.command(h.facilitator, "next")
     [note] = h.notes()
-    assert note.where == f"private:{grace}" and sorted(note.files) == ["round-up.json", "round-up.md"]
+    assert note.where == f"private:{grace}"
+    assert [f.rsplit(".", 1) for f in sorted(note.files)] == [[STEM, "json"], [STEM, "md"]]
     sections = re.findall(r"^## \d+\. (.+)$", note.text, re.M)
     assert sections == BREAKOUT_NOTE_SECTIONS
     groups_section = note.text.split("## 3. Breakout groups", 1)[1].split("## 4.", 1)[0]

@@ -10,10 +10,12 @@ import discord
 import pytest
 
 from adapters.discord import forms
+from facilitation.note import note_file_stem
 from tests.contract.discord_harness import DiscordHarness, discord_world
 from tests.discord.fake_discord import FakeDiscord
 
 QUESTION = "What should the network change first?"
+STEM = note_file_stem(f"Round-up: {QUESTION}")  # one naming on every platform
 
 
 def last_with(h: DiscordHarness, text: str) -> dict:
@@ -99,7 +101,7 @@ async def test_a_whole_session_with_seven_people_a_trio_private_own_and_a_full_r
         await h.command(h.facilitator, "next")  # the end: the note goes to Grace
         [note] = h.notes()
         assert note.where == f"private:{grace}"
-        assert sorted(note.files) == ["round-up.json", "round-up.md"]
+        assert [f.rsplit(".", 1) for f in sorted(note.files)] == [[STEM, "json"], [STEM, "md"]]
         assert "Money and power" in note.text and "Who would fund this?" in note.text
         await h.click(grace, note.ref, "Approve")
         [published] = h.published()

@@ -206,11 +206,14 @@ def test_small_groups_run_every_phase_to_a_complete_note(session, n):
     for i in range(1, n + 1):
         d.idea(pid(i), f"- Small group idea {i} one\n- Small group idea {i} two")
     d.fac("next")
+    if n == 0:  # nobody came: every later phase has nothing to do, says so, and the session ends at once
+        assert d.s.status == "ended" and d.note().ideas == []
+        return
     assert sorted(m for p in d.s.pairs for m in p.members) == [pid(i) for i in range(1, n + 1)]
     for pair in d.s.pairs:
         d.pick(pair.members[0], d.ideas_of(pair.members[0])[1], reason="small but good")
     d.fac("next")
-    assert len(d.said("proposal", d.thread(d.last))) == (1 if n else 0)
+    assert len(d.said("proposal", d.thread(d.last))) == 1
     d.fac("next")
     for i in range(1, n + 1):
         d.vote(pid(i), 1)

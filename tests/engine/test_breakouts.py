@@ -115,11 +115,15 @@ def test_the_plenary_hears_each_groups_top_proposals_and_ranks_them_together() -
 
 def test_without_groups_the_plenary_phases_are_left_out() -> None:
     d = new_session(3)
+    for i in (1, 2, 3):
+        d.idea(pid(i), f"An idea from {i}")
     kinds = []
     for _ in range(10):
         if d.phase is None:
             break
         kinds.append(d.phase)
+        for pair in d.s.pairs if d.phase == "pair" else []:  # picks, so Explain and Rank have proposals
+            d.pick(pair.members[0], d.ideas_of(pair.members[0])[0])
         d.fac("next")
     assert kinds == ["own", "pair", "explain", "rank", "arrange"]
 

@@ -36,9 +36,12 @@ def test_a_cofacilitator_may_steer(session):
 
 def test_next_walks_every_phase_then_finishes(session):
     d = session(2)
+    d.idea(pid(1), "Something to pick, rank and arrange")
     seen = []
     while d.s.status != "ended":
         seen.append(d.phase)
+        if d.phase == "pair":
+            d.pick(pid(1), d.ideas_of(pid(1))[0])
         d.fac("next")
     assert seen == ["own", "pair", "explain", "rank", "arrange"]
     assert len(d.delivered()) == 1
@@ -102,6 +105,7 @@ def test_pause_stops_the_clock_and_resume_restarts_it(session):
 
 def test_skip_skips_the_next_phase(session):
     d = session(2)
+    d.idea(pid(1), "Without Pair, every idea is a proposal to rank")
     d.fac("skip")
     assert d.said("skipping", d.thread(d.last))
     d.fac("skip")  # and the one after it
@@ -119,6 +123,9 @@ def test_end_in_any_phase_delivers_one_note(session):
     for phase in ("own", "pair", "explain", "rank", "arrange"):
         d = session(3)
         d.idea(pid(1), f"Idea before ending in {phase}")
+        if phase != "own":
+            d.next_to("pair")
+            d.pick(pid(1), d.ideas_of(pid(1))[0])  # a proposal, so Explain and Rank have something to do
         d.next_to(phase)
         d.fac("end")
         assert d.s.status == "ended" and d.armed == {}
@@ -169,12 +176,20 @@ def test_reminder_before_the_end_and_one_nudge_per_phase(session):
     assert nudged and pid(1) not in nudged
 
 
-def test_no_vote_nudge_when_there_is_nothing_to_vote_on(session):
+def test_phases_with_nothing_to_do_say_so_and_move_straight_on(session):
     d = session(2)
-    d.next_to("rank")
-    assert d.s.proposals == []
-    d.advance((d.s.deadline - d.clock).total_seconds() - 60)
-    assert not any(d.told(pid(i), "nudge_rank") for i in (1, 2))
+    d.idea(pid(1), "An idea nobody picks")
+    d.fac("next")
+    assert d.phase == "pair"
+    d.fac("next")  # no pair picked: nothing to explain, nothing to rank; the idea still gets a theme
+    assert d.phase == "arrange"
+    thread = d.thread(d.last)
+    assert d.said("explain_none", thread) and d.said("rank_none", thread)
+    moved_on = d.said("phase_nothing_to_do", thread)
+    assert [("Explain" in t, "Rank" in t) for t in moved_on] == [(True, False), (False, True)]
+    assert not any(d.told(pid(i), "nudge_rank") for i in (1, 2)), "nothing to vote on: no nudge"
+    assert [t for t in d.armed if t.endswith(":end")], "Arrange runs on its clock"
+    assert d.told(FACILITATOR, "phase_started_facilitator", d.last)
 
 
 def test_the_whole_session_runs_on_its_timers(session):
@@ -202,6 +217,6 @@ def test_unknown_commands_get_help(session):
     d.cmd(pid(1), "dance")
     assert d.told(pid(1), "command_not_now")
     d.cmd(pid(1), "help")
-    assert d.told(pid(1), "help")
+    assert any("What you can do now" in t for t in d.private(pid(1), d.last))
     d.cmd(pid(1), "mine")
     assert d.told(pid(1), "mine_none")

@@ -34,6 +34,9 @@ def test_explain_posts_each_pick_with_its_reason(session, n):
     for i in range(1, n + 1):
         d.idea(pid(i), f"Explained idea {i}")
     d.fac("next")
+    if n == 0:
+        assert d.said("explain_none", d.thread(d.last)) and d.s.status == "ended", "nothing to do: on at once"
+        return
     for pair in d.s.pairs:
         d.pick(pair.members[-1], d.ideas_of(pair.members[-1])[0], reason=f"why {pair.id}")
     d.fac("next")
@@ -42,8 +45,6 @@ def test_explain_posts_each_pick_with_its_reason(session, n):
     assert len(proposals) == len(d.s.pairs) == len(d.s.proposals)
     for p in d.s.proposals:
         assert any(d.s.idea(p.idea_id).text in t and f"why {p.pair_id}" in t for t in proposals)
-    if n == 0:
-        assert d.said("explain_none", d.thread(d.last))
 
 
 def test_comments_on_proposals_are_kept(session):
@@ -216,11 +217,14 @@ def test_tie_on_points_broken_by_supporters(session):
 
 
 def test_rank_with_no_proposals(session):
-    d = to_rank(session, 2, picks=0)
-    assert d.said("rank_none", d.thread())
+    d = session(2)
+    for i in (1, 2):
+        d.idea(pid(i), f"Proposal idea written by {i}")
+    d.next_to("pair")
+    d.fac("next")  # no picks: Explain and Rank have nothing to do and the session moves on to Arrange
+    assert d.said("rank_none", d.thread()) and d.phase == "arrange"
     d.vote(pid(1), 1)
-    assert d.told(pid(1), "rank_none")
-    d.fac("next")
+    assert d.told(pid(1), "command_not_now")
     assert d.s.tally is None
     d.fac("end")
     assert d.note().ranking is None

@@ -64,6 +64,8 @@ async def test_a_timer_that_fell_due_while_down_fires_late_not_never(tmp_path: P
     first = _adapter()
     async with running(first, tmp_path):
         await _start(first, "minutes=own:0.01")  # Own ends 0.6 s after the start
+        for name in ("Ana", "Ben"):  # people to pair, so Pair has something to do and waits for its clock
+            await first.send(CommandIssued(channel=first.channel, person=first.person(name), text="join"))
     await asyncio.sleep(1.0)  # the process is "down" past the deadline
     second = _adapter()
     async with running(second, tmp_path) as runtime:

@@ -77,6 +77,7 @@ class FakeSlack:
         self.conversations: dict[str, list[str]] = {}  # channel -> members (people only)
         self.uploads: dict[str, dict[str, Any]] = {}
         self.response_urls: dict[str, tuple[str, str]] = {}  # id -> (user, channel)
+        self.bot_token: str | None = None  # when set, any other bot token is refused (invalid_auth)
         self.fail_next: dict[str, int] = {}
         self.faults: dict[str, list[Fault]] = {}  # method -> how its next calls fail, in order
         # (channel, text) -> True: that chat.postMessage is stored, then its answer is held for good, as when
@@ -196,9 +197,13 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         wanted = "Bearer xapp-" if method == "apps.connections.open" else "Bearer xoxb-"
-        if not request.headers.get("Authorization", "").startswith(wanted):
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith(wanted):
             self.calls.append(Call(method, params, 200, time.monotonic()))
             return web.json_response({"ok": False, "error": "not_authed"})
+        if wanted == "Bearer xoxb-" and self.bot_token is not None and auth != f"Bearer {self.bot_token}":
+            self.calls.append(Call(method, params, 200, time.monotonic()))
+            return web.json_response({"ok": False, "error": "invalid_auth"})
         if self._limited(method, params) or (
                 method in ("chat.postMessage", "conversations.open") and time.monotonic() < self.storm_until):
             self.calls.append(Call(method, params, 429, time.monotonic()))
