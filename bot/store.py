@@ -350,7 +350,7 @@ class Store:
             ops: list[Op] = [("INSERT OR REPLACE INTO purged VALUES (?, ?, ?, ?)",
                               (session_id, row[0], now, json.dumps(counts)))]
             ops += [(f"DELETE FROM {table} WHERE session_id = ?", (session_id,))  # fixed names, no user input
-                    for table in ("events", "snapshots", "set_aside", "refs", "messages")]
+                    for table in ("events", "snapshots", "set_aside", "refs", "outbox", "messages")]
             ops.append(("UPDATE sessions SET status = 'purged' WHERE id = ?", (session_id,)))
             await self.write(ops)
             sessions += 1

@@ -219,7 +219,10 @@ def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = No
     if t.s.status == "ended":  # nothing left to take part in; joining now would only change the note's counts
         t.to_person(person, t.say("session_already_ended"))
         return
+    said = len(t.effects)
     if join(t, person, name, tags, group):
         t.to_person(person, t.say("joined", question=neutralise(t.s.question)))
         if t.s.phase is not None and t.s.phase.kind == "pair" and t.s.pairs and t.s.status != "ended":
             t.to_person(person, t.say("joined_after_pairing"))
+    elif len(t.effects) == said:  # pressed twice, or typed after joining: still an answer
+        t.to_person(person, t.say("already_joined"))

@@ -12,6 +12,7 @@ import math
 import re
 from collections import Counter
 from datetime import date
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -19,9 +20,10 @@ from facilitation.config import EngineConfig
 from facilitation.models import Session, Theme
 from facilitation.note_summary import SummaryIdea, SummaryPoint, summarise
 from facilitation.phases.report import ranked
-from facilitation.text import neutralise, one_line
+from facilitation.text import close_bidi, neutralise, one_line
 
 SCHEMA_VERSION = 2
+_T = TypeVar("_T")
 # In an unattributed note a breakout group smaller than this would show who wrote what (its ideas, proposals and
 # counts are its few members'), so its details are withheld and the note says so.
 MIN_GROUP_SHOWN = 3
@@ -201,7 +203,7 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
                                  for i in t.idea_ids if (idea := s.idea(i)) is not None and not idea.withdrawn])
          for t in s.themes],
         len([p for p in proposals if p.rank is not None]), cfg.say)
-    return RoundUpNote(
+    return _close_bidi_in(RoundUpNote(
         title=cfg.say("note_title", question=one_line(s.question, 80)),
         date=s.started_at.date(),
         question=s.question,
@@ -223,7 +225,20 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
         next_steps=next_steps,
         next_meeting=meeting,
         edited_by_convenor=[k for k, v in edits.model_dump().items() if v is not None],
-    )
+    ))
+
+
+
+def _close_bidi_in(value: _T) -> _T:
+    """Every text in the note with the bidi controls it opens closed at its end: note.json's points as well as
+    note.md's, so no override spills into whatever a reader shows next to it."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            setattr(value, name, _close_bidi_in(getattr(value, name)))
+        return value
+    if isinstance(value, list):
+        return [_close_bidi_in(v) for v in value]  # type: ignore[return-value]
+    return close_bidi(value) if isinstance(value, str) else value  # type: ignore[return-value]
 
 
 def _label(theme_of: dict[str, Theme], idea_id: str) -> str | None:

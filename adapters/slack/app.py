@@ -166,14 +166,17 @@ def build_app(
 
     @app.view(render.START_CALLBACK)
     async def on_start(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        channel = meta.get("c", "")
+        try:
+            channel = render.form_metadata(view).get("c", "")
+            options = start_options((view.get("state") or {}).get("values") or {})
+        except render.ButtonOutOfDate:
+            await adapter.hand_over(lambda: _out_of_date(adapter, body, "", None), ack)
+            return
 
         async def work() -> None:
             person = await adapter.person(body["user"]["id"], body["user"].get("name"))
             reply = await adapter.receive(CommandIssued(
-                channel=channel, person=person, text="start", options=start_options(view["state"]["values"]),
-                event_id=f"view:{view['id']}"))
+                channel=channel, person=person, text="start", options=options, event_id=f"view:{view['id']}"))
             if reply:
                 await adapter.tell(person.id, channel, reply.text)
 
@@ -304,8 +307,12 @@ def start_view(d: StartDefaults, channel: str) -> dict[str, Any]:
 
 
 def start_options(state: dict[str, Any]) -> dict[str, Any]:
-    """The start modal's fields as `CommandIssued.options` (empty ones left out: defaults apply)."""
-    raw = {block_id: render.state_value(next(iter(el.values()), {})) for block_id, el in state.items()}
+    """The start modal's fields as `CommandIssued.options` (empty ones left out: defaults apply); a state no
+    start modal of ours submits raises ButtonOutOfDate."""
+    try:
+        raw = {block_id: render.state_value(next(iter(el.values()), {})) for block_id, el in state.items()}
+    except (AttributeError, TypeError) as exc:
+        raise render.ButtonOutOfDate(str(exc)) from None
     options: dict[str, Any] = {}
     for key in ("question", "structure", "voting", "own", "convenor"):
         if raw.get(key):

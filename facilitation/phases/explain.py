@@ -90,6 +90,9 @@ class Explain(PhaseRules):
             return False
         fake = ReplyPosted(at=ev.at, person=ev.person, name=ev.name, text=ev.args,
                            message_ref=f"cmd:{t.s.events_handled}", reply_to=QUESTION_KEY)
+        said = len(t.effects)
         if not comment_from_reply(t, fake):
             t.to_person(ev.person, t.say("comment_nothing_to_comment_on"))
+        elif len(t.effects) == said:  # a typed command is not seen in the thread like a reply: say it counted
+            t.to_person(ev.person, t.say("comment_saved"))
         return True

@@ -129,6 +129,8 @@ class Pair(PhaseRules):
         if m:
             picks = ["i" + n.lstrip("#") for n in re.findall(r"#?[0-9]+", m.group(1))]
             self._pick(t, person, picks, m.group(2), "")
+        elif args.strip().startswith("#"):  # "#²", "#٣": meant as a number, so not taken for a new idea
+            t.to_person(person, t.say("pick_unknown", number=one_line(args.split()[0], 20)))
         else:
             text, _, reason = args.partition(" because ")
             self._pick(t, person, [], reason, text)

@@ -44,6 +44,9 @@ def test_note_md_escapes_markup_and_closes_bidi() -> None:
     md = d.note_md()
     assert not LIVE.search(md) and "<b onmouseover" not in md.replace("\\<b", "")
     assert points_closed(md)
+    note = d.note()  # note.json: the same points, each closing what it opens
+    texts = [i.text for i in note.ideas] + [i.author or "" for i in note.ideas] + note.key_points
+    assert texts and all(points_closed(t) for t in texts)
     for text in HOSTILE:  # every idea is still there, as typed (escapes aside)
         shown = re.sub(r"\\([\\<>\[\]])", r"\1", md)
         assert text.replace("\u202e", "").split()[0].strip("\u2067") in shown

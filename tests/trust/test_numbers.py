@@ -94,3 +94,15 @@ async def test_hostile_ballots_are_answered_on_every_platform(name: str, tmp_pat
         await h.command(voter, "vote -1")
         assert told(h, voter, "isn't a proposal number")
         assert not told(h, voter, "Your ballot is")
+
+
+@pytest.mark.parametrize("number", ["#\u0663", "#\u00b2", "#" + "1" * 30])
+def test_a_pick_by_a_number_that_is_not_ascii_is_refused_not_taken_for_a_new_idea(number: str) -> None:
+    d = new_session(2)
+    for i in (1, 2):
+        d.idea(pid(i), f"Idea {i}")
+    d.fac("next")
+    ideas = len(d.s.ideas)
+    d.cmd(pid(1), "pick", f"{number} because it is best")
+    assert d.told(pid(1), "pick_unknown")
+    assert len(d.s.ideas) == ideas and not any(p.picks for p in d.s.pairs)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.formbook import CACHE_SIZE, FORM_TABLES, FormBook, purge_forms
+from adapters import formbook
+from adapters.formbook import FORM_TABLES, FormBook, purge_forms
 from bot.cli import main
 from bot.retention import purge
 from bot.settings import Settings
@@ -72,15 +73,17 @@ async def test_saved_forms_with_private_ideas_are_purged_on_discord(tmp_path: Pa
     assert "discord-forms.sqlite3" not in files_holding(tmp_path, SECRET[:20])
 
 
-async def test_the_form_cache_stays_bounded_and_forgets_nothing(tmp_path: Path) -> None:
+async def test_the_form_cache_stays_bounded_and_forgets_nothing(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formbook, "CACHE_SIZE", 20)  # the rule, at a size quick to fill
     book = FormBook(tmp_path / "forms.sqlite3")
     await book.open()
     try:
         form = Form(title="Pick", submit_label="Pick", fields=[FormField(id="ideas", label="Ideas", kind="select",
                                                                          choices=[Choice(value="i1", label="x")])])
-        for n in range(CACHE_SIZE * 2):
+        for n in range(45):
             await book.put(f"m{n}", "pick", form)
-        assert len(book._cache) == CACHE_SIZE
+        assert len(book._cache) == formbook.CACHE_SIZE
         assert await book.get("m0", "pick") == form  # read back from the file
     finally:
         await book.close()
