@@ -159,6 +159,14 @@ class Adapter(Protocol):
         """Post a PNG (a chart) where `target` says, captioned `title`, described by `alt`; return its ref."""
 
 
+class Check(BaseModel):
+    """One line of `facilitator doctor`: what was checked, how it went, and (when not ok) how to fix it."""
+
+    name: str
+    status: Literal["ok", "fail", "note", "skip"]
+    detail: str
+
+
 class DeliveryError(Exception):
     """An adapter call failed, or fell back, for a reason the facilitator can fix (e.g. a missing permission).
 

@@ -30,7 +30,7 @@ RUN_ENV = """environment:
   Slack:   SLACK_BOT_TOKEN (xoxb-...), and SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET (--http)
   Discord: DISCORD_TOKEN
   both:    FACILITATOR_DATABASE (default facilitator.sqlite3, here), FACILITATOR_LANGUAGE (default en)
-Step by step: docs/slack.md, docs/discord.md."""
+`facilitator doctor` checks them. Step by step: docs/slack.md, docs/discord.md."""
 
 
 def _application_id(value: str) -> str:
@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     command("structures", "list the facilitation structures available",
             "List the structures in config/structures/ with their descriptions; a broken file is named with the "
             "key at fault.")
+    doc = command("doctor", "check what a first run needs: tokens, scopes, permissions, database, model",
+                  "Check, one line each with the fix: the wording and structures, the database, the themes model, "
+                  "and for each platform whose token is set, the tokens, Slack's scopes against the manifest, and "
+                  "Discord's message-content intent and the bot's permissions in a channel.",
+                  epilog=RUN_ENV, formatter_class=argparse.RawDescriptionHelpFormatter)
+    doc.add_argument("--discord-channel", metavar="ID", help="a Discord channel id to check the bot's permissions in")
     man = command("slack-manifest", "print the Slack app manifest, ready to paste",
                   "Print config/slack-manifest.yml made ready for Socket Mode or for your public address, to paste "
                   "at api.slack.com/apps > Create New App > From a manifest.")
@@ -128,13 +134,15 @@ def main(argv: list[str] | None = None) -> int:
                   "their counts are kept.")
             return 0
         if args.cmd == "demo":
-            return asyncio.run(_demo(settings, fast=args.fast))
+            return _until_stopped(_demo(settings, fast=args.fast))  # Ctrl-C ends the demo quietly
         if args.cmd == "simulate":
             return asyncio.run(_simulate(settings, args.scenario, args.out))
         if args.cmd == "console":
             return _until_stopped(_console(settings, args.db or settings.database))
         if args.cmd == "run":
             return _run_platform(settings, args)
+        if args.cmd == "doctor":
+            return asyncio.run(_doctor(settings, args.discord_channel))
         if args.cmd == "slack-manifest":
             from bot.slack_manifest import manifest_path, ready_manifest
 
@@ -150,6 +158,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"facilitator: {exc}", file=sys.stderr)
         return 2
     return 1
+
+
+async def _doctor(settings: Settings, discord_channel: str | None) -> int:
+    from bot.doctor import line, run_checks
+
+    found = await run_checks(settings, discord_channel)
+    for check in found:
+        print(line(check))
+    failed = sum(c.status == "fail" for c in found)
+    print(f"\n{failed} to fix." if failed else "\nAll set.")
+    return 1 if failed else 0
 
 
 async def _demo(settings: Settings, fast: bool) -> int:

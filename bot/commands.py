@@ -130,10 +130,12 @@ def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
             updates["closing_round"] = _bool(value)
         elif key == "minutes":
             updates["minutes"] = _minutes(value)
+        elif key == "language":
+            updates["language"] = str(value).lower()
         else:
             raise CommandError(
                 f"Unknown option '{_quoted(key)}'. Options: structure, voting, dots, picks, ideas, own, attribution, "
-                "convenor, cofacilitators, minutes, groups, group_size, assign, plenary, closing."
+                "convenor, cofacilitators, minutes, groups, group_size, assign, plenary, closing, language."
             )
     req.option_updates = updates
     req.minutes_from_form = "minutes" in form and "minutes" not in typed

@@ -64,11 +64,17 @@ def list_structures(settings: Settings) -> dict[str, str]:
     return out
 
 
-def load_messages(settings: Settings) -> dict[str, str]:
-    path = settings.config_dir / "messages" / f"{settings.language}.toml"
+def languages(settings: Settings) -> list[str]:
+    """The languages the bot can speak: one config/messages/<language>.toml each."""
+    return sorted(p.stem for p in (settings.config_dir / "messages").glob("*.toml"))
+
+
+def load_messages(settings: Settings, language: str | None = None) -> dict[str, str]:
+    language = language or settings.language
+    path = settings.config_dir / "messages" / f"{language}.toml"
     if not path.exists():
-        known = ", ".join(sorted(p.stem for p in path.parent.glob("*.toml"))) or "none"
-        raise ConfigError(f"no messages for language {settings.language!r}: {path} not found (available: {known})")
+        known = ", ".join(languages(settings)) or "none"
+        raise ConfigError(f"no messages for language {language!r}: {path} not found (available: {known})")
     data = _read_toml(path)
     bad = [k for k, v in data.items() if not isinstance(v, str)]
     if bad:
@@ -77,8 +83,10 @@ def load_messages(settings: Settings) -> dict[str, str]:
 
 
 def engine_config(settings: Settings) -> EngineConfig:
-    return EngineConfig(messages=load_messages(settings), limits=Limits(**settings.limits),
-                        embed=_embedder(settings))
+    messages = load_messages(settings)
+    catalogues = {lang: load_messages(settings, lang) for lang in languages(settings) if lang != settings.language}
+    return EngineConfig(messages=messages, limits=Limits(**settings.limits), embed=_embedder(settings),
+                        catalogues={**catalogues, settings.language: messages})
 
 
 def _embedder(settings: Settings) -> Callable[[list[str]], list[list[float]]] | None:
@@ -109,4 +117,5 @@ def default_options(settings: Settings, structure: Structure) -> Options:
         attribution=d.attribution,
         reminder_seconds=d.reminder_seconds,
         empty_chair_seconds=d.empty_chair_seconds,
+        language=settings.language,
     )

@@ -70,6 +70,8 @@ log = logging.getLogger("facilitator.runtime")
 SNAPSHOT_EVERY = 500
 SNAPSHOT_SHARE = 4
 EMBED_BATCH_SECONDS = 0.2
+# At a stop, posts already owed get this long to go out (a platform that does not answer must not keep Ctrl-C
+# waiting); the rest stay in the outbox for the next start.
 STOP_SECONDS = 10.0
 
 
@@ -182,7 +184,8 @@ class Runtime:
             await self.store.set_aside(session_id, n, repr(exc))
             skip.add(n)
             if state is not None:
-                await self._tell_facilitator(state, self.cfg.say("runtime_event_set_aside"))
+                await self._tell_facilitator(state, self.cfg.in_language(state.options.language)
+                                             .say("runtime_event_set_aside"))
         self._refs[session_id] = await self.store.refs(session_id)
         for key, ref in self._refs[session_id].items():
             self._index_ref(session_id, key, ref)
@@ -198,8 +201,6 @@ class Runtime:
         return pending
 
     async def stop(self) -> None:
-        """Stop the timers, and let the posts of events already committed go out (for at most STOP_SECONDS:
-        a platform that does not answer must not keep Ctrl-C waiting; a restart carries them out anyway)."""
         self.timers.shutdown()
         if self._warming is not None:
             self._warming.cancel()
@@ -338,9 +339,13 @@ class Runtime:
             session = max(ended, key=lambda s: s.started_at, default=None)
         if session is None and inbound.private:
             session = self._only_session_of(inbound.person.id)
+        if word in ("", "help") and session is not None and session.status == "ended" and not (
+                session.note_status == "draft" and session.convenor == inbound.person.id):
+            session = None  # once it is over, help is how to start the next one (unless a note awaits them)
         if session is None and word in ("", "help"):
             structures = ", ".join(list_structures(self.settings))
-            return Reply(text=self.cfg.say("runtime_help", structures=structures))
+            languages = "|".join(sorted(self.cfg.catalogues or [self.settings.language]))
+            return Reply(text=self.cfg.say("runtime_help", structures=structures, languages=languages))
         if session is None:
             return Reply(text=self.cfg.say("runtime_no_session"))
         if word == "retry":
@@ -369,11 +374,11 @@ class Runtime:
             return live[0] if len(live) == 1 else None
         return self._awaiting_approval(person) or max(mine, key=lambda s: s.started_at, default=None)
 
-    def _awaiting_approval(self, person: str) -> Session | None:
-        """The person's newest ended session whose note is still a draft (so `approve` reaches it, however
-        many sessions came before it)."""
-        waiting = [s for s in self.sessions.values()
-                   if _involves(s, person) and s.status == "ended" and s.note_status == "draft"]
+    def _awaiting_approval(self, person: str, channel: str | None = None) -> Session | None:
+        """The person's newest ended session (in `channel`, if given) whose note is still a draft, so `approve`
+        reaches it however many sessions came before it."""
+        waiting = [s for s in self.sessions.values() if _involves(s, person) and s.status == "ended"
+                   and s.note_status == "draft" and channel in (None, s.channel)]
         return max(waiting, key=lambda s: s.started_at, default=None)
 
     def _session_for_private_message(self, person: str, channel: str) -> Session | str:
@@ -404,6 +409,9 @@ class Runtime:
                 structure = load_structure(self.settings, req.structure or self.settings.session.structure)
                 options = commands.build_options(default_options(self.settings, structure), req.option_updates,
                                                  structure, lenient=req.minutes_from_form)
+                if options.language not in {*self.cfg.catalogues, self.settings.language}:
+                    known = ", ".join(sorted(self.cfg.catalogues))
+                    raise commands.CommandError(f"there is no language '{options.language}' (available: {known}).")
             except (commands.CommandError, ConfigError) as exc:
                 return Reply(text=self.cfg.say("runtime_start_problem", problem=str(exc)))
             session_id = f"{self.rng.getrandbits(32):08x}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 
 class Limits(BaseModel):
@@ -23,6 +23,19 @@ class EngineConfig(BaseModel):
     limits: Limits = Limits()
     # Optional sentence embedder for grouping (see bot/embeddings.py); None means lexical grouping.
     embed: Callable[[list[str]], list[list[float]]] | None = None
+    # Every language's messages (config/messages/<language>.toml), for sessions started in another language.
+    catalogues: dict[str, dict[str, str]] = {}
+    _languages: dict[str, EngineConfig] = PrivateAttr(default_factory=dict)
+
+    def in_language(self, language: str) -> EngineConfig:
+        """This config speaking `language` (itself when that is already its language or unknown)."""
+        messages = self.catalogues.get(language)
+        if not language or messages is None or messages is self.messages:
+            return self
+        cached = self._languages.get(language)
+        if cached is None:
+            cached = self._languages[language] = self.model_copy(update={"messages": messages})
+        return cached
 
     def say(self, key: str, **values: object) -> str:
         """A user-facing sentence from config/messages, with its placeholders filled in."""

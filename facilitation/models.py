@@ -78,6 +78,7 @@ class Options(BaseModel):
     plenary_ballot: bool = False  # rank the groups' reported proposals together
     closing_round: bool = False  # run the structure's optional closing round (start closing=on)
     minutes: dict[str, float] = {}  # per-phase overrides of the structure's durations
+    language: str = ""  # what the bot says in this session (config/messages/<language>.toml); "": the default
 
 
 class Participant(BaseModel):

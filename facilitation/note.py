@@ -21,7 +21,6 @@ from facilitation.models import Session, Theme
 from facilitation.note_summary import SummaryIdea, SummaryPoint, summarise
 from facilitation.phases.report import ranked
 from facilitation.text import close_bidi, neutralise, one_line
-from facilitation.voting import SCORE_TIE_RULE, TIE_BREAK_RULE
 
 SCHEMA_VERSION = 2
 _T = TypeVar("_T")
@@ -174,7 +173,7 @@ def build_note(s: Session, cfg: EngineConfig) -> RoundUpNote:
             method=s.tally.method,
             description=cfg.say(f"note_method_{s.tally.method}", dots=o.dots, cap=o.dots_per_proposal),
             ballots=s.tally.ballots,
-            tie_break_rule=SCORE_TIE_RULE if s.tally.method == "scores" else TIE_BREAK_RULE,
+            tie_break_rule=cfg.say("note_tie_rule_scores" if s.tally.method == "scores" else "note_tie_rule_votes"),
             tie_breaks=[cfg.say(f"note_tie_{tb.by}", above=tb.above[1:], below=tb.below[1:])
                         for tb in s.tally.tie_breaks],
         )
@@ -339,7 +338,8 @@ def render_markdown(note: RoundUpNote, cfg: EngineConfig, draft: bool) -> str:
 
     if draft:
         out += [say("note_draft_banner"), ""]
-    out += [say("note_meta", date=f"{note.date.day} {note.date:%B %Y}", structure=note.structure),
+    month = say("note_months").split(",")[note.date.month - 1].strip()  # not %B: the system's locale is not the note's
+    out += [say("note_meta", date=f"{note.date.day} {month} {note.date.year}", structure=note.structure),
             "", say("note_question", question=_bullet(note.question)), ""]
     if note.skipped_phases:
         out += [say("note_skipped", phases=", ".join(note.skipped_phases)), ""]

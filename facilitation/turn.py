@@ -23,7 +23,7 @@ QUESTION_KEY = "question"  # the session's anchor post; its thread is the sessio
 class Turn:
     def __init__(self, session: Session, cfg: EngineConfig, at: datetime) -> None:
         self.s = session
-        self.cfg = cfg
+        self.cfg = cfg.in_language(session.options.language)  # everything said in this session, in its language
         self.at = at
         self.effects: list[Effect] = []
         self._n = 0

@@ -11,9 +11,6 @@ from collections.abc import Collection
 
 from facilitation.models import Ballot, Options, Tally, TallyRow, TieBreak, VotingMethod
 
-SCORE_TIE_RULE = "the number of people who scored each idea, then the order the ideas were written"
-TIE_BREAK_RULE = "the number of people supporting each proposal, then the order proposals were explained"
-
 
 class BallotError(ValueError):
     """A ballot the voter must change; the message says how (the key of a config message + values)."""

@@ -7,6 +7,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.base import Check
+
 BOT_TOKEN_FIX = ("use the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions page, after "
                  "installing the app to the workspace")
 APP_TOKEN_FIX = ("make an app-level token with the connections:write scope under Basic Information > App-Level "
@@ -55,3 +57,33 @@ async def token_problem(client: AsyncWebClient, socket_token: str | None) -> str
     if problem is None and socket_token is not None:
         problem = await app_token(client.base_url, socket_token)
     return problem
+
+
+async def slack_checks(client: AsyncWebClient, socket_token: str | None, signing_secret: bool,
+                       wanted_scopes: list[str]) -> list[Check]:
+    """`facilitator doctor`'s Slack lines: the bot token, its scopes against the manifest's, the mode's token."""
+    problem, who, granted = await bot_token(client)
+    if problem:
+        return [Check(name="Slack bot token", status="fail", detail=problem)]
+    out = [Check(name="Slack bot token", status="ok",
+                 detail=f"valid: workspace {who['team'] or '?'}, bot user @{who['user'] or '?'}")]
+    missing = [s for s in wanted_scopes if s not in granted]
+    if missing:
+        out.append(Check(name="Slack scopes", status="fail", detail=(
+            f"missing {', '.join(missing)}: add them under OAuth & Permissions > Scopes (or paste the manifest "
+            "from `facilitator slack-manifest` again), then reinstall the app to the workspace")))
+    else:
+        out.append(Check(name="Slack scopes", status="ok", detail=f"all {len(wanted_scopes)} the manifest asks for"))
+    if socket_token is not None:
+        problem = await app_token(client.base_url, socket_token)
+        out.append(Check(name="Slack Socket Mode token", status="fail" if problem else "ok",
+                         detail=problem or "valid: `facilitator run slack` can connect"))
+    else:
+        out.append(Check(name="Slack Socket Mode token", status="note",
+                         detail=f"SLACK_APP_TOKEN not set, so only `run slack --http` works; to use Socket Mode, "
+                                f"{APP_TOKEN_FIX.split(', and')[0]}"))
+    out.append(Check(name="Slack signing secret", status="ok" if signing_secret else "note",
+                     detail="set (needed for --http)" if signing_secret else
+                     "SLACK_SIGNING_SECRET not set, so only Socket Mode works; for --http copy it from Basic "
+                     "Information > App Credentials"))
+    return out

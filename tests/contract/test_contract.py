@@ -316,3 +316,13 @@ async def test_help_lists_what_this_person_can_do_now(h: Harness) -> None:
     theirs = _last_with(h, "What you can do now")
     assert theirs.where == f"private:{h.facilitator}"
     assert "next (" in theirs.text and "add @person" in theirs.text and "broadcast" in theirs.text
+
+
+async def test_a_welsh_session_speaks_welsh_with_its_help_and_buttons(h: Harness) -> None:
+    await _start(h, "language=cy")
+    question = [m for m in _where(h, "channel") if QUESTION in m.text]
+    assert question and "Ymuno" in question[0].buttons and "Sesiwn grŵp bach" in question[0].text
+    await h.command(h.people[0], "help")
+    await h.settle()
+    help_text = _last_with(h, "Beth gallwch chi ei wneud nawr")
+    assert help_text.where == f"private:{h.people[0]}" and "join: cymryd rhan" in help_text.text

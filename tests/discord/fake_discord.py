@@ -79,6 +79,7 @@ class FakeDiscord:
         self.interactions: dict[str, FakeInteraction] = {}
         self.commands: list[dict[str, Any]] = []
         # knobs
+        self.app_flags = 1 << 18  # GATEWAY_MESSAGE_CONTENT: the message-content intent is on
         self.deny_private_threads = False
         self.deny_public_threads = False
         self.dm_blocked: set[str] = set()
@@ -189,8 +190,7 @@ class FakeDiscord:
         await self._send_event(ws, "GUILD_CREATE", {
             "id": guild, "name": name, "owner_id": next(iter(self.users), self.bot["id"]),
             "unavailable": False, "large": False, "member_count": len(self.users) + 1, "features": [],
-            "roles": [{"id": guild, "name": "@everyone", "permissions": "2248473465835073", "position": 0,
-                       "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}],
+            "roles": self._roles(guild),
             "channels": [c for c in self.channels.values() if c["type"] == 0 and c.get("guild_id") == guild],
             "threads": threads,
             "members": [self._member(uid) for uid in [self.bot["id"], *self.users]],
@@ -199,6 +199,10 @@ class FakeDiscord:
             "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0,
             "preferred_locale": "en-US", "joined_at": _now(),
         })
+
+    def _roles(self, guild: str | None = None) -> list[dict[str, Any]]:
+        return [{"id": guild or self.guild_id, "name": "@everyone", "permissions": "2248473465835073", "position": 0,
+                 "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}]
 
     async def dispatch(self, name: str, data: dict[str, Any]) -> None:
         for ws in list(self._sockets):
@@ -276,11 +280,13 @@ class FakeDiscord:
             ("GET", r"/users/@me", lambda: self._json(self.bot)),
             ("GET", r"/oauth2/applications/@me", lambda: self._json(
                 {"id": self.application_id, "name": "OPERA", "description": "", "icon": None, "bot_public": True,
-                 "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": 0, "team": None,
+                 "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": self.app_flags, "team": None,
                  "owner": self.users.get(next(iter(self.users), ""), self.bot)})),
             ("GET", r"/applications/(\d+)/commands", lambda _a: self._json(self.commands)),
             ("PUT", r"/applications/(\d+)/commands", lambda _a: self._put_commands(body)),
             ("GET", r"/channels/(\d+)", self._get_channel),
+            ("GET", r"/guilds/(\d+)/members/(\d+)", lambda g, u: self._json(self._member(u))),
+            ("GET", r"/guilds/(\d+)/roles", lambda g: self._json(self._roles(g))),
             ("POST", r"/channels/(\d+)/messages", lambda c: self._post_message(c, body, files)),
             ("GET", r"/channels/(\d+)/messages", lambda c: self._history(c, query)),
             ("PATCH", r"/channels/(\d+)/messages/(\d+)", lambda c, m: self._edit_message(m, body)),

@@ -49,6 +49,7 @@ async def test_approve_reaches_the_newest_note_by_command_or_direct_message(tmp_
             said = await _lines(adapter, how)
             assert "the round-up note has been posted" in said, (how, said)
             assert "Press Join" not in said and "no session running" not in said
+        assert "There's no session here yet. Start one" in await _lines(adapter, "Fay /help"), "over: how to start"
 
 
 def test_the_console_writes_the_note_files_it_says_it_sends(

@@ -169,7 +169,6 @@ async def test_wrong_slack_tokens_give_one_line_that_says_what_to_fix(
         await fake.stop()
     lines = err.decode().strip().splitlines()
     assert proc.returncode != 0 and len(lines) == 1 and says in lines[0], lines
-    assert not (tmp_path / "bot.sqlite3").exists(), "refused before anything was opened"
 
 
 async def test_a_wrong_discord_token_gives_one_line(tmp_path: Path) -> None:
@@ -184,3 +183,10 @@ async def test_a_wrong_discord_token_gives_one_line(tmp_path: Path) -> None:
         await fake.stop()
     text = err.decode()
     assert proc.returncode != 0 and "DISCORD_TOKEN was refused by Discord" in text and "Traceback" not in text
+
+
+async def test_ctrl_c_ends_the_demo_quietly(tmp_path: Path) -> None:
+    proc = await _facilitator(["demo"], _env(tmp_path), tmp_path)
+    assert proc.stdout is not None
+    await _read_until(proc.stdout, "Breakout session")
+    await _stop(proc, signal.SIGINT)

@@ -20,6 +20,9 @@ from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
+# The scopes a workspace grants when the app is installed from config/slack-manifest.yml.
+SCOPES = ("commands", "chat:write", "im:write", "mpim:write", "channels:history", "groups:history", "im:history",
+          "mpim:history", "users:read", "files:write")
 BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 TEAM = "T0FAKE"
@@ -78,6 +81,7 @@ class FakeSlack:
         self.uploads: dict[str, dict[str, Any]] = {}
         self.response_urls: dict[str, tuple[str, str]] = {}  # id -> (user, channel)
         self.bot_token: str | None = None  # when set, any other bot token is refused (invalid_auth)
+        self.scopes = list(SCOPES)  # what the workspace granted the bot, reported as Slack does (x-oauth-scopes)
         self.fail_next: dict[str, int] = {}
         self.faults: dict[str, list[Fault]] = {}  # method -> how its next calls fail, in order
         # (channel, text) -> True: that chat.postMessage is stored, then its answer is held for good, as when
@@ -231,7 +235,7 @@ class FakeSlack:
         if fault == "drop_after":
             return self._drop(request, method, params)
         self.calls.append(Call(method, params, 200, time.monotonic()))
-        return web.json_response(answer)
+        return web.json_response(answer, headers={"x-oauth-scopes": ",".join(self.scopes)})
 
     def _drop(self, request: web.Request, method: str, params: dict[str, Any]) -> web.Response:
         """Close the connection with no answer (recorded as status 0): the client sees the server disconnect."""

@@ -51,7 +51,7 @@ async def test_console_replies_after_a_restart_reach_the_note(tmp_path: Path, mo
         monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
         assert await _console(Settings(), db) == 0
     out = capsys.readouterr().out
-    note = out[out.rindex("DM to Fay, files "):]
+    note = out[out.rindex("DM to Fay, files "):]  # the note's files: named after its title
     for idea in ("Before the restart one", "Before the restart two", "After the restart one",
                  "After the restart two"):
         assert idea in note
