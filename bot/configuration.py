@@ -116,6 +116,6 @@ def default_options(settings: Settings, structure: Structure) -> Options:
         dots_per_proposal=d.dots_per_proposal,
         attribution=d.attribution,
         reminder_seconds=d.reminder_seconds,
-        language=settings.language,
         empty_chair_seconds=d.empty_chair_seconds,
+        language=settings.language,
     )

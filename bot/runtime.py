@@ -70,6 +70,8 @@ log = logging.getLogger("facilitator.runtime")
 SNAPSHOT_EVERY = 500
 SNAPSHOT_SHARE = 4
 EMBED_BATCH_SECONDS = 0.2
+# At a stop, posts already owed get this long to go out (a platform that does not answer must not keep Ctrl-C
+# waiting); the rest stay in the outbox for the next start.
 STOP_SECONDS = 10.0
 
 
@@ -454,9 +456,11 @@ class Runtime:
             return
         try:
             await self.apply(session_id, TimerFired(at=self.clock(), timer_id=timer_id))
-        except (StoreError, EventRefused):
-            log.exception("session %s: timer %s could not be applied; it fires again shortly", session_id, timer_id)
+        except StoreError:  # the disk may be back in a moment
+            log.exception("session %s: timer %s could not be saved; it fires again shortly", session_id, timer_id)
             self.timers.arm(session_id, timer_id, self.clock() + timedelta(seconds=5))
+        except EventRefused:  # the engine would refuse it again: the facilitator moves the session on by hand
+            await self._tell_facilitator(session, self.cfg.say("runtime_timer_refused"))
 
     # --- the one path every event takes ------------------------------------------------------
 
