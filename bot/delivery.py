@@ -79,6 +79,9 @@ class Deliveries:
         self.report = report
         self.delivered = delivered
         self.note_page = note_page
+        # Only a platform that can find a post it may already have (Slack, Discord) gains from the disk sync
+        # that marks an entry as being sent; for the console it would be a sync per post for nothing.
+        self.marks_attempts = bool(getattr(adapter, "finds_earlier_posts", False))
         self.give_up_after = GIVE_UP_SECONDS
         self._lanes: dict[str, deque[Entry]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -210,10 +213,11 @@ class Deliveries:
             maybe_sent = entry.first_try is not None
             if entry.first_try is None:
                 entry.first_try = time.time()
-                try:  # on disk before the platform can have it: after a crash, look before sending again
-                    await self.store.write([self.store.trying_op(sid, key, entry.first_try)])
-                except Exception:  # noqa: BLE001 - the attempt is still worth making
-                    log.warning("session %s: could not mark %s as being sent", sid, key)
+                if self.marks_attempts:  # on disk before the platform can have it: after a crash, look first
+                    try:
+                        await self.store.write([self.store.trying_op(sid, key, entry.first_try)])
+                    except Exception:  # noqa: BLE001 - the attempt is still worth making
+                        log.warning("session %s: could not mark %s as being sent", sid, key)
             doing = Delivering(key=f"{sid}/{key}", maybe_sent=maybe_sent, since=entry.first_try)
             try:
                 async with self._calls:

@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
-from facilitation.config import EngineConfig
+from facilitation.config import CHART_BARS, EngineConfig
 from facilitation.note import RoundUpNote
 
 BAR_LABEL_CHARS = 48
@@ -52,7 +52,7 @@ def _short(text: str) -> str:
 
 
 def note_bars(note: RoundUpNote, cfg: EngineConfig) -> list[tuple[str, float]]:
-    ranked = sorted((p for p in note.proposals if p.rank is not None), key=lambda p: p.rank or 0)
+    ranked = sorted((p for p in note.proposals if p.rank is not None), key=lambda p: p.rank or 0)[:CHART_BARS]
     return [(cfg.say("chart_bar", number=p.number, text=p.text), float(p.score or 0)) for p in ranked]
 
 
@@ -62,10 +62,13 @@ def render_html(note: RoundUpNote, markdown: str, cfg: EngineConfig) -> str:
     chart = ""
     bars = note_bars(note, cfg)
     if bars:
-        svg = ranking_chart(cfg.say("chart_title"), bars, "svg").decode("utf-8")
+        ranked = sum(1 for p in note.proposals if p.rank is not None)
+        title = cfg.say("chart_title") if ranked <= CHART_BARS else cfg.say("chart_title_top", n=CHART_BARS,
+                                                                             total=ranked)
+        svg = ranking_chart(title, bars, "svg").decode("utf-8")
         svg = svg[svg.index("<svg"):]  # the XML prologue and doctype have no place inside HTML
         svg = re.sub(r"<!--.*?-->|<metadata>.*?</metadata>", "", svg, flags=re.S)  # labels repeated; RDF
-        chart = f'<figure class="chart" role="img" aria-label="{html.escape(cfg.say("chart_title"))}">{svg}</figure>'
+        chart = f'<figure class="chart" role="img" aria-label="{html.escape(title)}">{svg}</figure>'
     body = _markdown_html(markdown, chart, cfg.say("note_h_ranking"))
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+CHART_BARS = 15  # proposals a ranking chart shows: more bars than this are unreadable, and slow to draw
+
 
 class Limits(BaseModel):
     idea_chars: int = 1500  # longer ideas are kept whole; posts show this many characters

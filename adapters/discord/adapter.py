@@ -90,6 +90,7 @@ def _person(user: discord.abc.User | dict[str, Any]) -> Person:
 
 class DiscordAdapter:
     name = "discord"
+    finds_earlier_posts = True  # by nonce (enforce_nonce), then in the channel's history (see bot/delivery.py)
 
     def __init__(
         self,

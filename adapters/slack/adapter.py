@@ -114,6 +114,7 @@ def split_ref(ref: str) -> tuple[str, str | None]:
 
 class SlackAdapter:
     name = "slack"
+    finds_earlier_posts = True  # by the nonce in a post's metadata (see bot/delivery.py)
 
     def __init__(self, client: AsyncWebClient, throttle: ChannelThrottle | None = None,
                  extra_429_rounds: int = 10, forms: FormBook | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from facilitation.config import CHART_BARS
 from facilitation.effects import Action, ChartBar, Choice, Form, FormField, Post
 from facilitation.events import ActionTaken, CommandGiven
 from facilitation.ideas import join
@@ -199,10 +200,13 @@ class Rank(PhaseRules):
                 t.to_group(group, text)
             shown = t.effects[-1]  # the results post: the chart goes where it went
             assert isinstance(shown, Post)
+            # A readable chart shows the leading proposals; a session of hundreds has the rest in the results.
             bars = [ChartBar(label=t.say("chart_bar", number=proposal_number(by_id[row.proposal_id]),
                                          text=one_line(_text(s, by_id[row.proposal_id]), limit)), value=row.score)
-                    for row in result.rows]
-            t.chart(shown.audience, t.say("chart_title"), bars, t.say("chart_alt", results="; ".join(
+                    for row in result.rows[:CHART_BARS]]
+            title = t.say("chart_title") if len(result.rows) <= CHART_BARS else t.say(
+                "chart_title_top", n=CHART_BARS, total=len(result.rows))
+            t.chart(shown.audience, title, bars, t.say("chart_alt", results="; ".join(
                 f"{b.label}: {b.value:g}" for b in bars)))
 
     def nudge_targets(self, t: Turn) -> list[str]:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.note_page import render_html
+from bot.note_page import note_bars, render_html
+from facilitation.config import CHART_BARS
 from facilitation.effects import Effect, Post, PostChart
 from facilitation.note import RoundUpNote
 from tests.engine.conftest import CFG, new_session
@@ -75,3 +76,15 @@ def test_the_page_renders_in_chromium_with_the_chart(page: str, tmp_path: Path) 
         pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
     bar = int((np.abs(pixels - np.array(BAR)) <= 6).all(axis=2).sum())
     assert bar > 2000, "the chart's bars are drawn on the rendered page"
+
+
+def test_a_ranking_of_hundreds_of_proposals_charts_the_leading_ones_and_says_so() -> None:
+    note, markdown, _ = ranked_note()
+    first = note.proposals[0]
+    many = [first.model_copy(update={"id": f"P{n}", "number": n, "rank": n, "score": 500 - n,
+                                     "text": f"Proposal text {n}"}) for n in range(1, 301)]
+    big = note.model_copy(update={"proposals": many})
+    bars = note_bars(big, CFG)
+    assert [label for label, _ in bars] == [f"{n}. Proposal text {n}" for n in range(1, CHART_BARS + 1)]
+    page = render_html(big, markdown, CFG)
+    assert f"top {CHART_BARS} of 300" in page, "the chart says it shows only the leading proposals"
