@@ -61,10 +61,6 @@ class Entry:
         return self.effect.key
 
 
-class Failure(Exception):
-    """An entry that could not be delivered, and why, in words for the facilitator."""
-
-
 Report = Callable[[Entry, str, bool], Awaitable[None]]  # entry, why, held for `retry`; run in entry.origin
 Delivered = Callable[[Entry, str], None]
 NotePage = Callable[[DeliverNote], str | None]  # the note as an HTML page (None: send the note without it)

@@ -2,10 +2,11 @@
 
 Each session's working state is changed in place by the engine (no copy per event). The event is committed
 before its effects are carried out or anyone is answered; an event the engine cannot apply is refused and
-never stored, and a commit that fails leaves nothing applied (the state is rebuilt from the store). Every
-effect carries a key, and its platform ref is recorded once it is carried out, so a replay after a crash
-posts nothing twice. A snapshot of each open session (every SNAPSHOT_EVERY events and at each phase change)
-means a restart replays only the events after it. See docs/scale.md.
+never stored, and a commit that fails leaves nothing applied (the state is rebuilt from the store). The
+event's effects are committed with it (the outbox) and delivered by bot/delivery.py outside the session's
+lock, each with a key that keeps a crash from doubling a post. A snapshot of each open session (every
+SNAPSHOT_EVERY events and at each phase change) means a restart replays only the events after it. See
+docs/scale.md and docs/delivery.md.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ class Runtime:
 
     async def _load(self, session_id: str) -> list[Effect]:
         """Build the session's working state from its snapshot and the events after it, re-arm its timers, and
-        return the effects of those events (the ones before the snapshot were carried out before it was taken).
+        return the effects of those events (what they still owe is in the outbox; these cover databases written
+        before the outbox existed).
         An event the engine raises on is set aside (logged, skipped from then on, the facilitator told), so one
         bad event never stops the bot nor the rest of the session."""
         skip = await self.store.set_aside_seqs(session_id)

@@ -267,11 +267,6 @@ class Store:
     def delivery_op(event_id: str) -> Op:
         return "INSERT OR IGNORE INTO deliveries VALUES (?, ?)", (event_id, datetime.now(UTC).isoformat())
 
-    @staticmethod
-    def ref_op(session_id: str, key: str, ref: str) -> Op:
-        return "INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, ref)
-
-
     async def refs(self, session_id: str) -> dict[str, str]:
         async with self.db.execute("SELECT key, ref FROM refs WHERE session_id = ?", (session_id,)) as cur:
             return {k: r for k, r in await cur.fetchall()}
