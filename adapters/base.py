@@ -119,6 +119,24 @@ class Target(BaseModel):
     ref: str | None = None
 
 
+class Part(BaseModel):
+    """One post of several that share a message (see `Batching`)."""
+
+    text: str
+    actions: list[Action] = []
+
+
+class Batching(Protocol):
+    """What a platform that can show several posts as one message offers beside the Adapter protocol (Slack):
+    the runtime then sends a batch of posts (Post.batch) in as few messages as `parts_fit` allows."""
+
+    def parts_fit(self, parts: list[Part]) -> int:
+        """How many of the leading `parts` fit in one message (at least 1)."""
+
+    async def post_parts(self, channel: str, target: Target, parts: list[Part], session_id: str) -> str:
+        """Post `parts` as one message, each with its own text and buttons; return the message ref."""
+
+
 class Adapter(Protocol):
     """What the runtime needs from a platform. Every call returns the platform's ref for what it made."""
 

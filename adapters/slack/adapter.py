@@ -33,7 +33,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Reply, Sink, Target
+from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Part, Reply, Sink, Target
 from adapters.formbook import FormBook
 from adapters.slack import render
 from adapters.slack.throttle import ChannelThrottle
@@ -333,19 +333,36 @@ class SlackAdapter:
     # --- the Adapter protocol -----------------------------------------------------------------
 
     async def post(self, channel: str, target: Target, text: str, actions: list[Action], session_id: str) -> str:
-        params: dict[str, Any] = {}
-        where = channel
-        if target.kind == "thread" and target.ref:
-            where, params["thread_ts"] = split_ref(target.ref)
-        elif target.kind == "private" and target.ref:
-            where = await self.dm_channel(target.ref)
-        elif target.kind == "pair" and target.ref:
-            where = split_ref(target.ref)[0]
+        where, params = await self._place(channel, target)
         body = render.mrkdwn(text)
         ref = await self.post_message(where, text=render.fallback_text(body),
                                       blocks=render.message_blocks(body, actions, session_id), **params)
         await self.remember_form(ref, actions)
         return ref
+
+    def parts_fit(self, parts: list[Part]) -> int:
+        return render.parts_fit([(render.mrkdwn(p.text), p.actions) for p in parts])
+
+    async def post_parts(self, channel: str, target: Target, parts: list[Part], session_id: str) -> str:
+        """Several posts as one message (30 proposals in one or two messages, not 30 s at 1 post/s per channel)."""
+        where, params = await self._place(channel, target)
+        bodies = [(render.mrkdwn(p.text), p.actions) for p in parts]
+        ref = await self.post_message(where, text=render.fallback_text("\n\n".join(b for b, _ in bodies)),
+                                      blocks=render.parts_blocks(bodies, session_id), **params)
+        for part in parts:
+            await self.remember_form(ref, part.actions)
+        return ref
+
+    async def _place(self, channel: str, target: Target) -> tuple[str, dict[str, Any]]:
+        """The conversation a target is in, and the thread's ts for a thread."""
+        if target.kind == "thread" and target.ref:
+            where, thread_ts = split_ref(target.ref)
+            return where, {"thread_ts": thread_ts}
+        if target.kind == "private" and target.ref:
+            return await self.dm_channel(target.ref), {}
+        if target.kind == "pair" and target.ref:
+            return split_ref(target.ref)[0], {}
+        return channel, {}
 
     async def open_pair_space(self, channel: str, pair_id: str, title: str, members: list[Person],
                               session_id: str) -> str:
