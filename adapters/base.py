@@ -31,6 +31,10 @@ class UserMessage(BaseModel):
     reply_to_ref: str | None = None  # ref of the bot post this replies to (thread parent)
     private: bool = False  # a direct message to the bot
     event_id: str | None = None  # platform delivery id, for de-duplicating retries
+    # When the platform says it was sent (seconds since the epoch: Slack's ts, a Discord snowflake's time). Events
+    # can arrive out of order (a Slack reply after the command typed just after it): the runtime counts a reply in
+    # the phase it was sent in, not the one it arrived in.
+    sent_at: float | None = None
 
 
 class MessageEdited(BaseModel):

@@ -1,9 +1,11 @@
 """The Slack adapter: the runtime's outbound calls as Slack Web API calls, and inbound hand-off.
 
 Refs: a message is `"<channel id>:<ts>"` (ts is only unique within a channel); a pair space is the
-group DM's channel id. Private posts go to the person's DM with the bot (conversations.open, cached):
-unlike chat.postEphemeral they stay after a reload, their buttons keep working, and each DM is its own
-channel for the 1 msg/s limit. Ephemeral messages are kept for immediate replies to the sender.
+group DM's channel id. Private posts go to the person's DM with the bot, posted to their user id (Slack puts a
+post to a user id in the app's DM with them, so 60 people joining cost no conversations.open, Tier 3's ~50/min;
+the DM's id comes back with the first post and is kept): unlike chat.postEphemeral they stay after a reload, their
+buttons keep working, and each DM is its own channel for the 1 msg/s limit. Ephemeral messages are kept for
+immediate replies to the sender.
 
 A post that fails ambiguously (a 5xx, or no answer) may have been stored: the SDK is told not to retry
 chat.postMessage then; the adapter looks for the post by a nonce in its metadata and re-posts only if
@@ -266,6 +268,8 @@ class SlackAdapter:
         method, params = ("conversations.replies", {"ts": thread_ts}) if thread_ts else ("conversations.history", {})
         cursor: str | None = None
         try:
+            if channel[:1] in ("U", "W"):  # posted to a user id: the history is the DM's (opened only for this look)
+                channel = await self.dm_channel(channel)
             for _ in range(_LOOKUP_PAGES):
                 page = await self.call(method, channel=channel, oldest=f"{since:.6f}", limit=_LOOKUP_LIMIT,
                                        include_all_metadata=True, cursor=cursor, **params)
@@ -337,6 +341,8 @@ class SlackAdapter:
         body = render.mrkdwn(text)
         ref = await self.post_message(where, text=render.fallback_text(body),
                                       blocks=render.message_blocks(body, actions, session_id), **params)
+        if target.kind == "private" and target.ref and ref.startswith("D"):
+            self._dms.setdefault(target.ref, split_ref(ref)[0])
         await self.remember_form(ref, actions)
         return ref
 
@@ -359,7 +365,7 @@ class SlackAdapter:
             where, thread_ts = split_ref(target.ref)
             return where, {"thread_ts": thread_ts}
         if target.kind == "private" and target.ref:
-            return await self.dm_channel(target.ref), {}
+            return self._dms.get(target.ref, target.ref), {}  # a user id until the first post says the DM's id
         if target.kind == "pair" and target.ref:
             return split_ref(target.ref)[0], {}
         return channel, {}

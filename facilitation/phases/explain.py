@@ -60,6 +60,7 @@ def comment_from_reply(t: Turn, ev: ReplyPosted) -> bool:
 
 class Explain(PhaseRules):
     kind = "explain"
+    keeps_what_was_sent_in_time = True
 
     def open(self, t: Turn) -> None:
         s = t.s

@@ -94,12 +94,16 @@ class SlackHarness:
     async def _say(self, person: str, channel: str, kind: str, text: str, thread_ts: str | None = None,
                    event_id: str | None = None) -> str:
         msg = self.fake.add_user_message(channel, person, escape(text), thread_ts)
-        event: dict[str, Any] = {"type": "message", "channel": channel, "user": person, "text": msg.text,
-                                 "ts": msg.ts, "event_ts": msg.ts, "channel_type": kind, "team": TEAM}
-        if thread_ts:
-            event["thread_ts"] = thread_ts
-        await self.deliver(event, event_id)
+        await self.deliver_message(msg, kind, event_id)
         return msg.ref
+
+    async def deliver_message(self, msg: Message, kind: str = "channel", event_id: str | None = None) -> None:
+        """Slack's event for a message a person posted (with add_user_message): now, or later than others."""
+        event: dict[str, Any] = {"type": "message", "channel": msg.channel, "user": msg.user, "text": msg.text,
+                                 "ts": msg.ts, "event_ts": msg.ts, "channel_type": kind, "team": TEAM}
+        if msg.thread_ts:
+            event["thread_ts"] = msg.thread_ts
+        await self.deliver(event, event_id)
 
     async def deliver(self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None) -> int:
         status, _ = await self.signed.event(event, event_id or self._id("Ev"), retry=retry)
