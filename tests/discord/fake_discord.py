@@ -58,7 +58,11 @@ class _Drop(Exception):
 class FakeDiscord:
     """One guild, one text channel, some users, and a bot. Start with `await fake.start()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, channel_rate: tuple[int, float] | None = None) -> None:
+        # (posts, seconds): each channel takes that many bot messages a window, with Discord's X-RateLimit headers
+        # (so discord.py waits before it is refused) and a 429 past it; None: no limit.
+        self.channel_rate = channel_rate
+        self._windows: dict[str, tuple[float, int]] = {}  # channel -> (window start, posts in it)
         self._ids = itertools.count()
         self.application_id = self.new_id()
         self.bot = {"id": self.application_id, "username": "opera", "global_name": "OPERA", "discriminator": "0",
@@ -243,6 +247,15 @@ class FakeDiscord:
         if request.headers.get("Authorization") != "Bot fake-token" and not path.startswith(("/webhooks",
                                                                                               "/interactions")):
             return self._error(401, 0, "401: Unauthorized")
+        posting = re.fullmatch(r"/channels/(\d+)/messages", path) if request.method == "POST" else None
+        headers = self._channel_window(posting.group(1)) if posting and self.channel_rate else {}
+        if headers.get("X-RateLimit-Remaining") == "-1":
+            self.calls.append(Call(request.method, path, body, files, 429))
+            wait = float(headers["X-RateLimit-Reset-After"])
+            body429 = {"message": "You are being rate limited.", "retry_after": wait, "global": False}
+            return web.Response(body=json.dumps(body429).encode(), status=429, headers={
+                **headers, "X-RateLimit-Remaining": "0", "Content-Type": JSON, "Via": "1.1 google",
+                "Retry-After": str(wait), "X-RateLimit-Scope": "user"})
         call = Call(request.method, path, body, files)
         self.calls.append(call)
         try:
@@ -253,8 +266,27 @@ class FakeDiscord:
             request.transport.close()
             return web.Response()
         call.status = response.status
+        response.headers.update(headers)
         self.activity.set()
         return response
+
+    def _channel_window(self, channel_id: str) -> dict[str, str]:
+        """Count one bot message against its channel's window; its rate-limit headers (Remaining -1: refused)."""
+        assert self.channel_rate is not None
+        limit, seconds = self.channel_rate
+        now = time.monotonic()
+        start, used = self._windows.get(channel_id, (now, 0))
+        if now - start >= seconds:
+            start, used = now, 0
+        refused = used >= limit
+        if not refused:
+            used += 1
+            self._windows[channel_id] = (start, used)
+        reset_after = max(start + seconds - now, 0.001)
+        return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "-1" if refused else str(limit - used),
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+                "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+                "X-RateLimit-Bucket": "channel-messages"}
 
     async def _body(self, request: web.Request) -> tuple[dict[str, Any] | None, list[str]]:
         if request.content_type.startswith("multipart/"):
