@@ -56,6 +56,9 @@ class Entry:
     # The inbound call's context for reports about this entry: a facilitator who just pressed `next` hears of a
     # missing permission where they pressed it.
     origin: contextvars.Context | None = None
+    # Delivered by the caller of `apply` itself once its commit is on disk (`deliver_own`), not by a lane task:
+    # the sender's answer into an idle lane, which needs no task of its own (50 answers at once: no 100 tasks).
+    inline: bool = False
     done: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
@@ -85,6 +88,7 @@ class Deliveries:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._pending: dict[tuple[str, str], Entry] = {}  # (session, key) -> entry not yet delivered
         self._failed: dict[tuple[str, str], Entry] = {}  # held until `retry`
+        self._inline: dict[str, object] = {}  # lane -> the commit whose caller delivers it (see Entry.inline)
         self._by_session: dict[str, int] = {}
         self._quiet: dict[str, asyncio.Event] = {}
         self._calls = asyncio.Semaphore(parallel)  # a bound on adapter calls in flight at once
@@ -100,16 +104,49 @@ class Deliveries:
             self._by_session[entry.session_id] = self._by_session.get(entry.session_id, 0) + 1
             self._quiet.setdefault(entry.session_id, asyncio.Event()).clear()
             lane = self._lane_of(entry)
-            self._lanes.setdefault(lane, deque()).append(entry)
-            if lane not in self._tasks:
-                self._tasks[lane] = asyncio.create_task(self._run(lane), context=contextvars.Context())
+            queue = self._lanes.setdefault(lane, deque())
+            owner = self._inline.get(lane)
+            # The sender's answer into a lane with nothing before it (or only this event's own answers): its
+            # caller delivers it after the commit. Anything queued behind waits for that, then gets a task.
+            entry.inline = entry.context is not None and entry.committed is not None and lane not in self._tasks \
+                and (not queue if owner is None else owner is entry.committed and queue[-1].inline)
+            queue.append(entry)
+            if entry.inline:
+                self._inline[lane] = entry.committed
+            elif lane not in self._tasks and lane not in self._inline:
+                self._start(lane)
+
+    def _start(self, lane: str) -> None:
+        self._tasks[lane] = asyncio.create_task(self._run(lane), context=contextvars.Context())
+
+    async def deliver_own(self, entries: list[Entry]) -> None:
+        """Deliver, in the calling task, the entries `submit` left to it (Entry.inline), once their commit is
+        done (dropped if it failed); then hand what queued behind them to a lane task."""
+        mine = {id(e) for e in entries if e.inline}
+        for lane in dict.fromkeys(self._lane_of(e) for e in entries if e.inline):
+            queue = self._lanes[lane]
+            try:
+                while queue and id(queue[0]) in mine:
+                    entry = queue[0]
+                    committed = entry.committed
+                    if committed is not None and (not committed.done() or committed.exception() is not None):
+                        self._drop(entry)  # its event was not saved, so it never happened
+                    else:
+                        await self._deliver([entry])
+                    queue.popleft()
+            finally:
+                del self._inline[lane]
+                if queue:
+                    self._start(lane)
+                else:
+                    self._lanes.pop(lane, None)
 
     def pending(self, session_id: str) -> int:
         return self._by_session.get(session_id, 0)
 
     @property
     def idle(self) -> bool:
-        return not self._tasks
+        return not self._tasks and not self._inline
 
     async def settled(self, session_id: str) -> None:
         """Wait until every entry of the session queued so far was delivered (or failed and is held)."""
@@ -118,8 +155,11 @@ class Deliveries:
 
     async def drained(self) -> None:
         """Wait until no lane has anything left to send."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        while self._tasks or self._inline:
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+            else:  # the callers delivering their own answers finish them
+                await asyncio.sleep(0.01)
 
     def failed(self, session_id: str) -> list[Entry]:
         return [e for (sid, _), e in self._failed.items() if sid == session_id]
@@ -138,6 +178,7 @@ class Deliveries:
             entry.done = asyncio.get_running_loop().create_future()
             entry.committed = None
             entry.context = entry.origin = None
+            entry.inline = False
         self.submit(again)
         return len(again)
 
@@ -245,8 +286,11 @@ class Deliveries:
             doing = Delivering(key=f"{sid}/{key}", maybe_sent=maybe_sent, since=entry.first_try)
             try:
                 async with self._calls:
-                    context = (entry.context or contextvars.Context()).copy()
-                    ref = await asyncio.create_task(self._attempt(group, doing), context=context)
+                    if entry.inline:  # already in the inbound call's own task and context
+                        ref = await self._attempt(group, doing)
+                    else:
+                        context = (entry.context or contextvars.Context()).copy()
+                        ref = await asyncio.create_task(self._attempt(group, doing), context=context)
             except DeliveryError as exc:
                 if exc.ref is not None:  # it went through, in a fallback the facilitator should know of
                     for each in group:
@@ -271,13 +315,16 @@ class Deliveries:
             backoff = min(backoff * 2, MAX_BACKOFF)
 
     async def _attempt(self, group: list[Entry], doing: Delivering) -> str:
-        DELIVERING.set(doing)
-        if len(group) > 1:
-            head = group[0]
-            target = await self._thread_or_channel(head.session_id, head.effect.audience)  # type: ignore[union-attr]
-            return await cast(Batching, self.adapter).post_parts(head.channel, target, [_part(e) for e in group],
-                                                                 head.session_id)
-        return await self._carry_out(group[0])
+        token = DELIVERING.set(doing)
+        try:
+            if len(group) > 1:
+                head = group[0]
+                target = await self._thread_or_channel(head.session_id, head.effect.audience)  # type: ignore[union-attr]
+                return await cast(Batching, self.adapter).post_parts(head.channel, target,
+                                                                     [_part(e) for e in group], head.session_id)
+            return await self._carry_out(group[0])
+        finally:
+            DELIVERING.reset(token)
 
     async def _fail(self, group: list[Entry], why: str) -> None:
         """A lasting failure: recorded as failed (so what depends on it falls back or waits), the facilitator

@@ -505,6 +505,7 @@ class Runtime:
             await committed
         except StoreError:
             self._dirty.add(session_id)  # rebuilt from the store before its next event
+            await self.deliveries.deliver_own(entries)  # drops them: the event never happened
             raise
         mark_stored()  # the platform may be acknowledged now: a crash from here on loses nothing
         self._ideas_arrived.set()
@@ -513,7 +514,8 @@ class Runtime:
                 self.timers.arm(session_id, effect.timer_id, effect.fire_at)
             elif isinstance(effect, CancelTimer):
                 self.timers.cancel(effect.timer_id)
-        waits = [e.done for e in entries if self.wait_for_effects or e.context is not None]
+        await self.deliveries.deliver_own(entries)  # the sender's answer, here rather than in a task of its own
+        waits = [e.done for e in entries if (self.wait_for_effects or e.context is not None) and not e.done.done()]
         if waits:
             await asyncio.gather(*(asyncio.shield(w) for w in waits))
         self._close_if_done(session_id)
