@@ -4,10 +4,15 @@ a reply in the thread that starts with a proposal's number still comments on tha
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
+from adapters.base import DELIVERING, Delivering, Part, Target
+from adapters.slack import SlackAdapter, make_client
 from adapters.slack.render import MAX_MESSAGE_BLOCKS
-from tests.contract.slack_harness import make_slack_harness
+from adapters.slack.throttle import ChannelThrottle
+from tests.contract.slack_harness import TOKEN, make_slack_harness
+from tests.slack.fake_slack import FakeSlack
 
 
 async def test_thirty_proposals_come_in_one_message_and_a_numbered_reply_comments_on_the_right_one(
@@ -51,3 +56,21 @@ async def test_long_proposals_are_spread_over_as_few_messages_as_the_text_limit_
         assert 1 < len(posts) < 12 and max(sizes) <= 12_000
         shown = [s for s in h.seen() if s.text.startswith("**Proposal")]
         assert len(shown) == 12
+
+
+async def test_a_batch_that_may_have_been_posted_before_a_restart_is_found_not_posted_again() -> None:
+    fake = FakeSlack()
+    await fake.start()
+    try:
+        adapter = SlackAdapter(make_client(TOKEN, fake.api_url), ChannelThrottle(per_second=500, burst=50))
+        parts = [Part(text=f"**Proposal {n}:** idea {n}") for n in range(1, 6)]
+        first = Delivering(key="s1/proposal:P1", since=time.time())
+        token = DELIVERING.set(first)
+        ref = await adapter.post_parts("C1", Target(kind="channel"), parts, "s1")
+        # The process stopped before the ref was saved: the same batch, marked as maybe sent, is looked for.
+        DELIVERING.reset(token)
+        DELIVERING.set(Delivering(key="s1/proposal:P1", maybe_sent=True, since=first.since))
+        again = await adapter.post_parts("C1", Target(kind="channel"), parts, "s1")
+    finally:
+        await fake.stop()
+    assert again == ref and len(fake.calls_to("chat.postMessage")) == 1
