@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 
 from pydantic import TypeAdapter
 
-from adapters.base import DELIVERING, Adapter, Delivering, DeliveryError, Target
-from bot.store import FAILED, Store
+from adapters.base import DELIVERING, Adapter, Delivering, DeliveryError, NotDelivered, Target
+from bot.outcomes import BLOCKED, FAILED, SKIPPED, Made, Outcome, ReachedPrivately, platform_ref
+from bot.store import Store
 from facilitation.effects import DeliverNote, Effect, OpenPairSpace, Post, PostChart, PublishNote
 
 log = logging.getLogger("facilitator.delivery")
@@ -36,8 +37,6 @@ EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
 GIVE_UP_SECONDS = 600.0  # a failure that lasts this long is reported, not retried on its own any more
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
-MEMBERS = "members:"  # the ref recorded for a pair with no space of its own: its members, to reach privately
-BLOCKED = "!blocked"  # what waits on an effect that failed is held back with it
 
 
 @dataclass
@@ -54,7 +53,7 @@ class Entry:
     # The inbound call's context for reports about this entry: a facilitator who just pressed `next` hears of a
     # missing permission where they pressed it.
     origin: contextvars.Context | None = None
-    done: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
     def key(self) -> str:
@@ -62,16 +61,16 @@ class Entry:
 
 
 Report = Callable[[Entry, str, bool], Awaitable[None]]  # entry, why, held for `retry`; run in entry.origin
-Delivered = Callable[[Entry, str], None]
+Delivered = Callable[[Entry, Outcome], None]
 NotePage = Callable[[DeliverNote], str | None]  # the note as an HTML page (None: send the note without it)
 
 
 class Deliveries:
-    def __init__(self, adapter: Adapter, store: Store, refs: dict[str, dict[str, str]], report: Report,
+    def __init__(self, adapter: Adapter, store: Store, refs: dict[str, dict[str, Outcome]], report: Report,
                  delivered: Delivered, note_page: NotePage | None = None, parallel: int = 32) -> None:
         self.adapter = adapter
         self.store = store
-        self.refs = refs  # the runtime's: session -> effect key -> platform ref
+        self.refs = refs  # the runtime's: session -> effect key -> what became of it
         self.report = report
         self.delivered = delivered
         self.note_page = note_page
@@ -188,8 +187,8 @@ class Deliveries:
                 self._lanes.pop(lane, None)
             self._tasks.pop(lane, None)
 
-    async def _waited_ref(self, session_id: str, key: str | None) -> str | None:
-        """The ref of an effect this one depends on, once it is delivered; None if there is no such effect."""
+    async def _waited(self, session_id: str, key: str | None) -> Outcome | None:
+        """What became of an effect this one depends on, once it is delivered; None if there is no such effect."""
         if not key:
             return None
         entry = self._pending.get((session_id, key))
@@ -199,7 +198,7 @@ class Deliveries:
 
     async def _deliver(self, entry: Entry) -> None:
         sid, key = entry.session_id, entry.key
-        if entry.after and (await self._waited_ref(sid, entry.after)) in (FAILED, BLOCKED):
+        if entry.after and (await self._waited(sid, entry.after)) in (FAILED, BLOCKED):
             # Held with what it waits on (the convenor is not told "posted" while the note is not).
             self._finish(entry, BLOCKED, held=True)
             return
@@ -219,9 +218,12 @@ class Deliveries:
                 async with self._calls:
                     context = (entry.context or contextvars.Context()).copy()
                     ref = await asyncio.create_task(self._attempt(entry, doing), context=context)
+            except NotDelivered:  # the facilitator was told already
+                self._finish(entry, SKIPPED)
+                return
             except DeliveryError as exc:
                 if exc.ref is not None:  # it went through, in a fallback the facilitator should know of
-                    self._finish(entry, exc.ref)
+                    self._finish(entry, Made(exc.ref))
                     await self._report(entry, exc.message, False)
                     return
                 if exc.lasting or time.time() - started > self.give_up_after:
@@ -234,7 +236,7 @@ class Deliveries:
                     return
                 why = _describe(exc)
             else:
-                self._finish(entry, ref)
+                self._finish(entry, Made(ref))
                 return
             log.warning("session %s: %s not delivered yet (%s); trying again in %.1f s", sid, key, why, backoff)
             await asyncio.sleep(backoff)
@@ -248,36 +250,37 @@ class Deliveries:
         """A lasting failure: recorded as failed (so what depends on it falls back or waits), the facilitator
         is told what and why, and the entry is held for `retry`."""
         pair_fallback = isinstance(entry.effect, OpenPairSpace)
-        ref = MEMBERS + ",".join(m.id for m in entry.effect.members) if pair_fallback else FAILED  # type: ignore[union-attr]
+        outcome: Outcome = ReachedPrivately(tuple(m.id for m in entry.effect.members)) \
+            if isinstance(entry.effect, OpenPairSpace) else FAILED
         log.error("session %s: %s failed: %s", entry.session_id, entry.key, why)
         self.store.write([self.store.failed_op(entry.session_id, entry.key, why)])
-        self._finish(entry, ref, held=not pair_fallback)
+        self._finish(entry, outcome, held=not pair_fallback)
         await self._report(entry, why, not pair_fallback)
 
     async def _report(self, entry: Entry, why: str, held: bool) -> None:
         context = (entry.origin or contextvars.Context()).copy()
         await asyncio.create_task(self.report(entry, why, held), context=context)
 
-    def _finish(self, entry: Entry, ref: str, held: bool = False) -> None:
+    def _finish(self, entry: Entry, outcome: Outcome, held: bool = False) -> None:
         sid, key = entry.session_id, entry.key
-        self.refs.setdefault(sid, {})[key] = ref
+        self.refs.setdefault(sid, {})[key] = outcome
         if held:
             self._failed[(sid, key)] = entry
         else:
             # With the next commit (an event's, or within LAZY_SECONDS): a post never waits on the disk.
-            self.store.write(self.store.delivered_ops(sid, key, ref), lazy=True)
-        self._settle(entry, ref)
-        self.delivered(entry, ref)
+            self.store.write(self.store.delivered_ops(sid, key, outcome), lazy=True)
+        self._settle(entry, outcome)
+        self.delivered(entry, outcome)
 
     def _drop(self, entry: Entry) -> None:
         self._settle(entry, FAILED)
 
-    def _settle(self, entry: Entry, ref: str) -> None:
+    def _settle(self, entry: Entry, outcome: Outcome) -> None:
         sid, key = entry.session_id, entry.key
         if self._pending.get((sid, key)) is entry:
             del self._pending[(sid, key)]
         if not entry.done.done():
-            entry.done.set_result(ref)
+            entry.done.set_result(outcome)
         self._by_session[sid] -= 1
         if not self._by_session[sid]:
             self._quiet[sid].set()
@@ -289,21 +292,21 @@ class Deliveries:
         if isinstance(effect, Post):
             aud = effect.audience
             if aud.kind == "thread":
-                target = Target(kind="thread", ref=await self._waited_ref(sid, aud.anchor))
-                if target.ref in (None, FAILED, BLOCKED):
-                    target = Target(kind="channel")
+                anchor = platform_ref(await self._waited(sid, aud.anchor))
+                target = Target(kind="thread", ref=anchor) if anchor else Target(kind="channel")
             elif aud.kind == "private":
                 target = Target(kind="private", ref=aud.person)
             elif aud.kind == "pair":
-                space = await self._waited_ref(sid, f"pair:{aud.pair_id}") or FAILED
-                if space.startswith(MEMBERS):  # no pair space could be made: each member hears privately
+                space = await self._waited(sid, f"pair:{aud.pair_id}")
+                if isinstance(space, ReachedPrivately):  # no pair space could be made: each member hears privately
                     first = ""
-                    for person in space[len(MEMBERS):].split(","):
+                    for person in space.members:
                         ref = await a.post(channel, Target(kind="private", ref=person), effect.text,
                                            effect.actions, sid)
                         first = first or ref
                     return first
-                target = Target(kind="pair", ref=space) if space not in (FAILED, BLOCKED) else Target(kind="channel")
+                made = platform_ref(space)
+                target = Target(kind="pair", ref=made) if made else Target(kind="channel")
             else:
                 target = Target(kind="channel")
             return await a.post(channel, target, effect.text, effect.actions, sid)
@@ -314,9 +317,9 @@ class Deliveries:
             return await a.deliver_note(channel, effect.convenor, effect.title, effect.markdown,
                                         effect.json_text, effect.actions, sid, html=html)
         if isinstance(effect, PostChart):
-            anchor = await self._waited_ref(sid, effect.audience.anchor) if effect.audience.kind == "thread" else None
-            target = Target(kind="thread", ref=anchor) if anchor not in (None, FAILED, BLOCKED) else Target(
-                kind="channel")
+            anchor = platform_ref(await self._waited(sid, effect.audience.anchor)) \
+                if effect.audience.kind == "thread" else None
+            target = Target(kind="thread", ref=anchor) if anchor else Target(kind="channel")
             png = await asyncio.to_thread(_chart_png, effect)
             return await a.post_image(channel, target, "ranking.png", png, effect.title, effect.alt, sid)
         if isinstance(effect, PublishNote):

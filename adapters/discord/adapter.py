@@ -36,13 +36,16 @@ from adapters.base import (
     Inbound,
     MessageDeleted,
     MessageEdited,
+    NotDelivered,
     Reply,
     Sink,
+    StartRefused,
     Target,
     UserMessage,
 )
 from adapters.discord.client import OperaButton, OperaClient
 from adapters.discord.forms import FormFlow, Values
+from adapters.discord.invite import INTENT_FIX, TOKEN_FIX
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
 from adapters.discord.start_form import start_form, start_options
 from adapters.formbook import FORM_TABLES, FormBook
@@ -115,6 +118,7 @@ class DiscordAdapter:
         self._threads: dict[str, int] = {}  # session thread parent ref -> where its posts go
         self._parents: dict[int, int] = {}  # thread id -> its channel id
         self._dm_refused: set[str] = set()
+        self._logged_in = False
 
     def __repr__(self) -> str:  # keep the token out of any repr that reaches a log
         return f"DiscordAdapter(api_url={self._api_url!r})"
@@ -124,21 +128,39 @@ class DiscordAdapter:
     def bind(self, sink: Sink) -> None:
         self._sink = sink
 
-    async def start(self, ready_timeout: float = 30) -> None:
-        """Log in, connect the gateway, and return once the guilds are loaded."""
+    async def check(self) -> None:
+        """Log in (Discord checks the token); the gateway is connected by `start`."""
+        if self._logged_in:
+            return
+        self._point_at_api()
+        try:
+            await self.client.login(self._token)
+        except discord.LoginFailure:
+            raise StartRefused(f"DISCORD_TOKEN was refused by Discord: {TOKEN_FIX}") from None
+        self._logged_in = True
+
+    def _point_at_api(self) -> None:
         if self._api_url:
             Route.BASE = self._api_url.rstrip("/")  # a ClassVar: the one Discord this process talks to
         if self._gateway_url:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = URL(self._gateway_url)
+
+    async def start(self, ready_timeout: float = 30) -> None:
+        """Log in, connect the gateway, and return once the guilds are loaded."""
+        if self._task is not None:
+            return
+        await self.check()
         await self.forms.open()
-        await self.client.login(self._token)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait({ready, self._task}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
         if ready not in done:
             ready.cancel()
             if self._task in done:
-                self._task.result()  # re-raise the connection error
+                try:
+                    self._task.result()  # re-raise the connection error
+                except discord.PrivilegedIntentsRequired:
+                    raise StartRefused(f"Discord refused the connection: {INTENT_FIX}") from None
             raise TimeoutError("Discord gateway did not become ready")
 
     async def wait_closed(self) -> None:
@@ -387,7 +409,7 @@ class DiscordAdapter:
             first_time = person not in self._dm_refused
             self._dm_refused.add(person)
             if not first_time and files is None:
-                return "!undeliverable"  # the facilitator was told once; don't repeat it for every message
+                raise NotDelivered from exc  # the facilitator was told once; don't repeat it for every message
             name = f"<@{person}>"  # shown as their name; AllowedMentions.none() keeps it from pinging
             what = "the round-up note" if files else "messages"
             raise DeliveryError(

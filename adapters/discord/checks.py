@@ -10,7 +10,7 @@ import discord
 from discord.http import HTTPClient, Route
 
 from adapters.base import Check
-from adapters.discord.run import INTENT_FIX, PERMISSIONS, TOKEN_FIX
+from adapters.discord.invite import INTENT_FIX, PERMISSIONS, TOKEN_FIX
 
 MESSAGE_CONTENT = (1 << 18) | (1 << 19)  # application flags: the intent, or its limited form (under 100 servers)
 INVITE_FIX = ("invite the bot again with the link from `facilitator discord-invite APPLICATION_ID` (it asks for "

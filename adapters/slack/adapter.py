@@ -20,6 +20,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -33,9 +36,10 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Reply, Sink, Target
+from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Reply, Sink, StartRefused, Target
 from adapters.formbook import FormBook
 from adapters.slack import render
+from adapters.slack.checks import token_problem
 from adapters.slack.throttle import ChannelThrottle
 from facilitation.effects import Action, Form, Person
 from facilitation.note import note_file_stem
@@ -136,9 +140,62 @@ class SlackAdapter:
         self.inflight = 0
         self.ack_seconds = ack_seconds
         self._work: set[asyncio.Task[None]] = set()  # payloads being handled after Slack was acknowledged
+        self._listening: tuple[AsyncApp, int | None, str | None] | None = None
+        self._stop_listening: Callable[[], Awaitable[object]] | None = None
+        self._closed = asyncio.Event()
+        self._checked = False
+
+    # --- lifecycle ----------------------------------------------------------------------------
 
     def bind(self, sink: Sink) -> None:
         self._sink = sink
+
+    def listen(self, app: AsyncApp, *, port: int | None = None, app_token: str | None = None) -> None:
+        """Serve `app` once started: over HTTP on `port`, or through Socket Mode with `app_token`."""
+        self._listening = (app, port, app_token)
+
+    async def check(self) -> None:
+        """The bot token (and the Socket Mode token, when listening through it) are accepted by Slack."""
+        if self._listening is not None and not self._checked:
+            problem = await token_problem(self.client, self._listening[2])
+            if problem:
+                raise StartRefused(problem)
+            self._checked = True
+
+    async def start(self) -> None:
+        """Open the saved forms, and start listening if asked to."""
+        if self._stop_listening is not None:
+            return
+        await self.check()
+        await self.forms.open()
+        if self._listening is None:
+            return
+        app, port, app_token = self._listening
+        if port is not None:
+            runner = web.AppRunner(app.web_app(path="/slack/events"))
+            await runner.setup()
+            self._stop_listening = runner.cleanup
+            await web.TCPSite(runner, port=port).start()
+            log.info("Slack HTTP mode: listening on port %d at /slack/events", port)
+        else:
+            assert app_token is not None
+            handler = AsyncSocketModeHandler(app, app_token)
+            self._stop_listening = handler.close_async
+            log.info("Slack Socket Mode: connecting")
+            await handler.connect_async()
+            log.info("Slack Socket Mode: connected")
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def close(self) -> None:
+        try:
+            if self._stop_listening is not None:
+                stop, self._stop_listening = self._stop_listening, None
+                await stop()
+        finally:
+            self._closed.set()
+            await self.forms.close()
 
     @property
     def idle(self) -> bool:
