@@ -50,6 +50,7 @@ FOLLOWUP_SECONDS = 14 * 60  # interaction tokens live 15 minutes
 # Discord returns the earlier message for a repeated nonce (enforce_nonce) for "a few minutes"; past this, a
 # post that may have been made before a crash is looked for in the channel's history instead.
 NONCE_SECONDS = 120
+LOOKUP_MARGIN = 5.0  # seconds before the first attempt that a look for what it made starts (clock skew)
 PUBLISH_PIECES = 5  # a note longer than this many messages is posted as a summary plus the file
 
 
@@ -184,7 +185,11 @@ class DiscordAdapter:
         parent = await self._text_channel(channel)
         name = f"{title} {pair_id}: {', '.join(m.name for m in members)}"[:100]
         try:
-            thread = await parent.create_thread(
+            # Thread creation takes no nonce: one this effect may have made before (the process stopped before
+            # Discord's answer came) is looked for first, so a restart does not open a second.
+            doing = DELIVERING.get()
+            thread = await self._made_before(parent, name, doing.since) if doing and doing.maybe_sent else None
+            thread = thread or await parent.create_thread(
                 name=name, type=discord.ChannelType.private_thread, invitable=False, auto_archive_duration=1440,
             )
         except discord.Forbidden as exc:
@@ -200,7 +205,7 @@ class DiscordAdapter:
                 "together in private."
             ) from exc
         self._parents[thread.id] = int(channel)
-        for member in members:
+        for member in members:  # again for a thread made before: adding a member twice is harmless
             try:
                 await thread.add_user(discord.Object(id=int(member.id)))
             except discord.HTTPException:
@@ -309,13 +314,29 @@ class DiscordAdapter:
                 return found
         return await destination.send(piece, nonce=nonce, **kwargs)
 
+    async def _made_before(self, parent: discord.TextChannel, name: str, since: float) -> discord.Thread | None:
+        """The bot's private thread called `name` in `parent`, opened since `since`, if Discord has it."""
+        me = self.client.user
+        try:
+            threads = await parent.guild.active_threads()
+        except discord.HTTPException:
+            log.warning("could not look for an earlier pair thread; opening it again")
+            return None
+        found = [t for t in threads if t.parent_id == parent.id and t.type == discord.ChannelType.private_thread
+                 and me is not None and t.owner_id == me.id and t.name == name
+                 and discord.utils.snowflake_time(t.id).timestamp() >= since - LOOKUP_MARGIN]
+        thread = max(found, key=lambda t: t.id, default=None)
+        if thread is not None:
+            log.info("pair thread %s had been opened after all", thread.id)
+        return thread
+
     async def _find_sent(self, destination: discord.abc.Messageable, piece: str,
                          since: float) -> discord.Message | None:
         """The bot's message with this content sent since `since`, if Discord has it (history has no nonces)."""
         me = self.client.user
         try:
             after = discord.Object(id=discord.utils.time_snowflake(
-                datetime.fromtimestamp(since - 5, UTC), high=False))
+                datetime.fromtimestamp(since - LOOKUP_MARGIN, UTC), high=False))
             async for message in destination.history(after=after, limit=200, oldest_first=True):
                 if me is not None and message.author.id == me.id and message.content == piece:
                     return message
