@@ -276,12 +276,13 @@ class DiscordAdapter:
         """The one sending path: `content` split to Discord's limit, the buttons and files on the last piece (and
         its forms remembered). Returns the first piece's id; with files, the last's, which carries them and the
         buttons and stands for the whole."""
+        view = self._view(actions, session_id)  # before any piece goes: a button id that does not fit raises
         pieces = split_message(content)
         sent: list[discord.Message] = []
         for n, piece in enumerate(pieces):
             extra: dict[str, Any] = {"allowed_mentions": NO_PINGS}
             if n == len(pieces) - 1:
-                if (view := self._view(actions, session_id)) is not None:
+                if view is not None:
                     extra["view"] = view
                 if files:
                     extra["files"] = files
@@ -301,18 +302,18 @@ class DiscordAdapter:
             raise DeliveryError(self._forbidden_text(exc, where)) from exc
 
     async def _send_once(self, destination: discord.abc.Messageable, piece: str,
-                         kwargs: dict[str, Any]) -> discord.Message:
+                         extra: dict[str, Any]) -> discord.Message:
         """Send one piece of an effect with a nonce derived from the effect's key, so a repeat after a crash or
         a lost answer returns the message Discord already has (enforce_nonce) instead of a second one."""
         doing = DELIVERING.get()
         if doing is None:
-            return await destination.send(piece, **kwargs)
+            return await destination.send(piece, **extra)
         nonce = doing.nonce()  # taken in order whether or not it is used, so each piece keeps its own
         if doing.maybe_sent and time.time() - doing.since > NONCE_SECONDS:
             found = await self._find_sent(destination, piece, doing.since)
             if found is not None:
                 return found
-        return await destination.send(piece, nonce=nonce, **kwargs)
+        return await destination.send(piece, nonce=nonce, **extra)
 
     async def _made_before(self, parent: discord.TextChannel, name: str, since: float) -> discord.Thread | None:
         """The bot's private thread called `name` in `parent`, opened since `since`, if Discord has it."""

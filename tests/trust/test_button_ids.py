@@ -26,7 +26,9 @@ async def _fits_then_one_more_raises(h: SlackHarness | DiscordHarness, limit: in
     await h.adapter.post(h.channel, Target(kind="channel"), "Just fits", _vote(fits), SESSION)
     assert last_with(h, "Just fits").buttons == ["Vote"]
     with pytest.raises(IdTooLong, match=str(limit)):
-        await h.adapter.post(h.channel, Target(kind="channel"), "One too many", _vote(fits + "a"), SESSION)
+        # Long enough for Discord to need two messages: not even the first goes out.
+        await h.adapter.post(h.channel, Target(kind="channel"), "One too many\n" + "words " * 400,
+                             _vote(fits + "a"), SESSION)
     assert not [m for m in h.seen() if "One too many" in m.text], "nothing posted with a cut id"
 
 
