@@ -250,8 +250,9 @@ class SlackAdapter:
             raise _delivery_error(exc) from exc
 
     async def _call_past_429s(self, method: str, **params: Any) -> AsyncSlackResponse:
-        """One Web API call; 429s the SDK's handler gave up on are waited out here too (a 429 means
-        nothing was posted, so repeating the call cannot post twice)."""
+        """One Web API call (`chat.postMessage`, or a client helper such as `files_upload_v2`); 429s the SDK's
+        handler gave up on are waited out here too, for Retry-After (a 429 means nothing was posted, so repeating
+        the call cannot post twice). The adapter's one 429 loop."""
         for attempt in range(self.extra_429_rounds + 1):
             try:
                 return await getattr(self.client, method.replace(".", "_"))(**params)
@@ -441,14 +442,7 @@ class SlackAdapter:
         """files_upload_v2: files.getUploadURLExternal, the upload itself, files.completeUploadExternal."""
         uploads = [{"filename": name, "content": content, "title": label} for name, content, label in files]
         where: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
-        for attempt in range(self.extra_429_rounds + 1):
-            try:
-                await self.client.files_upload_v2(file_uploads=uploads, channel=channel, **where)
-                return
-            except SlackApiError as exc:
-                if exc.response.status_code != 429 or attempt == self.extra_429_rounds:
-                    raise _delivery_error(exc) from exc
-                await asyncio.sleep(1)
+        await self.call("files_upload_v2", file_uploads=uploads, channel=channel, **where)
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         body = render.note_mrkdwn(markdown)
