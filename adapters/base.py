@@ -31,6 +31,10 @@ class UserMessage(BaseModel):
     reply_to_ref: str | None = None  # ref of the bot post this replies to (thread parent)
     private: bool = False  # a direct message to the bot
     event_id: str | None = None  # platform delivery id, for de-duplicating retries
+    # When the platform says it was sent (seconds since the epoch: Slack's ts, a Discord snowflake's time). Events
+    # can arrive out of order (a Slack reply after the command typed just after it): the runtime counts a reply in
+    # the phase it was sent in, not the one it arrived in.
+    sent_at: float | None = None
 
 
 class MessageEdited(BaseModel):
@@ -117,6 +121,24 @@ class Target(BaseModel):
 
     kind: Literal["channel", "thread", "private", "pair"]
     ref: str | None = None
+
+
+class Part(BaseModel):
+    """One post of several that share a message (see `Batching`)."""
+
+    text: str
+    actions: list[Action] = []
+
+
+class Batching(Protocol):
+    """What a platform that can show several posts as one message offers beside the Adapter protocol (Slack):
+    the runtime then sends a batch of posts (Post.batch) in as few messages as `parts_fit` allows."""
+
+    def parts_fit(self, parts: list[Part]) -> int:
+        """How many of the leading `parts` fit in one message (at least 1)."""
+
+    async def post_parts(self, channel: str, target: Target, parts: list[Part], session_id: str) -> str:
+        """Post `parts` as one message, each with its own text and buttons; return the message ref."""
 
 
 class Adapter(Protocol):

@@ -15,6 +15,7 @@ import asyncio
 import contextvars
 import logging
 import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -454,9 +455,11 @@ class Runtime:
             session_id = session.id
         if session_id is None or session_id not in self.sessions:
             return None  # ordinary conversation the bot is not part of
+        now = self.clock()
         await self.apply(session_id, ReplyPosted(
-            at=self.clock(), person=inbound.person.id, name=inbound.person.name, text=inbound.text,
-            message_ref=inbound.message_ref, reply_to=reply_to, private=inbound.private),
+            at=now, person=inbound.person.id, name=inbound.person.name, text=inbound.text,
+            message_ref=inbound.message_ref, reply_to=reply_to, private=inbound.private,
+            sent_at=_sent_at(inbound, now)),
             also=[self.store.message_op(inbound.message_ref, session_id)], sender=inbound.person.id)
         return None
 
@@ -610,6 +613,14 @@ class Runtime:
 
 def _deliverable(effects: list[Effect]) -> list[Effect]:
     return [e for e in effects if not isinstance(e, StartTimer | CancelTimer | SessionClosed)]
+
+
+def _sent_at(inbound: UserMessage, now: datetime) -> datetime | None:
+    """When the message was sent, on the runtime's clock: `now` less its age by the platform's time (a message
+    cannot be sent in the future, so a clock ahead of ours counts as no age)."""
+    if inbound.sent_at is None:
+        return None
+    return now - timedelta(seconds=max(0.0, time.time() - inbound.sent_at))
 
 
 def _involves(s: Session, person: str) -> bool:

@@ -76,6 +76,7 @@ def minutes_for(s: Session, index: int) -> float:
 
 def enter(t: Turn, index: int) -> None:
     s = t.s
+    s.phase_before = s.phase_index if s.phase_index != index else s.phase_before
     s.phase_index = index
     s.phase_started_at = t.at
     s.deadline = t.at + timedelta(minutes=minutes_for(s, index))
@@ -154,6 +155,7 @@ def _wait_for_empty_chair(t: Turn) -> bool:
     until = s.empty_chair_asked_at + timedelta(seconds=seconds)
     if until <= t.at:
         return False
+    s.phase_before = s.phase_index
     s.phase_index = len(s.structure.phases)
     s.phase_started_at = t.at
     s.deadline = until

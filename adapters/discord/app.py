@@ -63,7 +63,8 @@ class DiscordApp:
         event_id = f"discord:message:{message.id}"
         if message.guild is None:
             inbound: Inbound = UserMessage(channel=str(message.channel.id), person=person, text=message.content,
-                                           message_ref=str(message.id), private=True, event_id=event_id)
+                                           message_ref=str(message.id), private=True, event_id=event_id,
+                                           sent_at=message.created_at.timestamp())
         else:
             reply_to: str | None = None
             ref = message.reference
@@ -76,7 +77,7 @@ class DiscordApp:
                 reply_to = str(message.channel.id)  # session thread (id == question ref) or pair thread ref
             inbound = UserMessage(channel=self.adapter.home(message.channel.id, message.channel), person=person,
                                   text=message.content, message_ref=str(message.id), reply_to_ref=reply_to,
-                                  event_id=event_id)
+                                  event_id=event_id, sent_at=message.created_at.timestamp())
         reply = await self.adapter.receive(inbound)
         if reply is not None:
             await self._reply_privately(message, reply.text)

@@ -1,9 +1,11 @@
 """The Slack adapter: the runtime's outbound calls as Slack Web API calls, and inbound hand-off.
 
 Refs: a message is `"<channel id>:<ts>"` (ts is only unique within a channel); a pair space is the
-group DM's channel id. Private posts go to the person's DM with the bot (conversations.open, cached):
-unlike chat.postEphemeral they stay after a reload, their buttons keep working, and each DM is its own
-channel for the 1 msg/s limit. Ephemeral messages are kept for immediate replies to the sender.
+group DM's channel id. Private posts go to the person's DM with the bot, posted to their user id (Slack puts a
+post to a user id in the app's DM with them, so 60 people joining cost no conversations.open, Tier 3's ~50/min;
+the DM's id comes back with the first post and is kept): unlike chat.postEphemeral they stay after a reload, their
+buttons keep working, and each DM is its own channel for the 1 msg/s limit. Ephemeral messages are kept for
+immediate replies to the sender.
 
 A post that fails ambiguously (a 5xx, or no answer) may have been stored: the SDK is told not to retry
 chat.postMessage then; the adapter looks for the post by a nonce in its metadata and re-posts only if
@@ -36,7 +38,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Reply, Sink, StartRefused, Target
+from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Part, Reply, Sink, StartRefused, Target
 from adapters.formbook import FormBook
 from adapters.slack import render
 from adapters.slack.checks import token_problem
@@ -324,6 +326,8 @@ class SlackAdapter:
         method, params = ("conversations.replies", {"ts": thread_ts}) if thread_ts else ("conversations.history", {})
         cursor: str | None = None
         try:
+            if channel[:1] in ("U", "W"):  # posted to a user id: the history is the DM's (opened only for this look)
+                channel = await self.dm_channel(channel)
             for _ in range(_LOOKUP_PAGES):
                 page = await self.call(method, channel=channel, oldest=f"{since:.6f}", limit=_LOOKUP_LIMIT,
                                        include_all_metadata=True, cursor=cursor, **params)
@@ -391,19 +395,38 @@ class SlackAdapter:
     # --- the Adapter protocol -----------------------------------------------------------------
 
     async def post(self, channel: str, target: Target, text: str, actions: list[Action], session_id: str) -> str:
-        params: dict[str, Any] = {}
-        where = channel
-        if target.kind == "thread" and target.ref:
-            where, params["thread_ts"] = split_ref(target.ref)
-        elif target.kind == "private" and target.ref:
-            where = await self.dm_channel(target.ref)
-        elif target.kind == "pair" and target.ref:
-            where = split_ref(target.ref)[0]
+        where, params = await self._place(channel, target)
         body = render.mrkdwn(text)
         ref = await self.post_message(where, text=render.fallback_text(body),
                                       blocks=render.message_blocks(body, actions, session_id), **params)
+        if target.kind == "private" and target.ref and ref.startswith("D"):
+            self._dms.setdefault(target.ref, split_ref(ref)[0])
         await self.remember_form(ref, actions)
         return ref
+
+    def parts_fit(self, parts: list[Part]) -> int:
+        return render.parts_fit([(render.mrkdwn(p.text), p.actions) for p in parts])
+
+    async def post_parts(self, channel: str, target: Target, parts: list[Part], session_id: str) -> str:
+        """Several posts as one message (30 proposals in one or two messages, not 30 s at 1 post/s per channel)."""
+        where, params = await self._place(channel, target)
+        bodies = [(render.mrkdwn(p.text), p.actions) for p in parts]
+        ref = await self.post_message(where, text=render.fallback_text("\n\n".join(b for b, _ in bodies)),
+                                      blocks=render.parts_blocks(bodies, session_id), **params)
+        for part in parts:
+            await self.remember_form(ref, part.actions)
+        return ref
+
+    async def _place(self, channel: str, target: Target) -> tuple[str, dict[str, Any]]:
+        """The conversation a target is in, and the thread's ts for a thread."""
+        if target.kind == "thread" and target.ref:
+            where, thread_ts = split_ref(target.ref)
+            return where, {"thread_ts": thread_ts}
+        if target.kind == "private" and target.ref:
+            return self._dms.get(target.ref, target.ref), {}  # a user id until the first post says the DM's id
+        if target.kind == "pair" and target.ref:
+            return split_ref(target.ref)[0], {}
+        return channel, {}
 
     async def open_pair_space(self, channel: str, pair_id: str, title: str, members: list[Person],
                               session_id: str) -> str:

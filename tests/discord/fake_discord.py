@@ -487,6 +487,10 @@ class FakeDiscord:
         await self._dispatch_message(msg)
         return msg["id"]
 
+    def user_writes(self, user_id: str, channel_id: str, content: str) -> str:
+        """A person posts, and the gateway's event for it is held back: `user_says(..., message_id=)` sends it."""
+        return self._message(channel_id, user_id, content)["id"]
+
     async def _dispatch_message(self, msg: dict[str, Any]) -> None:
         event = {**msg}
         if "guild_id" in msg:
