@@ -149,6 +149,20 @@ class Adapter(Protocol):
     def bind(self, sink: Sink) -> None:
         """Give the adapter the runtime's entry point for inbound messages."""
 
+    async def check(self) -> None:
+        """Show the credentials to the platform before anything is opened: StartRefused (saying what to fix)
+        when it refuses them. Calling it again does nothing."""
+
+    async def start(self) -> None:
+        """Connect to the platform (and start listening), so posts can be made. Calling it again once started
+        does nothing."""
+
+    async def wait_closed(self) -> None:
+        """Serve until the platform connection ends for good (a program that runs the bot waits on this)."""
+
+    async def close(self) -> None:
+        """Stop listening and let go of what `start` opened; safe to call more than once."""
+
     async def post(
         self, channel: str, target: Target, text: str, actions: list[Action], session_id: str
     ) -> str:
@@ -189,6 +203,10 @@ class Check(BaseModel):
     detail: str
 
 
+class StartRefused(Exception):
+    """The platform refused to connect (a wrong token, a missing intent): the message says what to fix."""
+
+
 class DeliveryError(Exception):
     """An adapter call failed, or fell back, for a reason the facilitator can fix (e.g. a missing permission).
 
@@ -203,6 +221,11 @@ class DeliveryError(Exception):
         self.message = message
         self.ref = ref
         self.lasting = lasting
+
+
+class NotDelivered(Exception):
+    """The platform cannot deliver this, and the facilitator was already told why (a person who refuses
+    direct messages): the runtime neither retries it nor reports it again."""
 
 
 @dataclass(frozen=True)

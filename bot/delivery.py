@@ -27,8 +27,9 @@ from typing import cast
 
 from pydantic import TypeAdapter
 
-from adapters.base import DELIVERING, Adapter, Batching, Delivering, DeliveryError, Part, Target
-from bot.store import FAILED, Store
+from adapters.base import DELIVERING, Adapter, Batching, Delivering, DeliveryError, NotDelivered, Part, Target
+from bot.outcomes import BLOCKED, FAILED, SKIPPED, Made, Outcome, ReachedPrivately, platform_ref
+from bot.store import Store
 from facilitation.effects import Audience, DeliverNote, Effect, OpenPairSpace, Post, PostChart, PublishNote
 
 log = logging.getLogger("facilitator.delivery")
@@ -38,8 +39,6 @@ EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
 GIVE_UP_SECONDS = 600.0  # a failure that lasts this long is reported, not retried on its own any more
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
-MEMBERS = "members:"  # the ref recorded for a pair with no space of its own: its members, to reach privately
-BLOCKED = "!blocked"  # what waits on an effect that failed is held back with it
 
 
 @dataclass
@@ -59,7 +58,7 @@ class Entry:
     # Delivered by the caller of `apply` itself once its commit is on disk (`deliver_own`), not by a lane task:
     # the sender's answer into an idle lane, which needs no task of its own (50 answers at once: no 100 tasks).
     inline: bool = False
-    done: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
     def key(self) -> str:
@@ -67,16 +66,16 @@ class Entry:
 
 
 Report = Callable[[Entry, str, bool], Awaitable[None]]  # entry, why, held for `retry`; run in entry.origin
-Delivered = Callable[[Entry, str], None]
+Delivered = Callable[[Entry, Outcome], None]
 NotePage = Callable[[DeliverNote], str | None]  # the note as an HTML page (None: send the note without it)
 
 
 class Deliveries:
-    def __init__(self, adapter: Adapter, store: Store, refs: dict[str, dict[str, str]], report: Report,
+    def __init__(self, adapter: Adapter, store: Store, refs: dict[str, dict[str, Outcome]], report: Report,
                  delivered: Delivered, note_page: NotePage | None = None, parallel: int = 32) -> None:
         self.adapter = adapter
         self.store = store
-        self.refs = refs  # the runtime's: session -> effect key -> platform ref
+        self.refs = refs  # the runtime's: session -> effect key -> what became of it
         self.report = report
         self.delivered = delivered
         self.note_page = note_page
@@ -253,8 +252,8 @@ class Deliveries:
             group.append(entry)
         return group[:max(1, fits([_part(e) for e in group]))] if len(group) > 1 else group
 
-    async def _waited_ref(self, session_id: str, key: str | None) -> str | None:
-        """The ref of an effect this one depends on, once it is delivered; None if there is no such effect."""
+    async def _waited(self, session_id: str, key: str | None) -> Outcome | None:
+        """What became of an effect this one depends on, once it is delivered; None if there is no such effect."""
         if not key:
             return None
         entry = self._pending.get((session_id, key))
@@ -266,7 +265,7 @@ class Deliveries:
         """Deliver one entry, or a batch of posts that share one message (keyed by its first entry)."""
         entry = group[0]
         sid, key = entry.session_id, entry.key
-        if entry.after and (await self._waited_ref(sid, entry.after)) in (FAILED, BLOCKED):
+        if entry.after and (await self._waited(sid, entry.after)) in (FAILED, BLOCKED):
             # Held with what it waits on (the convenor is not told "posted" while the note is not).
             self._finish(entry, BLOCKED, held=True)
             return
@@ -291,10 +290,14 @@ class Deliveries:
                     else:
                         context = (entry.context or contextvars.Context()).copy()
                         ref = await asyncio.create_task(self._attempt(group, doing), context=context)
+            except NotDelivered:  # the facilitator was told already
+                for each in group:
+                    self._finish(each, SKIPPED)
+                return
             except DeliveryError as exc:
                 if exc.ref is not None:  # it went through, in a fallback the facilitator should know of
                     for each in group:
-                        self._finish(each, exc.ref)
+                        self._finish(each, Made(exc.ref))
                     await self._report(entry, exc.message, False)
                     return
                 if exc.lasting or time.time() - started > self.give_up_after:
@@ -308,7 +311,7 @@ class Deliveries:
                 why = _describe(exc)
             else:
                 for each in group:
-                    self._finish(each, ref)
+                    self._finish(each, Made(ref))
                 return
             log.warning("session %s: %s not delivered yet (%s); trying again in %.1f s", sid, key, why, backoff)
             await asyncio.sleep(backoff)
@@ -331,37 +334,38 @@ class Deliveries:
         is told what and why (once for a batch), and the entries are held for `retry`."""
         entry = group[0]
         pair_fallback = isinstance(entry.effect, OpenPairSpace)
-        ref = MEMBERS + ",".join(m.id for m in entry.effect.members) if pair_fallback else FAILED  # type: ignore[union-attr]
+        outcome: Outcome = ReachedPrivately(tuple(m.id for m in entry.effect.members)) \
+            if isinstance(entry.effect, OpenPairSpace) else FAILED
         log.error("session %s: %s failed: %s", entry.session_id, entry.key, why)
         self.store.write([self.store.failed_op(e.session_id, e.key, why) for e in group])
         for each in group:
-            self._finish(each, ref, held=not pair_fallback)
+            self._finish(each, outcome, held=not pair_fallback)
         await self._report(entry, why, not pair_fallback)
 
     async def _report(self, entry: Entry, why: str, held: bool) -> None:
         context = (entry.origin or contextvars.Context()).copy()
         await asyncio.create_task(self.report(entry, why, held), context=context)
 
-    def _finish(self, entry: Entry, ref: str, held: bool = False) -> None:
+    def _finish(self, entry: Entry, outcome: Outcome, held: bool = False) -> None:
         sid, key = entry.session_id, entry.key
-        self.refs.setdefault(sid, {})[key] = ref
+        self.refs.setdefault(sid, {})[key] = outcome
         if held:
             self._failed[(sid, key)] = entry
         else:
             # With the next commit (an event's, or within LAZY_SECONDS): a post never waits on the disk.
-            self.store.write(self.store.delivered_ops(sid, key, ref), lazy=True)
-        self._settle(entry, ref)
-        self.delivered(entry, ref)
+            self.store.write(self.store.delivered_ops(sid, key, outcome), lazy=True)
+        self._settle(entry, outcome)
+        self.delivered(entry, outcome)
 
     def _drop(self, entry: Entry) -> None:
         self._settle(entry, FAILED)
 
-    def _settle(self, entry: Entry, ref: str) -> None:
+    def _settle(self, entry: Entry, outcome: Outcome) -> None:
         sid, key = entry.session_id, entry.key
         if self._pending.get((sid, key)) is entry:
             del self._pending[(sid, key)]
         if not entry.done.done():
-            entry.done.set_result(ref)
+            entry.done.set_result(outcome)
         self._by_session[sid] -= 1
         if not self._by_session[sid]:
             self._quiet[sid].set()
@@ -377,15 +381,16 @@ class Deliveries:
             elif aud.kind == "private":
                 target = Target(kind="private", ref=aud.person)
             elif aud.kind == "pair":
-                space = await self._waited_ref(sid, f"pair:{aud.pair_id}") or FAILED
-                if space.startswith(MEMBERS):  # no pair space could be made: each member hears privately
+                space = await self._waited(sid, f"pair:{aud.pair_id}")
+                if isinstance(space, ReachedPrivately):  # no pair space could be made: each member hears privately
                     first = ""
-                    for person in space[len(MEMBERS):].split(","):
+                    for person in space.members:
                         ref = await a.post(channel, Target(kind="private", ref=person), effect.text,
                                            effect.actions, sid)
                         first = first or ref
                     return first
-                target = Target(kind="pair", ref=space) if space not in (FAILED, BLOCKED) else Target(kind="channel")
+                made = platform_ref(space)
+                target = Target(kind="pair", ref=made) if made else Target(kind="channel")
             else:
                 target = Target(kind="channel")
             return await a.post(channel, target, effect.text, effect.actions, sid)
@@ -407,8 +412,8 @@ class Deliveries:
         """A thread audience's thread once its post is delivered (the channel if that post failed); else the
         channel."""
         if audience.kind == "thread":
-            anchor = await self._waited_ref(session_id, audience.anchor)
-            if anchor not in (None, FAILED, BLOCKED):
+            anchor = platform_ref(await self._waited(session_id, audience.anchor))
+            if anchor:
                 return Target(kind="thread", ref=anchor)
         return Target(kind="channel")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from facilitation import controls, ideas, lifecycle
+from facilitation import controls, ideas, lifecycle, transitions
 from facilitation.config import EngineConfig
 from facilitation.effects import Effect
 from facilitation.events import (
@@ -52,7 +52,7 @@ def apply(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Sessi
     s = state
     s.events_handled += 1
     t = Turn(s, cfg, event.at)
-    if s.note_status == "approved" and isinstance(event, ReplyPosted | ReplyEdited | ReplyDeleted):
+    if not transitions.TAKES_REPLIES[s.note_status] and isinstance(event, ReplyPosted | ReplyEdited | ReplyDeleted):
         # The note is posted: it never changes unseen, so what arrives now is not taken (and the person is told).
         if event.person is not None and not isinstance(event, ReplyDeleted):
             t.to_person(event.person, t.say("session_closed"))
@@ -79,7 +79,7 @@ def _rules(t: Turn) -> PhaseRules | None:
 def _timer(t: Turn, ev: TimerFired) -> None:
     s = t.s
     timer = s.timers.pop(ev.timer_id, None)
-    if timer is None or s.status != "running":
+    if timer is None or not transitions.TIMERS_FIRE[s.status]:
         return  # cancelled by a pause, an extension or a move to the next phase
     if timer.kind == "end":
         lifecycle.advance(t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from facilitation import breakouts
+from facilitation import breakouts, transitions
 from facilitation.config import EngineConfig
 from facilitation.effects import Action, DeliverNote, Effect, Form, FormField, Person
 from facilitation.events import SessionStarted
@@ -134,7 +134,7 @@ def end(t: Turn) -> None:
     """The facilitator's `end`: close the phase, then give the empty chair its time before the note goes out
     (a question asked in the same breath as the note would go unanswered). `end` again sends it at once."""
     s = t.s
-    s.status = "running"
+    transitions.move(s, "running", "end")
     if s.phase is not None:
         close(t)
         if _wait_for_empty_chair(t):
@@ -169,7 +169,7 @@ def finish(t: Turn) -> None:
     if s.status == "ended":
         return
     t.disarm_all()
-    s.status = "ended"
+    transitions.move(s, "ended", "finish")
     s.ended_at = t.at
     s.deadline = None
     draft_note(t)
@@ -183,7 +183,7 @@ def draft_note(t: Turn) -> None:
     else:
         regroup(s, t.cfg)
     note = build_note(s, t.cfg)
-    s.note_status = "draft"
+    transitions.move_note(s, "draft")
     s.note_revision += 1
     s.note_markdown = render_markdown(note, t.cfg, draft=False)
     t.effects.append(

@@ -13,6 +13,7 @@ import re
 import zlib
 from typing import Any
 
+from adapters.ids import fitted
 from facilitation.effects import Action, Form, FormField
 
 ACTION_PREFIX = "op"
@@ -127,7 +128,7 @@ def encode_action_id(session_id: str, action: Action, index: int) -> str:
     raw = f"{ACTION_PREFIX}|{session_id}|{action.id}|{action.value}"
     if index:
         raw += f"|{index}"
-    return raw[:ACTION_ID_CHARS]
+    return fitted(raw, ACTION_ID_CHARS, "Slack action_id")
 
 
 def decode_action_id(action_id: str) -> tuple[str, str, str] | None:
@@ -146,7 +147,8 @@ def pack_button_value(action: Action) -> str:
     packed = "z:" + base64.urlsafe_b64encode(zlib.compress(json.dumps(payload).encode(), 9)).decode()
     if len(packed) <= BUTTON_VALUE_CHARS:
         return packed
-    return "z:" + base64.urlsafe_b64encode(zlib.compress(json.dumps({"v": action.value}).encode())).decode()
+    bare = "z:" + base64.urlsafe_b64encode(zlib.compress(json.dumps({"v": action.value}).encode())).decode()
+    return fitted(bare, BUTTON_VALUE_CHARS, "Slack button value")
 
 
 class ButtonOutOfDate(ValueError):

@@ -18,11 +18,12 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.formbook import FormBook
-from adapters.slack import SlackAdapter, build_app, make_client, start_defaults
+from adapters.slack import SlackAdapter, build_app, make_client
 from adapters.slack.adapter import NOTE_DRAFT_EVENT, NOTE_PUBLISHED_EVENT
 from adapters.slack.render import PART_PREFIX, escape, unescape
 from adapters.slack.throttle import ChannelThrottle
-from bot.runtime import Runtime, running
+from bot.assembly import assembled, start_defaults
+from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.contract.harness import Seen
 from tests.slack.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, Message
@@ -316,7 +317,7 @@ async def make_slack_harness(
     client = TestClient(TestServer(app.web_app()))
     await client.start_server()
     try:
-        async with running(adapter, tmp_path, settings) as runtime:
+        async with assembled(adapter, settings, database=tmp_path / "facilitator.sqlite3") as runtime:
             harness = SlackHarness(fake, SignedSlack(client), adapter, settings.slack_command)
             harness.runtime = runtime
             yield harness
