@@ -11,13 +11,14 @@ from pydantic import ValidationError
 
 from bot.settings import Settings
 from facilitation.config import EngineConfig, Limits
+from facilitation.errors import SetupError
 from facilitation.models import Options, Structure
 from facilitation.text import one_line
 
 log = logging.getLogger("facilitator.config")
 
 
-class ConfigError(ValueError):
+class ConfigError(SetupError):
     """A configuration file is wrong; the message says which file, where, and what."""
 
 

@@ -413,9 +413,10 @@ class Runtime:
                                                  structure, lenient=req.minutes_from_form)
                 if options.language not in {*self.cfg.catalogues, self.settings.language}:
                     known = ", ".join(sorted(self.cfg.catalogues))
-                    raise commands.CommandError(f"there is no language '{options.language}' (available: {known}).")
+                    raise commands.CommandError("start_no_language", language=options.language, known=known)
             except (commands.CommandError, ConfigError) as exc:
-                return Reply(text=self.cfg.say("runtime_start_problem", problem=str(exc)))
+                problem = exc.text(self.cfg.say) if isinstance(exc, commands.CommandError) else str(exc)
+                return Reply(text=self.cfg.say("runtime_start_problem", problem=problem))
             session_id = f"{self.rng.getrandbits(32):08x}"
             event = SessionStarted(
                 at=self.clock(), session_id=session_id, channel=inbound.channel, question=req.question,

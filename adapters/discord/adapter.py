@@ -17,6 +17,7 @@ import contextlib
 import io
 import logging
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,10 +45,11 @@ from adapters.base import (
 from adapters.discord.client import OperaButton, OperaClient
 from adapters.discord.forms import FormFlow, Values
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
-from adapters.discord.start_form import start_form, start_options
 from adapters.formbook import FORM_TABLES, FormBook
+from adapters.words import speaker
 from facilitation.effects import Action, Person
 from facilitation.note import note_file_stem
+from facilitation.start_options import form_answers, start_form, start_menu
 
 log = logging.getLogger("facilitator.discord")
 
@@ -62,6 +64,8 @@ FOLLOWUP_SECONDS = 14 * 60  # interaction tokens live 15 minutes
 # post that may have been made before a crash is looked for in the channel's history instead.
 NONCE_SECONDS = 120
 PUBLISH_PIECES = 5  # a note longer than this many messages is posted as a summary plus the file
+# The options the start form offers (a Discord modal holds five inputs: these and the question).
+START_FIELDS = ("voting", "own", "minutes", "structure")
 
 
 class _NoThread(Exception):
@@ -102,8 +106,11 @@ class DiscordAdapter:
         forms_path: Path | None = None,
         sync_commands: bool = True,
         structures: dict[str, str] | None = None,
+        messages: Mapping[str, str] | None = None,
     ) -> None:
         self._token = token  # never logged; discord.py keeps it out of its own logs too
+        self.say = speaker(messages)  # what the adapter says itself: commands, the start form, Discord's refusals
+        self.menu = start_menu(self.say)
         self._api_url = api_url
         self._gateway_url = gateway_url
         self.structures = structures or {}
@@ -199,13 +206,7 @@ class DiscordAdapter:
                 raise
             # Never a public thread: the intro carries both members' private ideas. With no ref, the runtime
             # sends each member the pair's messages by DM.
-            raise DeliveryError(
-                f"I couldn't open a private thread for pair {pair_id} in <#{channel}>: I'm missing the **Create "
-                "Private Threads** permission there. Its members get the pair's messages by direct message "
-                "instead (they can pick there with the Pick button, but can't talk to each other through me). "
-                "Grant me Create Private Threads (and Send Messages in Threads) in this channel to keep pairs "
-                "together in private."
-            ) from exc
+            raise DeliveryError(self.say("discord_no_private_threads", pair=pair_id, channel=f"<#{channel}>")) from exc
         self._parents[thread.id] = int(channel)
         for member in members:
             try:
@@ -265,7 +266,7 @@ class DiscordAdapter:
     async def _text_channel(self, channel: str) -> discord.TextChannel:
         found = self.client.get_channel(int(channel)) or await self.client.fetch_channel(int(channel))
         if not isinstance(found, discord.TextChannel):
-            raise DeliveryError(f"<#{channel}> is not a text channel, so I can't open threads in it.")
+            raise DeliveryError(self.say("discord_not_text_channel", channel=f"<#{channel}>"))
         return found
 
     def _view(self, actions: list[Action], session_id: str) -> discord.ui.View | None:
@@ -337,10 +338,7 @@ class DiscordAdapter:
         return None
 
     def _forbidden_text(self, exc: discord.Forbidden, where: str) -> str:
-        return (
-            f"Discord refused a message in <#{where}> ({exc.code}: {exc.text}). Grant me **View Channel**, "
-            "**Send Messages**, **Send Messages in Threads**, **Create Public Threads** and **Attach Files** there."
-        )
+        return self.say("discord_message_refused", channel=f"<#{where}>", code=exc.code, why=exc.text)
 
     async def _session_thread(self, channel: str, parent_ref: str) -> discord.abc.Messageable:
         """The public thread on the question message, opened the first time something is posted to it."""
@@ -363,11 +361,7 @@ class DiscordAdapter:
             elif isinstance(exc, discord.Forbidden):
                 # No threads allowed: the session goes on in the channel itself.
                 self._threads[parent_ref] = int(channel)
-                raise _NoThread(
-                    f"I couldn't open the session thread in <#{channel}>: I'm missing the **Create Public "
-                    "Threads** (and **Send Messages in Threads**) permission there. I'm posting in the channel "
-                    "instead; grant those permissions for tidier sessions."
-                ) from exc
+                raise _NoThread(self.say("discord_no_session_thread", channel=f"<#{channel}>")) from exc
             else:
                 raise
         self._threads[parent_ref] = thread_id
@@ -383,17 +377,14 @@ class DiscordAdapter:
             return await self._send_raw(dm, content, actions, session_id, files)
         except discord.Forbidden as exc:
             if exc.code != CANNOT_DM:
-                raise DeliveryError(f"Discord refused a direct message to <@{person}> ({exc.code}).") from exc
+                raise DeliveryError(self.say("discord_dm_refused", person=f"<@{person}>", code=exc.code)) from exc
             first_time = person not in self._dm_refused
             self._dm_refused.add(person)
             if not first_time and files is None:
                 return "!undeliverable"  # the facilitator was told once; don't repeat it for every message
             name = f"<@{person}>"  # shown as their name; AllowedMentions.none() keeps it from pinging
-            what = "the round-up note" if files else "messages"
-            raise DeliveryError(
-                f"I can't send direct messages to {name}, so they didn't get {what}. They need to allow direct "
-                "messages from members of this server (Server menu > Privacy Settings > Direct Messages)."
-            ) from exc
+            key = "discord_cannot_dm_note" if files else "discord_cannot_dm"
+            raise DeliveryError(self.say(key, person=name)) from exc
 
     async def _send_raw(
         self, destination: discord.abc.Messageable, content: str, actions: list[Action], session_id: str,
@@ -530,8 +521,8 @@ class DiscordAdapter:
             reply = await self._deliver(inbound)
         finally:
             _ANSWERING.reset(token)
-        text = reply.text if reply is not None else ("Done." if answering.sent == 0 and self._thinking(interaction)
-                                                     else "")
+        done = answering.sent == 0 and self._thinking(interaction)
+        text = reply.text if reply is not None else (self.say("command_done") if done else "")
         for piece in split_message(discord_text(text)) if text else []:
             await interaction.followup.send(piece, ephemeral=True, allowed_mentions=NO_PINGS)
 
@@ -550,9 +541,10 @@ class DiscordAdapter:
 
     async def start_form(self, interaction: discord.Interaction, options: dict[str, Any]) -> None:
         async def submitted(modal_interaction: discord.Interaction, values: Values) -> None:
-            await self.command(modal_interaction, "start", {**options, **start_options(values)})
+            await self.command(modal_interaction, "start", {**options, **form_answers(values)})
 
-        await FormFlow(start_form(self.structures), submitted).start(interaction)
+        form = start_form(self.menu, START_FIELDS, dict(sorted(self.structures.items())), {})
+        await FormFlow(form, submitted, self.say).start(interaction)
 
     async def out_of_date(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
@@ -577,4 +569,4 @@ class DiscordAdapter:
         if form is None:
             await submit(interaction, {})
         else:
-            await FormFlow(form, submit).start(interaction)
+            await FormFlow(form, submit, self.say).start(interaction)
