@@ -556,7 +556,7 @@ class Runtime:
         s = self.sessions.get(entry.session_id)
         if s is None:
             return
-        text = self.cfg.say("delivery_failed", what=describe(entry.effect), why=why) if held else why
+        text = self.cfg.say("delivery_failed", what=describe(entry.effect, self.cfg.say), why=why) if held else why
         await self._tell_facilitator(s, text)
         if isinstance(entry.effect, PublishNote) and s.convenor and not s.is_facilitator(s.convenor):
             await self._tell(s, s.convenor, text)
