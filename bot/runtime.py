@@ -51,6 +51,7 @@ from facilitation.effects import (
     SessionClosed,
     StartTimer,
 )
+from facilitation.errors import Fixable
 from facilitation.events import (
     ActionTaken,
     CommandGiven,
@@ -415,7 +416,7 @@ class Runtime:
                     known = ", ".join(sorted(self.cfg.catalogues))
                     raise commands.CommandError("start_no_language", language=options.language, known=known)
             except (commands.CommandError, ConfigError) as exc:
-                problem = exc.text(self.cfg.say) if isinstance(exc, commands.CommandError) else str(exc)
+                problem = exc.text(self.cfg.say) if isinstance(exc, Fixable) else str(exc)
                 return Reply(text=self.cfg.say("runtime_start_problem", problem=problem))
             session_id = f"{self.rng.getrandbits(32):08x}"
             event = SessionStarted(
