@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from facilitation import lifecycle
+from facilitation import lifecycle, transitions
 from facilitation.effects import PublishNote
 from facilitation.models import NextMeeting
 from facilitation.note import build_note, render_markdown
@@ -13,6 +13,7 @@ from facilitation.numbers import whole
 from facilitation.phases import RULES
 from facilitation.text import is_blank, neutralise, one_line
 from facilitation.themes import place_newcomers
+from facilitation.transitions import NotHere, Refused
 from facilitation.turn import Turn, duration_text
 
 FACILITATOR_ONLY = {"next", "extend", "pause", "resume", "skip", "end", "status", "add", "remove", "confirm",
@@ -34,25 +35,28 @@ def run(t: Turn, person: str, command: str, args: str) -> bool:
     if not s.is_facilitator(person):
         t.to_person(person, t.say("not_facilitator"))
         return True
-    if command == "next" and _MEETING.match(args):  # `next meeting <date> <topic>`, also after the end
-        _next_meeting(t, person, _MEETING.sub("", args, count=1))
-        return True
-    if command == "confirm" and (s.phase is None or s.phase.kind != "arrange" or s.status == "ended"):
+    if command == "next" and _MEETING.match(args):  # `next meeting <date> <topic>`
+        command, args = "next_meeting", _MEETING.sub("", args, count=1)
+    if command == "confirm" and (s.phase is None or s.phase.kind != "arrange"):
         return False  # confirm is for themes only; elsewhere it must not end a phase
-    if s.status == "ended" and command != "status":
-        t.to_person(person, t.say("session_already_ended"))
+    after = transitions.session_after(s.status, command)
+    if isinstance(after, NotHere):
+        return False
+    if isinstance(after, Refused):
+        if after.key:
+            t.to_person(person, t.say(after.key))
         return True
+    s.status = after  # before the control: `next` or `end` may go on to finish the session
     handler = {
-        "next": _next, "confirm": _next, "extend": _extend, "pause": _pause, "resume": _resume,
-        "skip": _skip, "end": _end, "status": _status, "add": _add, "remove": _remove, "broadcast": _broadcast,
+        "next": _next, "confirm": _next, "extend": _extend, "pause": _pause, "resume": _resume, "skip": _skip,
+        "end": _end, "status": _status, "add": _add, "remove": _remove, "broadcast": _broadcast,
+        "next_meeting": _next_meeting,
     }[command]
     handler(t, person, args)
     return True
 
 
 def _next(t: Turn, person: str, args: str) -> None:
-    if t.s.status == "paused":
-        t.s.status = "running"
     lifecycle.advance(t)
 
 
@@ -108,22 +112,14 @@ def _extend(t: Turn, person: str, args: str) -> None:
 
 def _pause(t: Turn, person: str, args: str) -> None:
     s = t.s
-    if s.status == "paused":
-        t.to_person(person, t.say("already_paused"))
-        return
     assert s.deadline is not None
     s.paused_remaining = max((s.deadline - t.at).total_seconds(), 0)
-    s.status = "paused"
     t.disarm_all()
     t.to_everyone_now(t.say("paused"))
 
 
 def _resume(t: Turn, person: str, args: str) -> None:
     s = t.s
-    if s.status != "paused":
-        t.to_person(person, t.say("not_paused"))
-        return
-    s.status = "running"
     s.deadline = t.at + timedelta(seconds=s.paused_remaining or 0)
     s.paused_remaining = None
     t.arm_phase_timers()
@@ -244,8 +240,9 @@ def edit_note(t: Turn, person: str, values: dict[str, str | list[str]]) -> None:
     if person != s.convenor:
         t.to_person(person, t.say("not_convenor_edit"))
         return
-    if s.note_status != "draft":
-        t.to_person(person, t.say("note_already_posted" if s.note_status == "approved" else "note_not_ready"))
+    after = transitions.note_after(s.note_status, "edit")
+    if isinstance(after, Refused):
+        t.to_person(person, t.say(after.key))
         return
     for field in ("summary", "next_steps", "next_meeting"):
         if field in values:
@@ -261,12 +258,11 @@ def approve(t: Turn, person: str, revision: str = "") -> None:
     reply or DM, a comment, an edit), it is not posted unseen: a new draft goes to the convenor, who is told
     why and approves that one. `revision` is the draft the Approve button was on (typed `approve`: the latest)."""
     s = t.s
+    after = transitions.note_after(s.note_status, "approve")
     if person != s.convenor:
         t.to_person(person, t.say("not_convenor"))
-    elif s.note_status == "none":
-        t.to_person(person, t.say("note_not_ready"))
-    elif s.note_status == "approved":
-        t.to_person(person, t.say("note_already_posted"))
+    elif isinstance(after, Refused):
+        t.to_person(person, t.say(after.key))
     elif revision and revision != str(s.note_revision):
         t.to_person(person, t.say("note_draft_replaced"))
     else:
@@ -276,6 +272,6 @@ def approve(t: Turn, person: str, revision: str = "") -> None:
             t.to_person(person, t.say("note_changed_since_draft"))
             lifecycle.draft_note(t)
             return
-        s.note_status = "approved"
+        s.note_status = after
         t.effects.append(PublishNote(key="note:published", title=note.title, markdown=s.note_markdown))
         t.to_person(person, t.say("note_posted"))

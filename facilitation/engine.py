@@ -29,6 +29,7 @@ from facilitation.numbers import whole
 from facilitation.phases import RULES, PhaseRules
 from facilitation.phases.explain import comment_from_reply
 from facilitation.text import is_blank, neutralise, one_line
+from facilitation.transitions import Refused, note_after, session_after
 from facilitation.turn import Turn
 
 PARTICIPANT_COMMANDS = {"join", "leave", "mine", "help"}
@@ -52,10 +53,10 @@ def apply(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Sessi
     s = state
     s.events_handled += 1
     t = Turn(s, cfg, event.at)
-    if s.note_status == "approved" and isinstance(event, ReplyPosted | ReplyEdited | ReplyDeleted):
-        # The note is posted: it never changes unseen, so what arrives now is not taken (and the person is told).
-        if event.person is not None and not isinstance(event, ReplyDeleted):
-            t.to_person(event.person, t.say("session_closed"))
+    refused = _refused_by_note(s, event)
+    if refused is not None:  # e.g. the note is posted: it never changes unseen, so what arrives now is not taken
+        if refused.key and event.person is not None:
+            t.to_person(event.person, t.say(refused.key))
     elif isinstance(event, TimerFired):
         _timer(t, event)
     elif isinstance(event, ReplyPosted):
@@ -71,6 +72,16 @@ def apply(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Sessi
     return s, t.effects
 
 
+_REPLY_EVENTS = {ReplyPosted: "reply", ReplyEdited: "reply_edited", ReplyDeleted: "reply_deleted"}
+
+
+def _refused_by_note(s: Session, event: Event) -> Refused | None:
+    """Why the note's status refuses this reply, edit or deletion (transitions.NOTE), if it does."""
+    happened = _REPLY_EVENTS.get(type(event))
+    after = note_after(s.note_status, happened) if happened else None
+    return after if isinstance(after, Refused) else None
+
+
 def _rules(t: Turn) -> PhaseRules | None:
     """The running phase's rules, or None once the session has ended."""
     return RULES[t.s.phase.kind] if t.s.phase is not None and t.s.status != "ended" else None
@@ -79,7 +90,7 @@ def _rules(t: Turn) -> PhaseRules | None:
 def _timer(t: Turn, ev: TimerFired) -> None:
     s = t.s
     timer = s.timers.pop(ev.timer_id, None)
-    if timer is None or s.status != "running":
+    if timer is None or isinstance(session_after(s.status, "timer"), Refused):
         return  # cancelled by a pause, an extension or a move to the next phase
     if timer.kind == "end":
         lifecycle.advance(t)

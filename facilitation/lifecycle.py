@@ -14,6 +14,7 @@ from facilitation.note import RoundUpNote, build_note, render_markdown
 from facilitation.phases import RULES
 from facilitation.text import neutralise
 from facilitation.themes import place_newcomers, regroup
+from facilitation.transitions import Refused, note_after, session_after
 from facilitation.turn import QUESTION_KEY, Turn
 
 CONTROLS = ("next", "extend", "pause", "resume", "skip", "end", "status")
@@ -133,7 +134,6 @@ def end(t: Turn) -> None:
     """The facilitator's `end`: close the phase, then give the empty chair its time before the note goes out
     (a question asked in the same breath as the note would go unanswered). `end` again sends it at once."""
     s = t.s
-    s.status = "running"
     if s.phase is not None:
         close(t)
         if _wait_for_empty_chair(t):
@@ -164,10 +164,11 @@ def _wait_for_empty_chair(t: Turn) -> bool:
 
 def finish(t: Turn) -> None:
     s = t.s
-    if s.status == "ended":
+    after = session_after(s.status, "finish")
+    if isinstance(after, Refused):
         return
     t.disarm_all()
-    s.status = "ended"
+    s.status = after
     s.ended_at = t.at
     s.deadline = None
     draft_note(t)
@@ -181,7 +182,9 @@ def draft_note(t: Turn) -> None:
     else:
         regroup(s, t.cfg)
     note = build_note(s, t.cfg)
-    s.note_status = "draft"
+    after = note_after(s.note_status, "draft")
+    assert not isinstance(after, Refused)
+    s.note_status = after
     s.note_revision += 1
     s.note_markdown = render_markdown(note, t.cfg, draft=False)
     t.effects.append(
