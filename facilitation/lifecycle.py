@@ -219,8 +219,9 @@ def _note_form(t: Turn, note: RoundUpNote) -> Form:
 
 
 def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = None, group: str | None = None) -> None:
-    if t.s.status == "ended":  # nothing left to take part in; joining now would only change the note's counts
-        t.to_person(person, t.say("session_already_ended"))
+    refused = session_after(t.s.status, "join")
+    if isinstance(refused, Refused) and refused.key:
+        t.to_person(person, t.say(refused.key))
         return
     said = len(t.effects)
     if join(t, person, name, tags, group):

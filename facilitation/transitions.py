@@ -31,7 +31,7 @@ _ENDED = Refused("session_already_ended")
 # Controls that leave the status as it is, and are refused once the session has ended.
 _KEEP = ("extend", "skip", "add", "remove", "broadcast")
 
-# The facilitator's controls, the clock, and the session's own end (`finish`: after the last phase, or `end`).
+# The facilitator's controls, joining, the clock, and the session's own end (`finish`: after the last phase, or `end`).
 SESSION: dict[tuple[Status, str], Status | Refused | NotHere] = {
     ("running", "next"): "running",
     ("paused", "next"): "running",  # moving on starts the clock again
@@ -57,6 +57,9 @@ SESSION: dict[tuple[Status, str], Status | Refused | NotHere] = {
     ("running", "timer"): "running",  # a reminder, or the phase's end (which may `finish`)
     ("paused", "timer"): Refused(None),  # a timer the pause cancelled, arriving all the same
     ("ended", "timer"): Refused(None),
+    ("running", "join"): "running",  # a participant joins (the button, or `join`)
+    ("paused", "join"): "paused",
+    ("ended", "join"): _ENDED,  # nothing left to take part in; joining now would only change the note's counts
     ("running", "finish"): "ended",  # `end` and `next` set `running` first: a paused session never finishes
     ("ended", "finish"): Refused(None),
     **{(status, control): status for status in ("running", "paused") for control in _KEEP},  # type: ignore[misc]

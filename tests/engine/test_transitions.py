@@ -39,6 +39,8 @@ def _do(d: Driver, happened: str, timer: str) -> None:
         t = Turn(d.s, CFG, d.clock)
         lifecycle.finish(t)
         d.last = t.effects
+    elif happened == "join":
+        d.join(pid(4))
     elif happened == "next_meeting":
         d.fac("next", "meeting 2027-01-15: Opening hours")
     else:
@@ -54,14 +56,17 @@ def test_each_control_and_event_leaves_the_status_the_session_table_says(status:
     d, timer = _session(status, in_arrange=happened == "confirm")
     after = SESSION[(status, happened)]  # type: ignore[index]
     _do(d, happened, timer)
+    person = pid(4) if happened == "join" else FACILITATOR
     if isinstance(after, Refused):
         assert d.s.status == status
-        assert _told(d, FACILITATOR) == ([CFG.say(after.key)] if after.key else [])
+        assert _told(d, person) == ([CFG.say(after.key)] if after.key else [])
         assert after.key or not d.last, "ignored without a word"
     elif isinstance(after, NotHere):
         assert d.s.status == status and _told(d, FACILITATOR) == [CFG.say("command_not_now", command=happened)]
     else:
         assert d.s.status == after
+        if happened == "join":
+            assert pid(4) in d.s.participants
 
 
 def _note(note_status: str) -> Driver:
