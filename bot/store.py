@@ -25,6 +25,7 @@ from typing import Any
 import aiosqlite
 from pydantic import TypeAdapter, ValidationError
 
+from bot.outcomes import Outcome, from_text, to_text
 from facilitation.events import Event
 from facilitation.models import Session
 
@@ -63,7 +64,6 @@ CREATE TABLE IF NOT EXISTS purged (
 );
 """
 
-FAILED = "!failed"  # the ref recorded for an effect the platform refused, so it is not retried forever
 
 # Bookkeeping written "lazily" (refs of posts made, delivery ids) waits at most this long for an event's
 # commit to ride on, so one reply costs one disk sync, not two.
@@ -267,9 +267,10 @@ class Store:
     def delivery_op(event_id: str) -> Op:
         return "INSERT OR IGNORE INTO deliveries VALUES (?, ?)", (event_id, datetime.now(UTC).isoformat())
 
-    async def refs(self, session_id: str) -> dict[str, str]:
+    async def refs(self, session_id: str) -> dict[str, Outcome]:
+        """What became of each effect of the session carried out so far, by effect key."""
         async with self.db.execute("SELECT key, ref FROM refs WHERE session_id = ?", (session_id,)) as cur:
-            return {k: r for k, r in await cur.fetchall()}
+            return {k: from_text(r) for k, r in await cur.fetchall()}
 
     # --- the outbox -----------------------------------------------------------------------------------------
 
@@ -290,9 +291,9 @@ class Store:
             error[:2000], session_id, key)
 
     @staticmethod
-    def delivered_ops(session_id: str, key: str, ref: str) -> list[Op]:
+    def delivered_ops(session_id: str, key: str, outcome: Outcome) -> list[Op]:
         return [("DELETE FROM outbox WHERE session_id = ? AND key = ?", (session_id, key)),
-                ("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, ref))]
+                ("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, to_text(outcome)))]
 
     async def outbox(self, session_id: str) -> list[tuple[str, str, str | None, str, float | None]]:
         """(key, effect JSON, after, state, first_try) of the session's undelivered effects, in the order

@@ -13,11 +13,9 @@ from facilitation.numbers import whole
 from facilitation.phases import RULES
 from facilitation.text import is_blank, neutralise, one_line
 from facilitation.themes import place_newcomers
-from facilitation.transitions import NotHere, Refused
 from facilitation.turn import Turn, duration_text
 
-FACILITATOR_ONLY = {"next", "extend", "pause", "resume", "skip", "end", "status", "add", "remove", "confirm",
-                    "broadcast"}
+FACILITATOR_ONLY = transitions.CONTROLS
 MAX_EXTEND_MINUTES = 120
 
 
@@ -35,28 +33,24 @@ def run(t: Turn, person: str, command: str, args: str) -> bool:
     if not s.is_facilitator(person):
         t.to_person(person, t.say("not_facilitator"))
         return True
-    if command == "next" and _MEETING.match(args):  # `next meeting <date> <topic>`
-        command, args = "next_meeting", _MEETING.sub("", args, count=1)
-    if command == "confirm" and (s.phase is None or s.phase.kind != "arrange"):
-        return False  # confirm is for themes only; elsewhere it must not end a phase
-    after = transitions.session_after(s.status, command)
-    if isinstance(after, NotHere):
-        return False
-    if isinstance(after, Refused):
-        if after.key:
-            t.to_person(person, t.say(after.key))
+    if command == "next" and _MEETING.match(args):  # `next meeting <date> <topic>`, also after the end
+        _next_meeting(t, person, _MEETING.sub("", args, count=1))
         return True
-    s.status = after  # before the control: `next` or `end` may go on to finish the session
+    if command == "confirm" and (s.phase is None or s.phase.kind != "arrange" or s.status == "ended"):
+        return False  # confirm is for themes only; elsewhere it must not end a phase
+    if (refused := transitions.refusal(s, command)) is not None:
+        t.to_person(person, t.say(refused))
+        return True
     handler = {
-        "next": _next, "confirm": _next, "extend": _extend, "pause": _pause, "resume": _resume, "skip": _skip,
-        "end": _end, "status": _status, "add": _add, "remove": _remove, "broadcast": _broadcast,
-        "next_meeting": _next_meeting,
+        "next": _next, "confirm": _next, "extend": _extend, "pause": _pause, "resume": _resume,
+        "skip": _skip, "end": _end, "status": _status, "add": _add, "remove": _remove, "broadcast": _broadcast,
     }[command]
     handler(t, person, args)
     return True
 
 
 def _next(t: Turn, person: str, args: str) -> None:
+    transitions.move(t.s, "running", "next")
     lifecycle.advance(t)
 
 
@@ -114,12 +108,14 @@ def _pause(t: Turn, person: str, args: str) -> None:
     s = t.s
     assert s.deadline is not None
     s.paused_remaining = max((s.deadline - t.at).total_seconds(), 0)
+    transitions.move(s, "paused", "pause")
     t.disarm_all()
     t.to_everyone_now(t.say("paused"))
 
 
 def _resume(t: Turn, person: str, args: str) -> None:
     s = t.s
+    transitions.move(s, "running", "resume")
     s.deadline = t.at + timedelta(seconds=s.paused_remaining or 0)
     s.paused_remaining = None
     t.arm_phase_timers()
@@ -240,9 +236,8 @@ def edit_note(t: Turn, person: str, values: dict[str, str | list[str]]) -> None:
     if person != s.convenor:
         t.to_person(person, t.say("not_convenor_edit"))
         return
-    after = transitions.note_after(s.note_status, "edit")
-    if isinstance(after, Refused):
-        t.to_person(person, t.say(after.key))
+    if (refused := transitions.note_refusal(s, "edit")) is not None:
+        t.to_person(person, t.say(refused))
         return
     for field in ("summary", "next_steps", "next_meeting"):
         if field in values:
@@ -258,11 +253,10 @@ def approve(t: Turn, person: str, revision: str = "") -> None:
     reply or DM, a comment, an edit), it is not posted unseen: a new draft goes to the convenor, who is told
     why and approves that one. `revision` is the draft the Approve button was on (typed `approve`: the latest)."""
     s = t.s
-    after = transitions.note_after(s.note_status, "approve")
     if person != s.convenor:
         t.to_person(person, t.say("not_convenor"))
-    elif isinstance(after, Refused):
-        t.to_person(person, t.say(after.key))
+    elif (refused := transitions.note_refusal(s, "approve")) is not None:
+        t.to_person(person, t.say(refused))
     elif revision and revision != str(s.note_revision):
         t.to_person(person, t.say("note_draft_replaced"))
     else:
@@ -272,6 +266,6 @@ def approve(t: Turn, person: str, revision: str = "") -> None:
             t.to_person(person, t.say("note_changed_since_draft"))
             lifecycle.draft_note(t)
             return
-        s.note_status = after
+        transitions.move_note(s, "approved")
         t.effects.append(PublishNote(key="note:published", title=note.title, markdown=s.note_markdown))
         t.to_person(person, t.say("note_posted"))

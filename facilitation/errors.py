@@ -12,7 +12,8 @@
         │                       the log, in English) names the file and what is wrong
         ├── ConfigError         config/ files                             (bot/configuration.py)
         ├── ScenarioError       a `facilitator simulate` scenario         (bot/simulate.py)
-        └── ManifestError       the Slack manifest                        (bot/slack_manifest.py)
+        ├── ManifestError       the Slack manifest                        (bot/slack_manifest.py)
+        └── StartRefused        a platform refused to connect (token, intent) (adapters/base.py)
 
 The engine raises only `Fixable` errors, which live here; the others are defined where they are raised.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from facilitation import breakouts
+from facilitation import breakouts, transitions
 from facilitation.config import EngineConfig
 from facilitation.effects import Action, DeliverNote, Effect, Form, FormField, Person
 from facilitation.events import SessionStarted
@@ -14,7 +14,6 @@ from facilitation.note import RoundUpNote, build_note, render_markdown
 from facilitation.phases import RULES
 from facilitation.text import neutralise
 from facilitation.themes import place_newcomers, regroup
-from facilitation.transitions import Refused, note_after, session_after
 from facilitation.turn import QUESTION_KEY, Turn
 
 CONTROLS = ("next", "extend", "pause", "resume", "skip", "end", "status")
@@ -77,6 +76,7 @@ def minutes_for(s: Session, index: int) -> float:
 
 def enter(t: Turn, index: int) -> None:
     s = t.s
+    s.phase_before = s.phase_index if s.phase_index != index else s.phase_before
     s.phase_index = index
     s.phase_started_at = t.at
     s.deadline = t.at + timedelta(minutes=minutes_for(s, index))
@@ -134,6 +134,7 @@ def end(t: Turn) -> None:
     """The facilitator's `end`: close the phase, then give the empty chair its time before the note goes out
     (a question asked in the same breath as the note would go unanswered). `end` again sends it at once."""
     s = t.s
+    transitions.move(s, "running", "end")
     if s.phase is not None:
         close(t)
         if _wait_for_empty_chair(t):
@@ -154,6 +155,7 @@ def _wait_for_empty_chair(t: Turn) -> bool:
     until = s.empty_chair_asked_at + timedelta(seconds=seconds)
     if until <= t.at:
         return False
+    s.phase_before = s.phase_index
     s.phase_index = len(s.structure.phases)
     s.phase_started_at = t.at
     s.deadline = until
@@ -164,11 +166,10 @@ def _wait_for_empty_chair(t: Turn) -> bool:
 
 def finish(t: Turn) -> None:
     s = t.s
-    after = session_after(s.status, "finish")
-    if isinstance(after, Refused):
+    if s.status == "ended":
         return
     t.disarm_all()
-    s.status = after
+    transitions.move(s, "ended", "finish")
     s.ended_at = t.at
     s.deadline = None
     draft_note(t)
@@ -182,9 +183,7 @@ def draft_note(t: Turn) -> None:
     else:
         regroup(s, t.cfg)
     note = build_note(s, t.cfg)
-    after = note_after(s.note_status, "draft")
-    assert not isinstance(after, Refused)
-    s.note_status = after
+    transitions.move_note(s, "draft")
     s.note_revision += 1
     s.note_markdown = render_markdown(note, t.cfg, draft=False)
     t.effects.append(
@@ -219,9 +218,8 @@ def _note_form(t: Turn, note: RoundUpNote) -> Form:
 
 
 def join_reply(t: Turn, person: str, name: str, tags: dict[str, str] | None = None, group: str | None = None) -> None:
-    refused = session_after(t.s.status, "join")
-    if isinstance(refused, Refused) and refused.key:
-        t.to_person(person, t.say(refused.key))
+    if t.s.status == "ended":  # nothing left to take part in; joining now would only change the note's counts
+        t.to_person(person, t.say("session_already_ended"))
         return
     said = len(t.effects)
     if join(t, person, name, tags, group):

@@ -143,7 +143,7 @@ class ContinueButton(discord.ui.DynamicItem[discord.ui.Button], template=re.comp
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         waiting = _WAITING.get(self.token)
         if waiting is None:
-            say: Say = interaction.client.adapter.say  # type: ignore[attr-defined]  # registered by OperaClient
+            say: Say = interaction.client.listener.say  # type: ignore[attr-defined]  # registered by OperaClient
             await interaction.response.send_message(say("form_expired"), ephemeral=True,
                                                     allowed_mentions=discord.AllowedMentions.none())
             return

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from adapters.base import CommandIssued, DeliveryError
 from adapters.console import ConsoleAdapter
+from bot.assembly import assembled
 from bot.commands import CommandError
 from bot.configuration import ConfigError, load_messages
-from bot.runtime import running
 from bot.settings import Settings
 from bot.simulate import ScenarioError
 from bot.slack_manifest import ManifestError
@@ -22,7 +22,7 @@ WELSH = Settings(language="cy", grouping="lexical")
 async def test_a_welsh_bot_explains_a_start_mistake_in_welsh(tmp_path: Path) -> None:
     cy = load_messages(WELSH)
     adapter = ConsoleAdapter(out=io.StringIO())
-    async with running(adapter, tmp_path, settings=WELSH):
+    async with assembled(adapter, WELSH, database=tmp_path / "f.sqlite3"):
         fay = adapter.person("Fay")
         for typed, says in [("start own=maybe Beth nesaf?", "rhaid i own fod yn private neu open."),
                             ("start dots=500 Beth nesaf?", "rhaid i dots fod yn rhif cyfan o 1 i 100."),
@@ -40,7 +40,7 @@ class RefusesTheChart(ConsoleAdapter):
 
 async def test_a_welsh_bot_names_what_it_could_not_deliver_in_welsh(tmp_path: Path) -> None:
     adapter = RefusesTheChart(out=io.StringIO())
-    async with running(adapter, tmp_path, settings=WELSH) as runtime:
+    async with assembled(adapter, WELSH, database=tmp_path / "f.sqlite3") as runtime:
         fay = adapter.person("Fay")
         await adapter.send(CommandIssued(channel=adapter.channel, person=fay, text="start own=open Beth nesaf?"))
         for name in ("Ana", "Ben"):

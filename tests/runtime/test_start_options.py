@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from adapters.discord.adapter import START_FIELDS, DiscordAdapter
+from adapters.discord.adapter import DiscordAdapter
+from adapters.discord.app import START_FIELDS
 from adapters.slack.app import StartDefaults, start_options, start_view
 from adapters.words import menu, speaker
 from bot.commands import CommandError, build_options, parse_start
