@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from facilitation.effects import Action, Person
+from facilitation.errors import FacilitatorError, SetupError
 
 
 class UserMessage(BaseModel):
@@ -203,11 +204,11 @@ class Check(BaseModel):
     detail: str
 
 
-class StartRefused(Exception):
+class StartRefused(SetupError):
     """The platform refused to connect (a wrong token, a missing intent): the message says what to fix."""
 
 
-class DeliveryError(Exception):
+class DeliveryError(FacilitatorError):
     """An adapter call failed, or fell back, for a reason the facilitator can fix (e.g. a missing permission).
 
     The runtime tells `message` privately to the facilitator and the session carries on. When the call fell

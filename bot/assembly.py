@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from adapters.base import Adapter, StartRefused
 from adapters.formbook import FormBook, forms_path
-from bot.configuration import engine_config, list_structures, load_structure
+from bot.configuration import engine_config, list_structures, load_messages, load_structure
 from bot.runtime import Runtime
 from bot.scheduler import AsyncTimers, Timers
 from bot.settings import Settings
@@ -94,7 +94,8 @@ def slack_adapter(settings: Settings, http: bool, port: int) -> SlackAdapter:
         raise SystemExit("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write); "
                          "or use --http.")
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    adapter = SlackAdapter(client, forms=FormBook(forms_path(settings.database, "slack")))
+    adapter = SlackAdapter(client, forms=FormBook(forms_path(settings.database, "slack")),
+                           messages=load_messages(settings))  # its own words, in the bot's language
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = build_app(adapter, signing_secret=secret, command=settings.slack_command,
                     defaults=start_defaults(settings), socket_mode=not http)
@@ -115,6 +116,7 @@ def discord_adapter(settings: Settings) -> DiscordAdapter:
         command_name=settings.discord_command,
         forms_path=forms_path(Path(settings.database), "discord"),
         structures=list_structures(settings),
+        messages=load_messages(settings),  # its own words (commands, start form, refusals) in the bot's language
     )
 
 

@@ -7,20 +7,18 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from facilitation.errors import Fixable
 from facilitation.models import Options, Structure
 from facilitation.numbers import decimal, whole
+from facilitation.start_options import BY_KEY, QUESTION_MAX, START_OPTIONS, StartOption
 from facilitation.text import is_blank, one_line
 
-QUESTION_MAX = 500
-# Bounds of the numeric start options (build_options checks how they fit together).
-_COUNTS = {"dots": (1, 100), "dots_per_proposal": (1, 100), "picks": (1, 20), "ideas": (0, 1000),
-           "groups": (0, 50), "group_size": (0, 100)}
 _OPTION = re.compile(r"^(\w+)=(\S+)$")
 _PERSON = re.compile(r"<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>|^@?([\w.\-]+)$")
 
 
-class CommandError(ValueError):
-    """A command the user must correct; the message says how."""
+class CommandError(Fixable):
+    """A command or start form the user must correct: `key` names the config/messages sentence that says how."""
 
 
 class StartRequest(BaseModel):
@@ -42,7 +40,7 @@ def split(text: str) -> tuple[str, str]:
 def _person(value: str) -> str:
     m = _PERSON.search(value.strip())
     if not m:
-        raise CommandError(f"'{_quoted(value)}' is not a person: mention them, like @name.")
+        raise CommandError("start_not_a_person", value=_quoted(value))
     return m.group(1) or m.group(2)
 
 
@@ -53,10 +51,10 @@ def _bool(value: Any) -> bool:
         return True
     if str(value).lower() in ("off", "no", "false", "0"):
         return False
-    raise CommandError(f"'{_quoted(value)}' should be on or off.")
+    raise CommandError("start_not_on_off", value=_quoted(value))
 
 
-def _minutes(value: Any) -> dict[str, float]:
+def _minutes(value: Any, low: float, high: float) -> dict[str, float]:
     if isinstance(value, dict):
         pairs = [(str(k), v) for k, v in value.items()]
     else:
@@ -65,10 +63,10 @@ def _minutes(value: Any) -> dict[str, float]:
     for kind, minutes in pairs:
         kind = _quoted(kind)
         if not minutes:
-            raise CommandError(f"give minutes for {kind} after a colon, like minutes=own:3,pair:5.")
-        m = decimal(minutes, 0.01, 240)
+            raise CommandError("start_minutes_colon", phase=kind)
+        m = decimal(minutes, low, high)
         if m is None:
-            raise CommandError(f"minutes for {kind} must be a number from 0.01 to 240, like own:3.")
+            raise CommandError("start_minutes_range", phase=kind, low=f"{low:g}", high=f"{high:g}")
         out[kind.strip().lower()] = m
     return out
 
@@ -78,16 +76,31 @@ def _quoted(text: object) -> str:
     return one_line(str(text), 40)
 
 
-def _whole(key: str, value: Any, low: int, high: int) -> int:
-    n = whole(value, low, high)
-    if n is None:
-        raise CommandError(f"{key} must be a whole number from {low} to {high}.")
-    return n
+def _value(option: StartOption, value: Any) -> Any:
+    """A typed or submitted value of `option` as its `Options` field takes it."""
+    if option.kind == "choice":
+        word = str(value).lower()
+        if word not in option.values:
+            raise CommandError("start_choice", option=option.key, first=", ".join(option.values[:-1]),
+                               last=option.values[-1])
+        return word == option.true_value if option.true_value else word
+    if option.kind == "whole":
+        assert option.low is not None and option.high is not None
+        n = whole(value, int(option.low), int(option.high))
+        if n is None:
+            raise CommandError("start_whole", option=option.key, low=f"{option.low:g}", high=f"{option.high:g}")
+        return n
+    if option.kind == "switch":
+        return _bool(value)
+    if option.kind == "minutes":
+        assert option.low is not None and option.high is not None
+        return _minutes(value, option.low, option.high)
+    return str(value).lower()  # language: checked against the installed catalogues by the runtime
 
 
 def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
     """`start [voting=borda] [own=open] [dots=5] [convenor=@x] [minutes=own:3,pair:5] Question...`,
-    or the same keys from a platform's start form (which win over typed ones)."""
+    or the same keys from a platform's start form (which win over typed ones): the options of START_OPTIONS."""
     words = args.split()
     typed: dict[str, Any] = {}
     while words and (m := _OPTION.match(words[0])):
@@ -96,47 +109,25 @@ def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
     given = {**typed, **{k: v for k, v in form.items() if v not in (None, "", [])}}
     question = str(given.pop("question", " ".join(words))).strip()
     if is_blank(question):
-        raise CommandError("Give the question: start What should the council learn from people who use its services?")
+        raise CommandError("start_no_question")
     if len(question) > QUESTION_MAX:
-        raise CommandError(f"The question is {len(question)} characters; keep it under {QUESTION_MAX}.")
+        raise CommandError("start_question_too_long", length=len(question), limit=QUESTION_MAX)
     req = StartRequest(question=question)
     updates: dict[str, Any] = {}
     for key, value in given.items():
-        if key == "structure":
+        option = BY_KEY.get(key)
+        if option is None:
+            raise CommandError("start_unknown_option", option=_quoted(key),
+                               options=", ".join(o.key for o in START_OPTIONS))
+        if option.kind == "structure":
             req.structure = str(value).lower()
-        elif key == "convenor":
+        elif option.kind == "person":
             req.convenor = _person(str(value))
-        elif key in ("cofacilitators", "cofacilitator"):
+        elif option.kind == "people":
             items = value if isinstance(value, list) else str(value).split(",")
             req.cofacilitators = [_person(v) for v in items if str(v).strip()]
-        elif key == "own":
-            if str(value).lower() not in ("private", "open"):
-                raise CommandError("own must be private or open.")
-            updates["own_private"] = str(value).lower() == "private"
-        elif key == "voting":
-            updates["voting"] = str(value).lower()
-        elif key in _COUNTS:
-            field = {"picks": "picks_per_pair", "ideas": "ideas_per_person"}.get(key, key)
-            updates[field] = _whole(key, value, *_COUNTS[key])
-        elif key == "attribution":
-            updates["attribution"] = _bool(value)
-        elif key == "assign":
-            if str(value).lower() not in ("mixed", "random", "choice"):
-                raise CommandError("assign must be mixed, random or choice.")
-            updates["assign"] = str(value).lower()
-        elif key == "plenary":
-            updates["plenary_ballot"] = _bool(value)
-        elif key == "closing":
-            updates["closing_round"] = _bool(value)
-        elif key == "minutes":
-            updates["minutes"] = _minutes(value)
-        elif key == "language":
-            updates["language"] = str(value).lower()
-        else:
-            raise CommandError(
-                f"Unknown option '{_quoted(key)}'. Options: structure, voting, dots, picks, ideas, own, attribution, "
-                "convenor, cofacilitators, minutes, groups, group_size, assign, plenary, closing, language."
-            )
+        elif option.field is not None:
+            updates[option.field] = _value(option, value)
     req.option_updates = updates
     req.minutes_from_form = "minutes" in form and "minutes" not in typed
     return req
@@ -145,18 +136,18 @@ def parse_start(args: str, form: dict[str, Any]) -> StartRequest:
 def build_options(base: Options, updates: dict[str, Any], structure: Structure, lenient: bool = False) -> Options:
     try:
         options = Options.model_validate({**base.model_dump(), **updates})
-    except ValidationError as exc:
+    except ValidationError as exc:  # only settings can get here: every typed value was checked above
         first = exc.errors()[0]
-        raise CommandError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise CommandError("start_invalid", option=".".join(map(str, first["loc"])), problem=first["msg"]) from None
     if options.dots < 1 or options.dots_per_proposal < 1 or options.picks_per_pair < 1 or options.ideas_per_person < 0:
-        raise CommandError("dots, dots per proposal and picks must be at least 1; ideas at least 0.")
+        raise CommandError("start_counts_too_low")
     if not 0 <= options.groups <= 50 or not (options.group_size == 0 or 2 <= options.group_size <= 100):
-        raise CommandError("groups must be from 0 to 50, and group_size 0 (off) or from 2 to 100.")
+        raise CommandError("start_groups_range")
     if options.groups > 1 and options.group_size:
-        raise CommandError("Give either the number of groups or a group size, not both.")
+        raise CommandError("start_groups_and_size")
     unknown = set(options.minutes) - {p.kind for p in structure.phases}
     if unknown and lenient:
         options.minutes = {k: v for k, v in options.minutes.items() if k not in unknown}
     elif unknown:
-        raise CommandError(f"{structure.name} has no phase called {_quoted(sorted(unknown)[0])}.")
+        raise CommandError("start_no_such_phase", structure=structure.name, phase=_quoted(sorted(unknown)[0]))
     return options

@@ -11,14 +11,26 @@ from pydantic import ValidationError
 
 from bot.settings import Settings
 from facilitation.config import EngineConfig, Limits
+from facilitation.errors import Fixable, SetupError
 from facilitation.models import Options, Structure
 from facilitation.text import one_line
 
 log = logging.getLogger("facilitator.config")
 
 
-class ConfigError(ValueError):
+class ConfigError(SetupError):
     """A configuration file is wrong; the message says which file, where, and what."""
+
+
+class UnknownStructure(ConfigError, Fixable):
+    """A structure name that is not one `list_structures` gives: in chat, the facilitator hears it in the bot's
+    words (`start_no_structure`); in the terminal, the operator reads the line below."""
+
+    def __init__(self, name: str, available: str) -> None:
+        Fixable.__init__(self, "start_no_structure", name=name, available=available)
+
+    def __str__(self) -> str:
+        return f"no structure called {self.values['name']!r} (available: {self.values['available']})"
 
 
 def _read_toml(path: Path) -> dict:
@@ -36,7 +48,7 @@ def load_structure(settings: Settings, name: str) -> Structure:
     known = list_structures(settings)
     if name not in known:
         available = ", ".join(sorted(known)) or "none"
-        raise ConfigError(f"no structure called {one_line(name, 40)!r} (available: {available})")
+        raise UnknownStructure(one_line(name, 40), available)
     shown = f"structures/{name}.toml"
     try:
         data = tomllib.loads((settings.config_dir / "structures" / f"{name}.toml").read_text(encoding="utf-8"))

@@ -429,19 +429,19 @@ def _chart_png(effect: PostChart) -> bytes:
     return ranking_chart(effect.title, [(b.label, b.value) for b in effect.bars], "png")
 
 
-def describe(effect: Effect) -> str:
-    """What an effect is, for the facilitator's failure message."""
+def describe(effect: Effect, say: Callable[..., str]) -> str:
+    """What an effect is, for the facilitator's failure message, in the words of `say` (config/messages)."""
     if isinstance(effect, PublishNote):
-        return "the round-up note (to the channel)"
+        return say("delivery_what_note")
     if isinstance(effect, DeliverNote):
-        return "the draft round-up note (to the convenor)"
+        return say("delivery_what_draft")
     if isinstance(effect, OpenPairSpace):
-        return f"the space for pair {effect.pair_id}"
+        return say("delivery_what_pair_space", pair=effect.pair_id)
     if isinstance(effect, PostChart):
-        return "the ranking chart"
+        return say("delivery_what_chart")
     if isinstance(effect, Post):
         first = effect.text.strip().splitlines()[0] if effect.text.strip() else ""
-        return f"the message \u201c{first[:60]}\u201d"
+        return say("delivery_what_post", start=first[:60])
     return effect.type
 
 

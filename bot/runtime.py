@@ -51,6 +51,7 @@ from facilitation.effects import (
     SessionClosed,
     StartTimer,
 )
+from facilitation.errors import Fixable
 from facilitation.events import (
     ActionTaken,
     CommandGiven,
@@ -422,9 +423,10 @@ class Runtime:
                                                  structure, lenient=req.minutes_from_form)
                 if options.language not in {*self.cfg.catalogues, self.settings.language}:
                     known = ", ".join(sorted(self.cfg.catalogues))
-                    raise commands.CommandError(f"there is no language '{options.language}' (available: {known}).")
+                    raise commands.CommandError("start_no_language", language=options.language, known=known)
             except (commands.CommandError, ConfigError) as exc:
-                return Reply(text=self.cfg.say("runtime_start_problem", problem=str(exc)))
+                problem = exc.text(self.cfg.say) if isinstance(exc, Fixable) else str(exc)
+                return Reply(text=self.cfg.say("runtime_start_problem", problem=problem))
             session_id = f"{self.rng.getrandbits(32):08x}"
             event = SessionStarted(
                 at=self.clock(), session_id=session_id, channel=inbound.channel, question=req.question,
@@ -568,7 +570,7 @@ class Runtime:
         s = self.sessions.get(entry.session_id)
         if s is None:
             return
-        text = self.cfg.say("delivery_failed", what=describe(entry.effect), why=why) if held else why
+        text = self.cfg.say("delivery_failed", what=describe(entry.effect, self.cfg.say), why=why) if held else why
         await self._tell_facilitator(s, text)
         if isinstance(entry.effect, PublishNote) and s.convenor and not s.is_facilitator(s.convenor):
             await self._tell(s, s.convenor, text)

@@ -24,10 +24,11 @@ from bot.runtime import Runtime
 from bot.scheduler import AsyncTimers, VirtualTimers
 from bot.settings import Settings
 from facilitation.effects import Person
+from facilitation.errors import SetupError
 from facilitation.models import Idea, Session
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SetupError):
     """The scenario file is wrong; the message names the step and what to change."""
 
 

@@ -10,10 +10,12 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from facilitation.errors import SetupError
+
 PLACEHOLDER = "https://YOUR-HOST"
 
 
-class ManifestError(ValueError):
+class ManifestError(SetupError):
     """What was asked for cannot make a manifest (a URL that is not https://host)."""
 
 

@@ -22,12 +22,15 @@ class FormField(BaseModel):
 
     id: str
     label: str
-    kind: Literal["text", "long_text", "select", "multi_select", "number"]
+    # switch: one checkbox (its label is `choices[0]`); person, people: chosen from the platform's members.
+    kind: Literal["text", "long_text", "select", "multi_select", "number", "switch", "person", "people"]
     choices: list[Choice] = []
     required: bool = True
     max_selected: int | None = None
-    min_value: int | None = None
-    max_value: int | None = None
+    min_value: int | float | None = None
+    max_value: int | float | None = None
+    decimal: bool = False  # a number that may have a decimal point
+    max_chars: int | None = None
     initial: str | None = None
 
 

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from facilitation.config import EngineConfig
+from facilitation.errors import ThemeEditError
 from facilitation.grouping import GroupItem, group_ideas
 from facilitation.models import Session, Theme, ThemeEdit
-
-
-class ThemeEditError(ValueError):
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 def ordered_idea_ids(s: Session) -> list[str]:

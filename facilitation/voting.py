@@ -9,16 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from facilitation.errors import BallotError
 from facilitation.models import Ballot, Options, Tally, TallyRow, TieBreak, VotingMethod
-
-
-class BallotError(ValueError):
-    """A ballot the voter must change; the message says how (the key of a config message + values)."""
-
-    def __init__(self, key: str, **values: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.values = values
 
 
 def make_ballot(voter: str, choices: list[str], proposal_ids: Collection[str], options: Options) -> Ballot:

@@ -21,7 +21,7 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,8 +36,10 @@ from adapters.discord.client import OperaButton, OperaClient
 from adapters.discord.invite import INTENT_FIX, TOKEN_FIX
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
 from adapters.formbook import FORM_TABLES, FormBook
+from adapters.words import speaker
 from facilitation.effects import Action, Person
 from facilitation.note import note_file_stem
+from facilitation.start_options import start_menu
 
 log = logging.getLogger("facilitator.discord")
 
@@ -100,8 +102,11 @@ class DiscordAdapter:
         forms_path: Path | None = None,
         sync_commands: bool = True,
         structures: dict[str, str] | None = None,
+        messages: Mapping[str, str] | None = None,
     ) -> None:
         self._token = token  # never logged; discord.py keeps it out of its own logs too
+        self.say = speaker(messages)  # what the adapter says itself: commands, the start form, Discord's refusals
+        self.menu = start_menu(self.say)
         self._api_url = api_url
         self.structures = structures or {}
         self.forms = FormBook(forms_path, table=FORM_TABLES["discord"])
@@ -214,13 +219,7 @@ class DiscordAdapter:
                 raise
             # Never a public thread: the intro carries both members' private ideas. With no ref, the runtime
             # sends each member the pair's messages by DM.
-            raise DeliveryError(
-                f"I couldn't open a private thread for pair {pair_id} in <#{channel}>: I'm missing the **Create "
-                "Private Threads** permission there. Its members get the pair's messages by direct message "
-                "instead (they can pick there with the Pick button, but can't talk to each other through me). "
-                "Grant me Create Private Threads (and Send Messages in Threads) in this channel to keep pairs "
-                "together in private."
-            ) from exc
+            raise DeliveryError(self.say("discord_no_private_threads", pair=pair_id, channel=f"<#{channel}>")) from exc
         self._parents[thread.id] = int(channel)
         for member in members:  # again for a thread made before: adding a member twice is harmless
             try:
@@ -363,10 +362,7 @@ class DiscordAdapter:
         return None
 
     def _forbidden_text(self, exc: discord.Forbidden, where: str) -> str:
-        return (
-            f"Discord refused a message in <#{where}> ({exc.code}: {exc.text}). Grant me **View Channel**, "
-            "**Send Messages**, **Send Messages in Threads**, **Create Public Threads** and **Attach Files** there."
-        )
+        return self.say("discord_message_refused", channel=f"<#{where}>", code=exc.code, why=exc.text)
 
     async def _session_thread(self, channel: str, parent_ref: str) -> discord.abc.Messageable:
         """The public thread on the question message, opened the first time something is posted to it."""
@@ -389,11 +385,7 @@ class DiscordAdapter:
             elif isinstance(exc, discord.Forbidden):
                 # No threads allowed: the session goes on in the channel itself.
                 self._threads[parent_ref] = int(channel)
-                raise _NoThread(
-                    f"I couldn't open the session thread in <#{channel}>: I'm missing the **Create Public "
-                    "Threads** (and **Send Messages in Threads**) permission there. I'm posting in the channel "
-                    "instead; grant those permissions for tidier sessions."
-                ) from exc
+                raise _NoThread(self.say("discord_no_session_thread", channel=f"<#{channel}>")) from exc
             else:
                 raise
         self._threads[parent_ref] = thread_id
@@ -409,17 +401,14 @@ class DiscordAdapter:
             return await self._send(self._to(dm), content, actions, session_id, files)
         except discord.Forbidden as exc:
             if exc.code != CANNOT_DM:
-                raise DeliveryError(f"Discord refused a direct message to <@{person}> ({exc.code}).") from exc
+                raise DeliveryError(self.say("discord_dm_refused", person=f"<@{person}>", code=exc.code)) from exc
             first_time = person not in self._dm_refused
             self._dm_refused.add(person)
             if not first_time and files is None:
                 raise NotDelivered from exc  # the facilitator was told once; don't repeat it for every message
             name = f"<@{person}>"  # shown as their name; AllowedMentions.none() keeps it from pinging
-            what = "the round-up note" if files else "messages"
-            raise DeliveryError(
-                f"I can't send direct messages to {name}, so they didn't get {what}. They need to allow direct "
-                "messages from members of this server (Server menu > Privacy Settings > Direct Messages)."
-            ) from exc
+            key = "discord_cannot_dm_note" if files else "discord_cannot_dm"
+            raise DeliveryError(self.say(key, person=name)) from exc
 
     # --- for the inbound side (adapters/discord/app.py) ------------------------------------------
 

@@ -25,13 +25,17 @@ from adapters.base import (
 )
 from adapters.discord.forms import FormFlow, Values
 from adapters.discord.rendering import encode_custom_id
-from adapters.discord.start_form import start_form, start_options
+from adapters.words import Say
 from facilitation.effects import Person
+from facilitation.start_options import StartMenu, form_answers, start_form
 
 if TYPE_CHECKING:
     from adapters.discord.adapter import DiscordAdapter
 
 log = logging.getLogger("facilitator.discord")
+
+# The options the start form offers (a Discord modal holds five inputs: these and the question).
+START_FIELDS = ("voting", "own", "minutes", "structure")
 
 
 def _person(user: discord.abc.User | dict[str, Any]) -> Person:
@@ -50,6 +54,14 @@ class DiscordApp:
     @property
     def client(self) -> discord.Client:
         return self.adapter.client
+
+    @property
+    def say(self) -> Say:
+        return self.adapter.say
+
+    @property
+    def menu(self) -> StartMenu:
+        return self.adapter.menu
 
     # --- messages -----------------------------------------------------------------------------
 
@@ -123,8 +135,8 @@ class DiscordApp:
         """Hand `inbound` to the runtime while this interaction is open, then show any Reply ephemerally."""
         with self.adapter.answering(interaction) as answering:
             reply = await self.adapter.receive(inbound)
-        text = reply.text if reply is not None else ("Done." if answering.sent == 0 and self._thinking(interaction)
-                                                     else "")
+        done = answering.sent == 0 and self._thinking(interaction)
+        text = reply.text if reply is not None else (self.say("command_done") if done else "")
         if text:
             await self.adapter.ephemeral(answering, text)
 
@@ -143,9 +155,10 @@ class DiscordApp:
 
     async def start_form(self, interaction: discord.Interaction, options: dict[str, Any]) -> None:
         async def submitted(modal_interaction: discord.Interaction, values: Values) -> None:
-            await self.command(modal_interaction, "start", {**options, **start_options(values)})
+            await self.command(modal_interaction, "start", {**options, **form_answers(values)})
 
-        await FormFlow(start_form(self.adapter.structures), submitted).start(interaction)
+        form = start_form(self.menu, START_FIELDS, dict(sorted(self.adapter.structures.items())), {})
+        await FormFlow(form, submitted, self.say).start(interaction)
 
     async def out_of_date(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
@@ -170,4 +183,4 @@ class DiscordApp:
         if form is None:
             await submit(interaction, {})
         else:
-            await FormFlow(form, submit).start(interaction)
+            await FormFlow(form, submit, self.say).start(interaction)

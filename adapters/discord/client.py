@@ -8,10 +8,10 @@ Everything here only translates: interactions and gateway events are handed, as 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import aiohttp
 import discord
@@ -23,9 +23,8 @@ from yarl import URL
 
 from adapters.discord.forms import ContinueButton
 from adapters.discord.rendering import CUSTOM_ID_PATTERN, NO_PINGS, button_label, encode_custom_id
-from adapters.discord.start_form import structure_label
-
-T = TypeVar("T")
+from adapters.words import Say
+from facilitation.start_options import StartMenu
 
 log = logging.getLogger("facilitator.discord")
 
@@ -34,7 +33,14 @@ _STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle
 
 
 class Listener(Protocol):
-    """What the client hands on, as discord.py gives it (adapters/discord/app.py is the one implementation)."""
+    """What the client hands on, as discord.py gives it (adapters/discord/app.py is the one implementation), and
+    the words and start options the command group offers."""
+
+    @property
+    def say(self) -> Say: ...
+
+    @property
+    def menu(self) -> StartMenu: ...
 
     async def command(self, interaction: discord.Interaction, text: str,
                       options: dict[str, Any] | None = None) -> None: ...
@@ -80,57 +86,64 @@ class OperaButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile
         await client.listener.clicked(interaction, self.session_id, self.action_id, self.value)
 
 
-VOTING = [app_commands.Choice(name=n, value=n) for n in ("dots", "borda", "approval")]
-OWN = [app_commands.Choice(name="private (ideas hidden until Explain)", value="private"),
-       app_commands.Choice(name="open (replies in the thread)", value="open")]
-ASSIGN = [app_commands.Choice(name="mixed (as diverse as tags allow)", value="mixed"),
-          app_commands.Choice(name="random", value="random"),
-          app_commands.Choice(name="choice (people pick their group)", value="choice")]
+# The start options the slash command offers besides the question, in this order (facilitation/start_options.py).
+SLASH_OPTIONS = ("voting", "dots", "own", "convenor", "cofacilitators", "structure", "attribution", "groups",
+                 "group_size", "assign", "plenary")
+_DESCRIPTION_CHARS = 100
+# Discord's user option picks one person: `cofacilitators` is offered as one co-facilitator.
+_PARAMETER = {"cofacilitators": "cofacilitator"}
 
 
-def structure_choices(structures: dict[str, str]) -> list[app_commands.Choice[str]]:
+def structure_choices(menu: StartMenu, structures: dict[str, str]) -> list[app_commands.Choice[str]]:
     """The structures as the start command's choices (Discord allows 25, each name up to 100 characters)."""
-    return [app_commands.Choice(name=structure_label(key, text)[:100], value=key)
+    return [app_commands.Choice(name=menu.structure_label(key, text)[:100], value=key)
             for key, text in sorted(structures.items())[:25]]
 
 
-def _offer_structures(structures: dict[str, str] | None) -> Callable[[T], T]:
-    """Offer the installed structures as choices; without a list the option stays free text."""
-    if not structures:
-        return lambda command: command
-    return app_commands.choices(structure=structure_choices(structures))
+def _start_parameters(menu: StartMenu, structures: dict[str, str] | None
+                      ) -> tuple[list[inspect.Parameter], dict[str, str], dict[str, list[app_commands.Choice[str]]]]:
+    """The slash command's start options as callback parameters, their descriptions and their choices."""
+    params, about, choices = [], {}, {}
+    for key in SLASH_OPTIONS:
+        o = menu[key]
+        name = _PARAMETER.get(key, key)
+        kind: Any = str
+        if o.kind == "choice":
+            kind = app_commands.Choice[str]
+            choices[name] = [app_commands.Choice(name=c.label[:100], value=c.value) for c in o.choices]
+        elif o.kind == "structure" and structures:
+            choices[name] = structure_choices(menu, structures)
+        elif o.kind == "whole":
+            kind = app_commands.Range[int, int(o.low or 0), int(o.high or 0)]
+        elif o.kind == "switch":
+            kind = bool
+        elif o.kind in ("person", "people"):
+            kind = discord.User
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind | None))
+        about[name] = (o.choices[0].label if o.kind == "switch" else o.label)[:_DESCRIPTION_CHARS]
+    return params, about, choices
+
+
+def _start_value(value: object) -> object:
+    """A slash option's value as the start options carry it: a choice's word, a person's id."""
+    if isinstance(value, app_commands.Choice):
+        return value.value
+    if isinstance(value, discord.abc.User):
+        return str(value.id)
+    return value
 
 
 def command_group(app: Listener, name: str, structures: dict[str, str] | None = None) -> app_commands.Group:
-    """`/<name> start|next|extend|pause|resume|skip|end|status|join|mine|vote|do|help`."""
-    group = app_commands.Group(name=name, description="Run a facilitated breakout session (OPERA)", guild_only=True)
+    """`/<name> start|next|extend|pause|resume|skip|end|status|join|mine|vote|do|help`, in the words of `app.say`
+    and with the start options of `app.menu`."""
+    say = app.say
+    group = app_commands.Group(name=name, description=say("command_about")[:_DESCRIPTION_CHARS], guild_only=True)
 
-    @group.command(name="start", description="Start a session (leave out the question for the full settings form)")
-    @app_commands.describe(
-        question="The question the group works on", voting="How the group ranks the proposals",
-        dots="Dots per person (dot voting)", own="Whether ideas stay private during Own",
-        convenor="Who receives the round-up note (default: you)", cofacilitator="Someone who may steer with you",
-        structure="Structure name (default: opera)", attribution="Name people in the note",
-        groups="Breakout groups to run at once", group_size="Or: people per breakout group",
-        assign="Who goes in which breakout group", plenary="Rank the groups' reported proposals together",
-    )
-    @app_commands.choices(voting=VOTING, own=OWN, assign=ASSIGN)
-    @_offer_structures(structures)
-    async def start(
-        interaction: discord.Interaction, question: str | None = None,
-        voting: app_commands.Choice[str] | None = None, dots: app_commands.Range[int, 1, 50] | None = None,
-        own: app_commands.Choice[str] | None = None, convenor: discord.User | None = None,
-        cofacilitator: discord.User | None = None, structure: str | None = None, attribution: bool | None = None,
-        groups: app_commands.Range[int, 2, 20] | None = None, group_size: app_commands.Range[int, 2, 50] | None = None,
-        assign: app_commands.Choice[str] | None = None, plenary: bool | None = None,
-    ) -> None:
-        options: dict[str, Any] = {
-            "voting": voting.value if voting else None, "dots": dots, "own": own.value if own else None,
-            "convenor": str(convenor.id) if convenor else None, "structure": structure, "attribution": attribution,
-            "cofacilitators": [str(cofacilitator.id)] if cofacilitator else None,
-            "groups": groups, "group_size": group_size, "assign": assign.value if assign else None, "plenary": plenary,
-        }
-        options = {k: v for k, v in options.items() if v is not None}
+    async def start(interaction: discord.Interaction, question: str | None = None, **given: object) -> None:
+        options = {{v: k for k, v in _PARAMETER.items()}.get(k, k): _start_value(v)
+                   for k, v in given.items() if v is not None}
+        if "cofacilitators" in options:
+            options["cofacilitators"] = [options["cofacilitators"]]
         if question is None:
             await app.start_form(interaction, options)
             return
@@ -138,31 +151,34 @@ def command_group(app: Listener, name: str, structures: dict[str, str] | None = 
         # are read from there, and a `question` option would carry them into the question itself.
         await app.command(interaction, f"start {question}", options)
 
+    params, about, choices = _start_parameters(app.menu, structures)
+    question = inspect.Parameter("question", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                 annotation=str | None)
+    interaction = inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=discord.Interaction)
+    start.__signature__ = inspect.Signature([interaction, question, *params])  # type: ignore[attr-defined]
+    app_commands.describe(question=say("command_about_question")[:_DESCRIPTION_CHARS], **about)(start)
+    app_commands.choices(**choices)(start)
+    group.command(name="start", description=say("command_about_start")[:_DESCRIPTION_CHARS])(start)
+
     def control(word: str, description: str) -> None:
         async def run(interaction: discord.Interaction) -> None:
             await app.command(interaction, word)
 
         group.command(name=word, description=description)(run)
 
-    control("next", "Facilitator: close this phase and open the next")
-    control("pause", "Facilitator: stop the clock")
-    control("resume", "Facilitator: start the clock again")
-    control("skip", "Facilitator: skip the next phase")
-    control("end", "Facilitator: end the session and draft the round-up note")
-    control("status", "Facilitator: who has contributed so far")
-    control("join", "Take part in the session in this channel")
-    control("mine", "See your own ideas")
-    control("help", "What you can do")
+    for word in ("next", "pause", "resume", "skip", "end", "status", "join", "mine", "help"):
+        control(word, say(f"command_about_{word}")[:_DESCRIPTION_CHARS])
 
-    @group.command(name="extend", description="Facilitator: add minutes to this phase")
+    @group.command(name="extend", description=say("command_about_extend")[:_DESCRIPTION_CHARS])
     async def extend(interaction: discord.Interaction, minutes: app_commands.Range[int, 1, 120] = 5) -> None:
         await app.command(interaction, f"extend {minutes}")
 
-    @group.command(name="vote", description="Vote by proposal numbers, e.g. 2 2 5 (dots) or 3 1 2 (a ranking)")
+    @group.command(name="vote", description=say("command_about_vote")[:_DESCRIPTION_CHARS])
     async def vote(interaction: discord.Interaction, numbers: str) -> None:
         await app.command(interaction, f"vote {numbers}")
 
-    @group.command(name="do", description="Any session command as text: idea ..., pick #3 because ..., theme ...")
+    @group.command(name="do", description=say("command_about_do")[:_DESCRIPTION_CHARS])
     async def do(interaction: discord.Interaction, text: str) -> None:
         await app.command(interaction, text)
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
+from adapters.words import Say
 from facilitation.effects import Form, FormField
 
 MODAL_COMPONENTS = 5
@@ -68,7 +69,7 @@ def merge(form: Form, raw: Values) -> Values:
     return out
 
 
-def _component(f: FormField) -> discord.ui.Item:
+def _component(f: FormField, say: Say) -> discord.ui.Item:
     if f.kind in ("select", "multi_select"):
         options = [discord.SelectOption(label=_cut(c.label or c.value, 100), value=c.value) for c in f.choices]
         most = len(options) if f.kind == "multi_select" else 1
@@ -81,7 +82,7 @@ def _component(f: FormField) -> discord.ui.Item:
     placeholder = None
     if f.kind == "number":
         low = 0 if f.min_value is None else f.min_value
-        placeholder = f"{low}\u2013{f.max_value}" if f.max_value is not None else "a number"
+        placeholder = f"{low:g}\u2013{f.max_value:g}" if f.max_value is not None else say("form_number_hint")
     return discord.ui.TextInput(
         custom_id=f.id,
         style=discord.TextStyle.paragraph if f.kind == "long_text" else discord.TextStyle.short,
@@ -95,12 +96,12 @@ def _component(f: FormField) -> discord.ui.Item:
 class StepModal(discord.ui.Modal):
     """One page of a form: up to five labelled inputs."""
 
-    def __init__(self, title: str, fields: list[FormField], on_submitted: OnSubmitted) -> None:
+    def __init__(self, title: str, fields: list[FormField], on_submitted: OnSubmitted, say: Say) -> None:
         super().__init__(title=_cut(title, TITLE_CHARS), custom_id=f"opm|{os.urandom(8).hex()}", timeout=900)
         self._on_submitted = on_submitted
         self._inputs: list[tuple[FormField, discord.ui.Item]] = []
         for f in fields:
-            component = _component(f)
+            component = _component(f, say)
             description = _cut(f.label, DESCRIPTION_CHARS) if len(f.label) > LABEL_CHARS else None
             self.add_item(discord.ui.Label(text=_cut(f.label, LABEL_CHARS), description=description,
                                            component=component))
@@ -123,15 +124,13 @@ class StepModal(discord.ui.Modal):
 # Continue buttons of multi-page forms still waiting to be pressed, by token (the oldest dropped past a cap).
 _WAITING: OrderedDict[str, tuple[FormFlow, int]] = OrderedDict()
 _WAITING_CAP = 2000
-EXPIRED = ("That form was interrupted (the bot restarted, or it waited too long), so the parts you filled in "
-           "are gone. Press the original button again to start it afresh.")
 
 
 class ContinueButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile(r"opc\|(?P<token>[0-9a-f]{16})")):
     """Opens the next page of a form. Registered with the client, so a press after a restart still gets an
     answer: a clear message instead of Discord's bare "This interaction failed"."""
 
-    def __init__(self, token: str, label: str = "Continue") -> None:
+    def __init__(self, token: str, label: str = "\u2026") -> None:
         super().__init__(discord.ui.Button(label=label, style=discord.ButtonStyle.primary, custom_id=f"opc|{token}"))
         self.token = token
 
@@ -139,12 +138,13 @@ class ContinueButton(discord.ui.DynamicItem[discord.ui.Button], template=re.comp
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
     ) -> ContinueButton:
-        return cls(match["token"], label=item.label or "Continue")
+        return cls(match["token"], label=item.label or "\u2026")
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         waiting = _WAITING.get(self.token)
         if waiting is None:
-            await interaction.response.send_message(EXPIRED, ephemeral=True,
+            say: Say = interaction.client.listener.say  # type: ignore[attr-defined]  # registered by OperaClient
+            await interaction.response.send_message(say("form_expired"), ephemeral=True,
                                                     allowed_mentions=discord.AllowedMentions.none())
             return
         flow, index = waiting
@@ -154,11 +154,11 @@ class ContinueButton(discord.ui.DynamicItem[discord.ui.Button], template=re.comp
 class FormFlow:
     """Walks one person through a form's pages; calls `done` with the merged values after the last."""
 
-    def __init__(self, form: Form, done: OnSubmitted, continue_label: str = "Continue") -> None:
+    def __init__(self, form: Form, done: OnSubmitted, say: Say) -> None:
         self.form = form
         self.pages = steps(form)
         self._done = done
-        self._continue_label = continue_label
+        self._say = say
         self._values: Values = {}
 
     def modal(self, index: int, token: str | None = None) -> StepModal:
@@ -173,7 +173,7 @@ class FormFlow:
             else:
                 await self._done(interaction, merge(self.form, self._values))
 
-        return StepModal(title, self.pages[index], submitted)
+        return StepModal(title, self.pages[index], submitted, self._say)
 
     async def _offer_next(self, interaction: discord.Interaction, index: int) -> None:
         # A modal cannot answer a modal: an ephemeral button opens the next page.
@@ -182,9 +182,9 @@ class FormFlow:
         while len(_WAITING) > _WAITING_CAP:
             _WAITING.popitem(last=False)
         view = discord.ui.View(timeout=900)  # the button itself is registered with the client and outlives this
-        view.add_item(ContinueButton(token, f"{self._continue_label} ({index + 1}/{len(self.pages)})"))
+        view.add_item(ContinueButton(token, self._say("form_continue", part=index + 1, parts=len(self.pages))))
         await interaction.response.send_message(
-            f"Part {index} of {len(self.pages)} is saved. Press the button for the rest.", view=view, ephemeral=True,
+            self._say("form_part_saved", part=index, parts=len(self.pages)), view=view, ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
 

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -43,6 +43,7 @@ from adapters.formbook import FormBook
 from adapters.slack import render
 from adapters.slack.checks import token_problem
 from adapters.slack.throttle import ChannelThrottle
+from adapters.words import Say, speaker
 from facilitation.effects import Action, Form, Person
 from facilitation.note import note_file_stem
 
@@ -65,15 +66,9 @@ _LOOKUP_LIMIT = 100
 # No answer at all: the request may or may not have reached Slack.
 _NO_ANSWER = (aiohttp.ClientError, asyncio.TimeoutError)
 
-# Slack errors a facilitator can fix, in words they can act on.
-_FIXABLE = {
-    "not_in_channel": "I'm not in this channel yet: invite me with /invite, then try again.",
-    "channel_not_found": "I can't see that channel: invite me to it (or check it still exists).",
-    "missing_scope": "The Slack app is missing a permission ({needed}); reinstall it from config/slack-manifest.yml.",
-    "cannot_dm_bot": "I can't send a direct message to another bot.",
-    "user_not_found": "Slack doesn't know that person any more.",
-    "is_archived": "This channel is archived, so I can't post here.",
-}
+# Slack errors a facilitator can fix: each has a sentence in config/messages (slack_<error>) they can act on.
+_FIXABLE = frozenset({"not_in_channel", "channel_not_found", "missing_scope", "cannot_dm_bot", "user_not_found",
+                      "is_archived"})
 
 
 def _is_post(request: HttpRequest) -> bool:
@@ -124,8 +119,10 @@ class SlackAdapter:
 
     def __init__(self, client: AsyncWebClient, throttle: ChannelThrottle | None = None,
                  extra_429_rounds: int = 10, forms: FormBook | None = None,
-                 post_attempts: int = 3, repost_backoff: float = 0.5, ack_seconds: float = ACK_SECONDS) -> None:
+                 post_attempts: int = 3, repost_backoff: float = 0.5, ack_seconds: float = ACK_SECONDS,
+                 messages: Mapping[str, str] | None = None) -> None:
         self.client = client
+        self.say = speaker(messages)  # what the adapter says itself: the start modal, Slack's refusals
         self.throttle = throttle or ChannelThrottle()
         self.extra_429_rounds = extra_429_rounds
         # A post that failed ambiguously and is not found is sent again, up to `post_attempts` in all,
@@ -249,7 +246,7 @@ class SlackAdapter:
         try:
             return await self._call_past_429s(method, **params)
         except SlackApiError as exc:
-            raise _delivery_error(exc) from exc
+            raise _delivery_error(exc, self.say) from exc
 
     async def _call_past_429s(self, method: str, **params: Any) -> AsyncSlackResponse:
         """One Web API call (`chat.postMessage`, or a client helper such as `files_upload_v2`); 429s the SDK's
@@ -302,8 +299,8 @@ class SlackAdapter:
                 return found
         log.error("chat.postMessage to %s failed %d times; giving up", channel, self.post_attempts)
         if isinstance(failure, SlackApiError):
-            raise _delivery_error(failure) from failure
-        message = f"Slack did not answer ({_describe(failure)})."
+            raise _delivery_error(failure, self.say) from failure
+        message = self.say("slack_no_answer", why=_describe(failure))
         raise DeliveryError(message, lasting=False) from failure
 
     async def _attempt_post(self, channel: str, params: dict[str, Any]) -> str | Exception:
@@ -314,7 +311,7 @@ class SlackAdapter:
                 "chat.postMessage", channel=channel, link_names=False, parse="none", **params)
         except SlackApiError as exc:
             if exc.response.status_code < 500:
-                raise _delivery_error(exc) from exc
+                raise _delivery_error(exc, self.say) from exc
             return exc
         except _NO_ANSWER as exc:
             return exc
@@ -511,12 +508,11 @@ def _describe(exc: Exception | None) -> str:
     return type(exc).__name__ if exc is not None else "?"
 
 
-def _delivery_error(exc: SlackApiError) -> DeliveryError:
+def _delivery_error(exc: SlackApiError, say: Say) -> DeliveryError:
     data = exc.response.data if exc.response is not None and isinstance(exc.response.data, dict) else {}
     code = str(data.get("error") or f"HTTP {exc.response.status_code if exc.response is not None else '?'}")
-    message = _FIXABLE.get(code, f"Slack refused the call ({code}).")
-    if "{needed}" in message:
-        message = message.format(needed=data.get("needed", "?"))
+    message = say(f"slack_{code}", needed=data.get("needed", "?")) if code in _FIXABLE else say("slack_refused",
+                                                                                                 code=code)
     status = exc.response.status_code if exc.response is not None else 0
     return DeliveryError(message, lasting=status != 429 and status < 500)
 

@@ -9,7 +9,6 @@ listener, so nothing answers 404 (which would make Slack retry).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from adapters.base import (
 )
 from adapters.slack import render
 from adapters.slack.adapter import SlackAdapter, message_ref
+from adapters.words import Say
+from facilitation.start_options import form_answers, start_form, start_menu
 
 log = logging.getLogger("facilitator.slack")
 
@@ -89,7 +90,7 @@ def build_app(
             await ack()
             # The trigger expires in 3 s and is single-use: open the modal before anything slow.
             await adapter.client.views_open(trigger_id=body["trigger_id"],
-                                            view=start_view(defaults, body["channel_id"]))
+                                            view=start_view(defaults, body["channel_id"], adapter.say))
             return
 
         async def work() -> None:
@@ -127,7 +128,8 @@ def build_app(
         if form is not None:
             await ack()
             meta = {"s": session_id, "a": action_id, "v": value, "c": channel, "t": message.get("thread_ts")}
-            await adapter.client.views_open(trigger_id=body["trigger_id"], view=render.form_view(form, meta))
+            view = render.form_view(form, meta, adapter.say("form_cancel"))
+            await adapter.client.views_open(trigger_id=body["trigger_id"], view=view)
             return
 
         async def work() -> None:
@@ -147,7 +149,7 @@ def build_app(
         except render.ButtonOutOfDate:
             await adapter.hand_over(lambda: _out_of_date(adapter, body, "", None), ack)
             return
-        errors = render.duplicate_rank_errors(values)
+        errors = render.duplicate_rank_errors(values, adapter.say("vote_rank_repeated_field"))
         if errors:
             await ack(response_action="errors", errors=errors)
             return
@@ -249,89 +251,24 @@ async def _message_event(adapter: SlackAdapter, body: dict[str, Any]) -> None:
 
 # --- the start modal ------------------------------------------------------------------------------
 
-
-def _select(block_id: str, label: str, options: list[tuple[str, str]], initial: str | None,
-            optional: bool = False) -> dict[str, Any]:
-    opts = [{"text": render.plain(text, render.OPTION_CHARS), "value": value} for value, text in options]
-    element: dict[str, Any] = {"type": "static_select", "action_id": render.INPUT_ACTION, "options": opts}
-    chosen = next((o for o in opts if o["value"] == initial), None)
-    if chosen:
-        element["initial_option"] = chosen
-    return {"type": "input", "block_id": block_id, "optional": optional,
-            "label": render.plain(label, render.LABEL_CHARS), "element": element}
+# The options the start modal offers, in this order (facilitation/start_options.py defines them).
+START_FIELDS = ("structure", "groups", "assign", "plenary", "own", "voting", "dots", "convenor", "cofacilitators",
+                "attribution", "minutes")
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], optional: bool = True) -> dict[str, Any]:
-    return {"type": "input", "block_id": block_id, "optional": optional,
-            "label": render.plain(label, render.LABEL_CHARS), "element": {"action_id": render.INPUT_ACTION, **element}}
-
-
-def start_view(d: StartDefaults, channel: str) -> dict[str, Any]:
-    blocks = [
-        _input("question", "Question", {"type": "plain_text_input", "multiline": True, "max_length": 500},
-               optional=False),
-        _select("structure", "Structure", [(k, f"{k}: {v}") for k, v in d.structures.items()], d.structure),
-        _input("groups", "Breakout groups (leave empty for one group)",
-               {"type": "number_input", "is_decimal_allowed": False, "min_value": "2", "max_value": "20"}),
-        _select("assign", "Who goes in which group", [("mixed", "Mixed: as diverse as tags allow"),
-                                                      ("random", "At random"),
-                                                      ("choice", "People choose their group")], "mixed"),
-        _input("plenary", "Plenary", {"type": "checkboxes", "options": [
-            {"text": render.plain("Rank the groups' reported proposals together", 75), "value": "on"}]}),
-        _select("own", "Own phase", [("private", "Private: ideas hidden until Explain"),
-                                     ("open", "Open: replies in the thread")],
-                "private" if d.own_private else "open"),
-        _select("voting", "Voting", [("dots", "Dot voting"), ("borda", "Ranking (Borda count)"),
-                                     ("approval", "Approval")], d.voting),
-        _input("dots", "Dots per person (dot voting)",
-               {"type": "number_input", "is_decimal_allowed": False, "min_value": "1", "max_value": "20",
-                "initial_value": str(d.dots)}),
-        _input("convenor", "Convenor (receives the note; default: you)", {"type": "users_select"}),
-        _input("cofacilitators", "Co-facilitators", {"type": "multi_users_select"}),
-        _input("attribution", "Note", {"type": "checkboxes", "options": [
-            {"text": render.plain("Name people in the round-up note", 75), "value": "on"}]}),
-    ]
-    for kind, title, minutes in d.phases:
-        blocks.append(_input(f"minutes_{kind}", f"{title}: minutes",
-                             {"type": "number_input", "is_decimal_allowed": True, "min_value": "0.5",
-                              "max_value": "240", "initial_value": f"{minutes:g}"}))
-    return {
-        "type": "modal",
-        "callback_id": render.START_CALLBACK,
-        "title": render.plain("Start a session", render.TITLE_CHARS),
-        "submit": render.plain("Start", render.TITLE_CHARS),
-        "close": render.plain("Cancel", render.TITLE_CHARS),
-        "private_metadata": json.dumps({"c": channel}),
-        "blocks": blocks,
-    }
+def start_view(d: StartDefaults, channel: str, say: Say) -> dict[str, Any]:
+    """The start form as a modal: the settings' defaults filled in, and the minutes of each of the default
+    structure's phases."""
+    initial = {"structure": d.structure, "assign": "mixed", "own": "private" if d.own_private else "open",
+               "voting": d.voting, "dots": str(d.dots)}
+    form = start_form(start_menu(say), START_FIELDS, d.structures, initial, d.phases)
+    return render.form_view(form, {"c": channel}, say("form_cancel"), callback_id=render.START_CALLBACK, prefix="")
 
 
 def start_options(state: dict[str, Any]) -> dict[str, Any]:
     """The start modal's fields as `CommandIssued.options` (empty ones left out: defaults apply); a state no
     start modal of ours submits raises ButtonOutOfDate."""
-    try:
-        raw = {block_id: render.state_value(next(iter(el.values()), {})) for block_id, el in state.items()}
-    except (AttributeError, TypeError) as exc:
-        raise render.ButtonOutOfDate(str(exc)) from None
-    options: dict[str, Any] = {}
-    for key in ("question", "structure", "voting", "own", "convenor"):
-        if raw.get(key):
-            options[key] = str(raw[key]).strip()
-    # Numbers stay text: the runtime checks them and answers a bad one with a clear message.
-    if raw.get("dots"):
-        options["dots"] = str(raw["dots"]).strip()
-    if raw.get("groups"):
-        options["groups"] = str(raw["groups"]).strip()
-        options["assign"] = str(raw.get("assign") or "mixed")
-        options["plenary"] = bool(raw.get("plenary"))
-    if raw.get("cofacilitators"):
-        options["cofacilitators"] = list(raw["cofacilitators"])  # type: ignore[arg-type]
-    if "attribution" in raw:
-        options["attribution"] = bool(raw["attribution"])
-    minutes = {k[len("minutes_"):]: str(v).strip() for k, v in raw.items() if k.startswith("minutes_") and v}
-    if minutes:
-        options["minutes"] = minutes
-    return options
+    return form_answers(render.form_values(state, prefix=""))
 
 
 def _ts_time(ts: str) -> float | None:

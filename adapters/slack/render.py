@@ -235,19 +235,28 @@ def _element(field: FormField) -> dict[str, Any]:
     if field.kind in ("text", "long_text"):
         element: dict[str, Any] = {"type": "plain_text_input", "action_id": INPUT_ACTION,
                                    "multiline": field.kind == "long_text"}
+        if field.max_chars:
+            element["max_length"] = field.max_chars
         if field.initial:
             element["initial_value"] = field.initial
         return element
     if field.kind == "number":
-        element = {"type": "number_input", "action_id": INPUT_ACTION, "is_decimal_allowed": False}
+        element = {"type": "number_input", "action_id": INPUT_ACTION, "is_decimal_allowed": field.decimal}
         if field.min_value is not None:
-            element["min_value"] = str(field.min_value)
+            element["min_value"] = f"{field.min_value:g}"
         if field.max_value is not None:
-            element["max_value"] = str(field.max_value)
+            element["max_value"] = f"{field.max_value:g}"
         if field.initial:
             element["initial_value"] = field.initial
         return element
+    if field.kind in ("person", "people"):
+        return {"type": "users_select" if field.kind == "person" else "multi_users_select", "action_id": INPUT_ACTION}
     options = [_option(c.value, c.label) for c in field.choices[:MAX_OPTIONS]]
+    if field.kind == "switch":
+        element = {"type": "checkboxes", "action_id": INPUT_ACTION, "options": options[:1]}
+        if field.initial and options:
+            element["initial_options"] = options[:1]
+        return element
     if field.kind == "select":
         element = {"type": "static_select", "action_id": INPUT_ACTION, "options": options}
         initial = next((o for o in options if o["value"] == field.initial), None)
@@ -260,15 +269,17 @@ def _element(field: FormField) -> dict[str, Any]:
     return element
 
 
-def field_block_id(field_id: str) -> str:
-    return f"f_{field_id}"
+def field_block_id(field_id: str, prefix: str = "f_") -> str:
+    return f"{prefix}{field_id}"
 
 
-def form_view(form: Form, metadata: dict[str, Any]) -> dict[str, Any]:
+def form_view(form: Form, metadata: dict[str, Any], close: str, *, callback_id: str = FORM_CALLBACK,
+              prefix: str = "f_") -> dict[str, Any]:
+    """A form as a modal; `prefix` starts each input's block id (`form_values` reads back those it starts)."""
     blocks = [
         {
             "type": "input",
-            "block_id": field_block_id(f.id),
+            "block_id": field_block_id(f.id, prefix),
             "label": plain(f.label, LABEL_CHARS),
             "optional": not f.required,
             "element": _element(f),
@@ -278,10 +289,10 @@ def form_view(form: Form, metadata: dict[str, Any]) -> dict[str, Any]:
     ]
     return {
         "type": "modal",
-        "callback_id": FORM_CALLBACK,
+        "callback_id": callback_id,
         "title": plain(form.title, TITLE_CHARS),
         "submit": plain(form.submit_label, TITLE_CHARS),
-        "close": plain("Cancel", TITLE_CHARS),
+        "close": plain(close, TITLE_CHARS),
         "private_metadata": json.dumps(metadata),
         "blocks": blocks[:100],
     }
@@ -303,19 +314,19 @@ def state_value(element: dict[str, Any]) -> str | list[str] | bool:
     return element.get("value") or ""
 
 
-def form_values(state: dict[str, Any]) -> dict[str, str | list[str]]:
+def form_values(state: dict[str, Any], prefix: str = "f_") -> dict[str, str | list[str]]:
     """`view.state.values` as `{field id: value}`; a shape no modal of ours submits raises ButtonOutOfDate."""
     out: dict[str, str | list[str]] = {}
     try:
         for block_id, elements in state.items():
-            if not block_id.startswith("f_"):
+            if not block_id.startswith(prefix):
                 continue
             value = state_value(next(iter(elements.values()), {}))
             if isinstance(value, list) and not all(isinstance(v, str) for v in value):
                 raise ButtonOutOfDate("not a list of choices")
             if isinstance(value, bool):
                 value = str(value).lower()
-            out[block_id[2:]] = value if isinstance(value, list) else str(value)
+            out[block_id[len(prefix):]] = value if isinstance(value, list) else str(value)
     except (AttributeError, TypeError, KeyError) as exc:
         raise ButtonOutOfDate(str(exc)) from None
     return out
@@ -332,8 +343,9 @@ def form_metadata(view: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def duplicate_rank_errors(values: dict[str, str | list[str]]) -> dict[str, str]:
-    """A ranking (`rank_1`, `rank_2`, ...) may name each proposal once: Slack shows these under the inputs."""
+def duplicate_rank_errors(values: dict[str, str | list[str]], repeated: str) -> dict[str, str]:
+    """A ranking (`rank_1`, `rank_2`, ...) may name each proposal once: Slack shows `repeated` under each input
+    that names one again."""
     ranks = sorted((k for k in values if re.fullmatch(r"rank_\d+", k)), key=lambda k: int(k[5:]))
     seen: set[str] = set()
     errors: dict[str, str] = {}
@@ -342,6 +354,6 @@ def duplicate_rank_errors(values: dict[str, str | list[str]]) -> dict[str, str]:
         if not pick:
             continue
         if pick in seen:
-            errors[field_block_id(key)] = "Already ranked above: choose a different proposal."
+            errors[field_block_id(key)] = repeated
         seen.add(str(pick))
     return errors

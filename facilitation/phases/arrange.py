@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 from facilitation.effects import Action, Choice, Form, FormField
+from facilitation.errors import ThemeEditError
 from facilitation.events import ActionTaken, CommandGiven
 from facilitation.ideas import number
 from facilitation.models import ThemeEdit
 from facilitation.phases.base import PhaseRules
 from facilitation.text import is_blank, one_line
-from facilitation.themes import ThemeEditError, apply_edit, regroup
+from facilitation.themes import apply_edit, regroup
 from facilitation.turn import Turn
 
 OPS = ("rename", "move", "merge", "split")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from facilitation.config import CHART_BARS
 from facilitation.effects import Action, ChartBar, Choice, Form, FormField, Post
+from facilitation.errors import BallotError
 from facilitation.events import ActionTaken, CommandGiven
 from facilitation.ideas import join
 from facilitation.models import Proposal, Session
@@ -12,7 +13,7 @@ from facilitation.phases.base import PhaseRules
 from facilitation.phases.explain import ensure_proposals, proposal_number
 from facilitation.text import one_line
 from facilitation.turn import Turn
-from facilitation.voting import BallotError, make_ballot, tally
+from facilitation.voting import make_ballot, tally
 
 
 def proposal_lines(t: Turn, proposals: list[Proposal]) -> str:

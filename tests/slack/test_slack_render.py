@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from adapters.slack import render
+from adapters.words import speaker
 from facilitation.effects import Action, Choice, Form, FormField
 
 HOSTILE = "<!channel> <!here> <!everyone> <@U123ABC> <!subteam^S1> <https://evil.example|click> & **bold** > q"
@@ -68,7 +69,7 @@ def test_form_view_elements_and_state_round_trip() -> None:
         FormField(id="s", label="One", kind="select", choices=[Choice(value="a", label="<!here> A")]),
         FormField(id="m", label="Many", kind="multi_select", choices=[Choice(value="a", label="A")], max_selected=1),
     ])
-    view = render.form_view(form, {"s": "x"})
+    view = render.form_view(form, {"s": "x"}, speaker()("form_cancel"))
     assert len(view["title"]["text"]) <= render.TITLE_CHARS
     kinds = [b["element"]["type"] for b in view["blocks"]]
     assert kinds == ["plain_text_input", "number_input", "static_select", "multi_static_select"]
@@ -85,4 +86,5 @@ def test_form_view_elements_and_state_round_trip() -> None:
 
 def test_duplicate_ranks_are_reported_on_the_later_input() -> None:
     values: dict[str, str | list[str]] = {"rank_1": "P1", "rank_2": "P2", "rank_3": "P1", "rank_4": ""}
-    assert render.duplicate_rank_errors(values) == {"f_rank_3": "Already ranked above: choose a different proposal."}
+    errors = render.duplicate_rank_errors(values, speaker()("vote_rank_repeated_field"))
+    assert errors == {"f_rank_3": "Already ranked above: choose a different proposal."}

@@ -244,7 +244,7 @@ def test_slack_modal_state_is_read_or_out_of_date(state: dict[str, Any], metadat
     with contextlib.suppress(render.ButtonOutOfDate):
         values = render.form_values(state)
         assert all(isinstance(v, str) or all(isinstance(x, str) for x in v) for v in values.values())
-        render.duplicate_rank_errors(values)
+        render.duplicate_rank_errors(values, "repeated")
     with contextlib.suppress(render.ButtonOutOfDate):
         assert isinstance(render.form_metadata({"private_metadata": metadata}), dict)
 
