@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pydantic import TypeAdapter
 
 from adapters.base import DELIVERING, Adapter, Delivering, DeliveryError, Target
-from bot.store import FAILED, Store
+from bot.storage import EventStore
+from bot.store import FAILED
 from facilitation.effects import DeliverNote, Effect, OpenPairSpace, Post, PostChart, PublishNote
 
 log = logging.getLogger("facilitator.delivery")
@@ -67,7 +68,7 @@ NotePage = Callable[[DeliverNote], str | None]  # the note as an HTML page (None
 
 
 class Deliveries:
-    def __init__(self, adapter: Adapter, store: Store, refs: dict[str, dict[str, str]], report: Report,
+    def __init__(self, adapter: Adapter, store: EventStore, refs: dict[str, dict[str, str]], report: Report,
                  delivered: Delivered, note_page: NotePage | None = None, parallel: int = 32) -> None:
         self.adapter = adapter
         self.store = store
@@ -195,7 +196,12 @@ class Deliveries:
         entry = self._pending.get((session_id, key))
         if entry is not None:
             return await asyncio.shield(entry.done)
-        return self.refs.get(session_id, {}).get(key)
+        ref = self.refs.get(session_id, {}).get(key)
+        if ref is None and self.store.shared:  # another process may owe it (PostgreSQL): wait for its ref there
+            ref = await self.store.wait_ref(session_id, key)  # type: ignore[attr-defined]
+            if ref is not None:
+                self.refs.setdefault(session_id, {})[key] = ref
+        return ref
 
     async def _deliver(self, entry: Entry) -> None:
         sid, key = entry.session_id, entry.key
