@@ -56,6 +56,13 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+class _Held:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.users = 0  # events of the session being applied under it now
+        self.caught_up = False
+
+
 class PgStore(GroupCommit):
     shared = True
     _errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
@@ -69,6 +76,8 @@ class PgStore(GroupCommit):
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         super().__init__()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._held: dict[str, _Held] = {}  # session -> its advisory lock, while this process holds it
+        self._releasing: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(cls, url: str) -> PgStore:
@@ -88,6 +97,7 @@ class PgStore(GroupCommit):
     async def close(self) -> None:
         try:
             await self.flush()
+            await asyncio.gather(*self._releasing, return_exceptions=True)
         finally:
             self._writer.cancel()
             if self._heartbeat is not None:
@@ -128,14 +138,45 @@ class PgStore(GroupCommit):
 
     @contextlib.asynccontextmanager
     async def session_lock(self, session_id: str) -> AsyncIterator[None]:
-        """The session's advisory lock, held by one process at a time across all of them."""
-        key = lock_key(session_id)
-        async with self.locks.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock($1)", key)
+        """The session's advisory lock, held by one process at a time across all of them. It is kept while
+        this process has more of the session's events coming, and let go once everything it queued is
+        committed: so the next process to take it finds every event stored, and the events of a busy session
+        still share commits (group commit) instead of paying one each."""
+        held = self._held.get(session_id)
+        if held is None:
+            conn = await self.locks.acquire()
             try:
-                yield
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+                await conn.execute("SELECT pg_advisory_lock($1)", lock_key(session_id))
+            except BaseException:
+                await self.locks.release(conn)
+                raise
+            held = self._held[session_id] = _Held(conn)
+        held.users += 1
+        try:
+            yield
+        finally:
+            held.users -= 1
+            if not held.users:
+                self._releasing.add(asyncio.create_task(self._release_when_written(session_id, held)))
+
+    def lock_is_new(self, session_id: str) -> bool:
+        """True once after the session's lock was taken afresh: another process may have written since."""
+        held = self._held.get(session_id)
+        if held is None or held.caught_up:
+            return False
+        held.caught_up = True
+        return True
+
+    async def _release_when_written(self, session_id: str, held: _Held) -> None:
+        try:
+            await asyncio.gather(*[done for _, done in self._queue], return_exceptions=True)
+        finally:
+            if not held.users and self._held.get(session_id) is held:
+                del self._held[session_id]
+                try:
+                    await held.conn.execute("SELECT pg_advisory_unlock($1)", lock_key(session_id))
+                finally:
+                    await self.locks.release(held.conn)
 
     # --- sessions and events ------------------------------------------------------------------------------
 

@@ -491,7 +491,7 @@ class Runtime:
         if the commit failed (nothing applied, nothing delivered)."""
         async with self._lock(session_id), self.store.session_lock(session_id):
             if self.store.shared:  # the events other processes committed first
-                await catch_up(self, session_id)
+                await catch_up(self, session_id, locked=True)
             elif session_id in self._dirty:
                 await self._load(session_id)
             state = self.sessions.get(session_id)
@@ -519,8 +519,6 @@ class Runtime:
             for entry in entries:
                 entry.committed = committed
             self.deliveries.submit(entries)
-            if self.store.shared:  # the next process to take the session's lock must find this event stored
-                await asyncio.wait([committed])
         try:
             await committed
         except StoreError:

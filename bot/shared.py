@@ -33,10 +33,15 @@ log = logging.getLogger("facilitator.shared")
 SWEEP_SECONDS = 1.0
 
 
-async def catch_up(rt: Runtime, session_id: str) -> None:
+async def catch_up(rt: Runtime, session_id: str, locked: bool = False) -> None:
     """Bring the session's working state up to the last event committed by any process (the caller holds the
-    session's locks). A session this process has not loaded yet, or whose state is in doubt, is loaded whole."""
+    session's locks; `locked`: its advisory lock too, so there is only something to read when that lock was
+    taken afresh). A session this process has not loaded yet, or whose state is in doubt, is loaded whole."""
     state = rt.sessions.get(session_id)
+    if locked and not rt.store.lock_is_new(session_id) and state is not None:  # type: ignore[attr-defined]
+        if session_id in rt._dirty:
+            await rt._load(session_id)
+        return
     if state is None or session_id in rt._dirty:
         await rt._load(session_id)
         return
@@ -68,6 +73,8 @@ async def sync_sessions(rt: Runtime) -> None:
     """Load the open sessions other processes started and catch up those they moved on."""
     store: PgStore = rt.store  # type: ignore[assignment]
     for session_id, last in (await store.heads()).items():
+        if rt._lock(session_id).locked():  # being applied here: that catches up under the session's lock
+            continue
         if session_id not in rt.sessions or rt._seq.get(session_id, 0) < last:
             async with rt._lock(session_id):
                 await catch_up(rt, session_id)

@@ -47,8 +47,9 @@ def _free_port() -> int:
 class PgServer:
     """One server for the session; `database()` makes an empty database and returns its URL."""
 
-    def __init__(self, bins: Path) -> None:
+    def __init__(self, bins: Path, durable: bool = False) -> None:
         self.bins = bins
+        self.durable = durable  # fsync on, as in production (bench/scaleout.py); off for the tests' speed
         self.root = Path(tempfile.mkdtemp(prefix="facilitator-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -72,8 +73,8 @@ class PgServer:
         self._run(str(self.bins / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--no-sync")
         # fsync off: a test server's data need not survive a power cut, and the suite runs faster.
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c max_connections=300")
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                   f"-c fsync={'on' if self.durable else 'off'} -c max_connections=300")
         self._run(str(self.bins / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")
 
