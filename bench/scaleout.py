@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=50)
     parser.add_argument("--ideas", type=int, default=4)
     parser.add_argument("--at-once", type=int, default=10, help="replies in flight at once in each process")
+    parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL with fsync off (to see what syncs cost)")
     parser.add_argument("--worker", nargs=7)
     args = parser.parse_args()
     if args.worker:
@@ -128,7 +129,7 @@ def main() -> None:
     bins = bindir()
     if bins is None:
         sys.exit("PostgreSQL is not installed (apt-get install postgresql)")
-    server = PgServer(bins, durable=True)
+    server = PgServer(bins, durable="--no-fsync" not in sys.argv)
     server.start()
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -109,8 +109,13 @@ class PgStore(GroupCommit):
             await self.locks.close()
 
     async def _commit(self, ops: list[Op]) -> None:
+        # Each statement is a round trip, so the batch goes grouped by statement, each group as one executemany
+        # (a batch of ten events is a handful of trips, not forty). The sort is stable, so the order within a
+        # statement is kept; across statements it does not matter within one batch: effect keys are unique in
+        # their session, an entry is marked or removed only after the commit that wrote it, and snapshots never
+        # go back in time.
+        ops = sorted(ops, key=lambda op: op[0])
         async with self.writer.transaction():
-            # Runs of the same statement go as one executemany (one round trip); the order is kept.
             i = 0
             while i < len(ops):
                 j = i

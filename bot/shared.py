@@ -19,7 +19,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from adapters.base import Inbound
+from adapters.base import Inbound, UserMessage
 from bot.delivery import EFFECT, Entry
 from facilitation import engine
 from facilitation.effects import StartTimer
@@ -84,7 +84,12 @@ async def freshen(rt: Runtime, inbound: Inbound) -> None:
     """What routing an inbound message needs to know of the other processes' work."""
     await sync_sessions(rt)
     store: PgStore = rt.store  # type: ignore[assignment]
-    for ref in {getattr(inbound, "reply_to_ref", None), getattr(inbound, "channel", None)}:
+    # The post replied to, and the place a command or button came from (it may be a pair space); a DM that
+    # replies to nothing is routed by who sent it.
+    wanted = {getattr(inbound, "reply_to_ref", None)}
+    if not isinstance(inbound, UserMessage):
+        wanted.add(getattr(inbound, "channel", None))
+    for ref in wanted:
         if ref and ref not in rt._by_ref:
             for session_id, key in await store.keys_of_ref(ref):
                 rt._index_ref(session_id, key, ref)
