@@ -3,6 +3,8 @@ loopback fake of Slack. The test is the load balancer: it hands each message to 
 
 - Two processes taking turns: every post is made once, as a single process makes them, and Pair's timer fires
   once (in whichever process claims it).
+- A 60-person session, its messages alternating between two processes, ended: the note has every idea and is
+  the one a single process drafts for the same script.
 - One process killed with SIGKILL mid-Pair while Slack holds the answer to one of its posts: the other takes
   over its unsent posts (looking first for the one Slack already has), fires Pair's timer, and nothing is lost
   or doubled."""
@@ -81,19 +83,20 @@ async def _workers(database: str, fake: FakeSlack, count: int) -> AsyncIterator[
             await worker.kill()
 
 
-def _script() -> list[dict[str, str]]:
-    """Start, six people join and write a private idea each, the facilitator opens Pair (3 s long)."""
+def _script(people: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Start, everyone joins and writes a private idea, the facilitator opens Pair (3 s long)."""
     out = [{**FACILITATOR, "command": "start own=private minutes=pair:0.05 What should the network do first?"}]
-    out += [{**p, "command": "join"} for p in PEOPLE]
-    out += [{**p, "idea": f"{p['name']}'s idea: open the hall late", "ref": f"m{n}", "event": f"e{n}"}
-            for n, p in enumerate(PEOPLE)]
+    out += [{**p, "command": "join"} for p in people]
+    out += [{**p, "idea": f"{p['name']}'s idea {n}: open the hall late", "ref": f"m{n}", "event": f"e{n}"}
+            for n, p in enumerate(people)]
     return out
 
 
-async def _run(workers: list[Worker], fake: FakeSlack, kill_first_at_hold: bool = False) -> None:
+async def _run(workers: list[Worker], fake: FakeSlack, kill_first_at_hold: bool = False,
+               people: list[dict[str, str]] = PEOPLE, end: bool = False) -> None:
     """The script, message n to worker n % len(workers); then Pair, until its timer has
     moved the session on (to Arrange) and all is sent."""
-    script = _script()
+    script = _script(people)
     for n, msg in enumerate(script):
         await workers[n % len(workers)].send(msg)
         # A platform's retry of the same message reaching the other process is recognised there.
@@ -109,24 +112,34 @@ async def _run(workers: list[Worker], fake: FakeSlack, kill_first_at_hold: bool 
         await opener.send({**FACILITATOR, "command": "next"})
     for worker in workers:
         await worker.send({"phase": "arrange"})  # Explain and Rank have nothing to do: Arrange follows at once
+    if end:  # the note, drafted by whichever process takes the command, to the convenor (the facilitator)
+        await workers[-1].send({**FACILITATOR, "command": "end"})
     for worker in workers:
         await worker.send({"settle": True})
         await worker.stop()
 
 
-async def _reference(pg_url: str) -> Counter[tuple[str, str]]:
+def _note(fake: FakeSlack) -> str:
+    """The Markdown note the convenor was sent as a file."""
+    notes = [u["data"].decode() for u in fake.uploads.values() if str(u["filename"]).endswith(".md") and u["data"]]
+    assert len(notes) == 1, f"{len(notes)} notes sent"
+    return notes[0]
+
+
+async def _reference(pg_url: str, **script: object) -> tuple[Counter[tuple[str, str]], str | None]:
+    """What one process posts for the script (and the note, if the script ends the session)."""
     fake = FakeSlack()
     await fake.start()
     try:
         async with _workers(pg_url, fake, 1) as workers:
-            await _run(workers, fake)
-        return _slack_posts(fake)
+            await _run(workers, fake, **script)  # type: ignore[arg-type]
+        return _slack_posts(fake), _note(fake) if script.get("end") else None
     finally:
         await fake.stop()
 
 
 async def test_two_processes_taking_turns_post_everything_once_as_one_process_does(postgres) -> None:
-    expected = await _reference(postgres.database())
+    expected, _ = await _reference(postgres.database())
     fake = FakeSlack()
     await fake.start()
     try:
@@ -141,7 +154,7 @@ async def test_two_processes_taking_turns_post_everything_once_as_one_process_do
 
 
 async def test_a_process_killed_mid_pair_has_its_posts_and_timers_taken_over_once(postgres) -> None:
-    expected = await _reference(postgres.database())
+    expected, _ = await _reference(postgres.database())
     fake = FakeSlack()
     fake.hold_post = _holds(PAIR_INTRO)
     await fake.start()
@@ -154,4 +167,23 @@ async def test_a_process_killed_mid_pair_has_its_posts_and_timers_taken_over_onc
     assert any(PAIR_INTRO in text for _, text in seen), "the held post is there"
     assert sum("*Explain*" in text for _, text in seen) == 1, "the survivor fired Pair's timer, once"
     assert seen - expected == Counter(), "posted twice"
+    assert expected - seen == Counter(), "never posted"
+
+
+async def test_a_60_person_session_spread_over_two_processes_gives_the_note_one_process_gives(postgres) -> None:
+    crowd = [{"user": f"U{n:02d}", "name": f"Person {n}"} for n in range(60)]
+    expected, expected_note = await _reference(postgres.database(), people=crowd, end=True)
+    fake = FakeSlack()
+    await fake.start()
+    try:
+        async with _workers(postgres.database(), fake, 2) as workers:
+            await _run(workers, fake, people=crowd, end=True)
+        seen = _slack_posts(fake)
+        note = _note(fake)
+    finally:
+        await fake.stop()
+    for n in range(60):
+        assert f"idea {n}: open the hall late" in note, f"idea {n} is missing from the note"
+    assert note == expected_note, "the note differs from one process's"
+    assert seen - expected == Counter(), "posted twice, or posted what one process does not"
     assert expected - seen == Counter(), "never posted"
