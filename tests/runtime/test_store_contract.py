@@ -219,3 +219,23 @@ async def test_a_session_restarted_on_either_store_comes_back_whole_and_posts_no
                                       message_ref="m2", reply_to_ref=root, event_id="e2"))
         assert [i.text for i in next(iter(runtime.sessions.values())).ideas] == [
             "Listen more", "Pay people", "Ask first"]
+
+
+async def test_the_database_setting_picks_the_store_a_path_sqlite_a_url_postgresql(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACILITATOR_DATABASE", pg_url)
+    settings = Settings()
+    assert settings.database == pg_url, "the URL is kept whole (a path would fold its //)"
+    store = await open_store(settings)
+    try:
+        assert store.shared and await store.claim_delivery("e1")
+    finally:
+        await store.close()
+    monkeypatch.setenv("FACILITATOR_DATABASE", str(tmp_path / "bot.sqlite3"))
+    settings = Settings()
+    assert settings.database == tmp_path / "bot.sqlite3"
+    store = await open_store(settings)
+    try:
+        assert not store.shared and (tmp_path / "bot.sqlite3").exists()
+    finally:
+        await store.close()
