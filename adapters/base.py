@@ -31,6 +31,10 @@ class UserMessage(BaseModel):
     reply_to_ref: str | None = None  # ref of the bot post this replies to (thread parent)
     private: bool = False  # a direct message to the bot
     event_id: str | None = None  # platform delivery id, for de-duplicating retries
+    # When the platform says it was sent (seconds since the epoch: Slack's ts, a Discord snowflake's time). Events
+    # can arrive out of order (a Slack reply after the command typed just after it): the runtime counts a reply in
+    # the phase it was sent in, not the one it arrived in.
+    sent_at: float | None = None
 
 
 class MessageEdited(BaseModel):
@@ -119,6 +123,24 @@ class Target(BaseModel):
     ref: str | None = None
 
 
+class Part(BaseModel):
+    """One post of several that share a message (see `Batching`)."""
+
+    text: str
+    actions: list[Action] = []
+
+
+class Batching(Protocol):
+    """What a platform that can show several posts as one message offers beside the Adapter protocol (Slack):
+    the runtime then sends a batch of posts (Post.batch) in as few messages as `parts_fit` allows."""
+
+    def parts_fit(self, parts: list[Part]) -> int:
+        """How many of the leading `parts` fit in one message (at least 1)."""
+
+    async def post_parts(self, channel: str, target: Target, parts: list[Part], session_id: str) -> str:
+        """Post `parts` as one message, each with its own text and buttons; return the message ref."""
+
+
 class Adapter(Protocol):
     """What the runtime needs from a platform. Every call returns the platform's ref for what it made."""
 
@@ -126,6 +148,20 @@ class Adapter(Protocol):
 
     def bind(self, sink: Sink) -> None:
         """Give the adapter the runtime's entry point for inbound messages."""
+
+    async def check(self) -> None:
+        """Show the credentials to the platform before anything is opened: StartRefused (saying what to fix)
+        when it refuses them. Calling it again does nothing."""
+
+    async def start(self) -> None:
+        """Connect to the platform (and start listening), so posts can be made. Calling it again once started
+        does nothing."""
+
+    async def wait_closed(self) -> None:
+        """Serve until the platform connection ends for good (a program that runs the bot waits on this)."""
+
+    async def close(self) -> None:
+        """Stop listening and let go of what `start` opened; safe to call more than once."""
 
     async def post(
         self, channel: str, target: Target, text: str, actions: list[Action], session_id: str
@@ -167,6 +203,10 @@ class Check(BaseModel):
     detail: str
 
 
+class StartRefused(Exception):
+    """The platform refused to connect (a wrong token, a missing intent): the message says what to fix."""
+
+
 class DeliveryError(Exception):
     """An adapter call failed, or fell back, for a reason the facilitator can fix (e.g. a missing permission).
 
@@ -181,6 +221,11 @@ class DeliveryError(Exception):
         self.message = message
         self.ref = ref
         self.lasting = lasting
+
+
+class NotDelivered(Exception):
+    """The platform cannot deliver this, and the facilitator was already told why (a person who refuses
+    direct messages): the runtime neither retries it nor reports it again."""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ Lines typed (or scripted) look like this (names are case-insensitive; the name i
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import shlex
 import sys
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -60,8 +62,10 @@ class ConsoleAdapter:
     name = "console"
     delivers_inline = True  # a terminal shows each answer before it takes the next line
 
-    def __init__(self, out: TextIO | None = None, channel: str = "#breakout", note_dir: Path | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, channel: str = "#breakout", note_dir: Path | None = None,
+                 typed: TextIO | None = None) -> None:
         self.out = out if out is not None else sys.stdout
+        self.typed = typed  # where people's lines come from when served (stdin); scripts call user_line instead
         self.channel = channel
         self.note_dir = note_dir
         self.note_files: list[Path] = []  # the latest note's Markdown and JSON files, once written
@@ -77,6 +81,24 @@ class ConsoleAdapter:
 
     def bind(self, sink: Sink) -> None:
         self._sink = sink
+
+    async def check(self) -> None:
+        """No credentials: the terminal is there."""
+
+    async def start(self) -> None:
+        """Nothing to connect to."""
+
+    async def wait_closed(self) -> None:
+        """Act out each line typed until the input ends (Ctrl-D); nothing to wait for without an input."""
+        if self.typed is None:
+            return
+        lines = _lines_of(self.typed)
+        while (line := await lines.get()) is not None:
+            if line.strip():
+                await self.user_line(line.rstrip("\n"))
+
+    async def close(self) -> None:
+        """Nothing to let go of."""
 
     def number_after(self, last: int, last_bot: int = 0) -> None:
         """Number people's messages from last + 1 and the bot's from last_bot + 1 (the highest stored before a
@@ -251,3 +273,18 @@ def _form_values(words: list[str]) -> dict[str, str | list[str]]:
         key, _, value = word.partition("=")
         values[key] = value.split(",") if "," in value else value
     return values
+
+
+def _lines_of(stream: TextIO) -> asyncio.Queue[str | None]:
+    """Lines typed, read by a daemon thread: a thread blocked on the terminal must not keep Ctrl-C from
+    stopping the process (the default executor's threads are waited for at exit; a daemon thread is not)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        for line in stream:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)  # Ctrl-D
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    return queue

@@ -39,7 +39,7 @@ class FormBook:
         self._cache: OrderedDict[tuple[str, str], Form] = OrderedDict()
 
     async def open(self) -> None:
-        if self._path is None:
+        if self._path is None or self._db is not None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._db = await _connect(self._path, self._table)

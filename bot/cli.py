@@ -9,7 +9,6 @@ import logging
 import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Coroutine
 from importlib import metadata
@@ -22,6 +21,7 @@ from bot.retention import purge
 from bot.settings import Settings
 from bot.simulate import ScenarioError, load_scenario, run_scenario
 from bot.slack_manifest import ManifestError
+from bot.storage import is_postgres
 
 DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "config" / "scenarios" / "demo.toml"
 
@@ -197,35 +197,16 @@ async def _simulate(settings: Settings, path: Path, out: Path) -> int:
 
 
 async def _console(settings: Settings, db: Path) -> int:
-    from bot.runtime import running
+    from bot.assembly import assembled
 
-    adapter = ConsoleAdapter(note_dir=db.parent / "notes")  # beside the database, as README says
+    adapter = ConsoleAdapter(note_dir=db.parent / "notes", typed=sys.stdin)  # notes beside the database
     print(sys.modules["adapters.console"].__doc__)
     print("Start with:  YourName /start What should we change first?      (Ctrl-D to quit)\n")
-    db.parent.mkdir(parents=True, exist_ok=True)
-    async with running(adapter, db.parent, settings, db_name=db.name) as runtime:
+    async with assembled(adapter, settings, database=db) as runtime:
         adapter.number_after(await runtime.store.highest_message_number(USER_REF_PREFIX),
                              await runtime.store.highest_message_number(BOT_REF_PREFIX))
-        lines = _stdin_lines()
-        while (line := await lines.get()) is not None:
-            if line.strip():
-                await adapter.user_line(line.rstrip("\n"))
+        await adapter.wait_closed()
     return 0
-
-
-def _stdin_lines() -> asyncio.Queue[str | None]:
-    """Lines typed, read by a daemon thread: a thread blocked on the terminal must not keep Ctrl-C from
-    stopping the process (the default executor's threads are waited for at exit; a daemon thread is not)."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
-
-    def read() -> None:
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)  # Ctrl-D
-
-    threading.Thread(target=read, name="console-stdin", daemon=True).start()
-    return queue
 
 
 def _until_stopped(main: Coroutine[Any, Any, int | None]) -> int:
@@ -262,17 +243,13 @@ def _until_stopped(main: Coroutine[Any, Any, int | None]) -> int:
 def _run_platform(settings: Settings, args: argparse.Namespace) -> int:
     # What is past its retention period goes before anything else runs (a first run has nothing to purge, and
     # leaves no file behind if its tokens are then refused).
-    done = asyncio.run(purge(settings)) if settings.database.exists() else None
+    done = asyncio.run(purge(settings)) if is_postgres(settings.database) or settings.database.exists() else None
     if done is not None and (done.sessions or done.forms):
         logging.getLogger("facilitator").info("retention: purged %d sessions and %d saved forms", done.sessions,
                                               done.forms)
-    if args.platform == "slack":
-        from adapters.slack import run_slack
+    from bot.assembly import serve
 
-        return _until_stopped(run_slack(settings, http=args.http, port=args.port))
-    from adapters.discord import run_discord
-
-    return _until_stopped(run_discord(settings))
+    return _until_stopped(serve(settings, args.platform, http=args.http, port=args.port))
 
 
 if __name__ == "__main__":

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from pydantic import TypeAdapter
 
-from adapters.base import DELIVERING, Adapter, Delivering, DeliveryError, Target
+from adapters.base import DELIVERING, Adapter, Batching, Delivering, DeliveryError, NotDelivered, Part, Target
+from bot.outcomes import BLOCKED, FAILED, SKIPPED, Made, Outcome, ReachedPrivately, platform_ref
 from bot.storage import EventStore
-from bot.store import FAILED
-from facilitation.effects import DeliverNote, Effect, OpenPairSpace, Post, PostChart, PublishNote
+from facilitation.effects import Audience, DeliverNote, Effect, OpenPairSpace, Post, PostChart, PublishNote
 
 log = logging.getLogger("facilitator.delivery")
 
@@ -37,8 +39,6 @@ EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
 GIVE_UP_SECONDS = 600.0  # a failure that lasts this long is reported, not retried on its own any more
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
-MEMBERS = "members:"  # the ref recorded for a pair with no space of its own: its members, to reach privately
-BLOCKED = "!blocked"  # what waits on an effect that failed is held back with it
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Entry:
     # The inbound call's context for reports about this entry: a facilitator who just pressed `next` hears of a
     # missing permission where they pressed it.
     origin: contextvars.Context | None = None
-    done: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
     def key(self) -> str:
@@ -63,16 +63,16 @@ class Entry:
 
 
 Report = Callable[[Entry, str, bool], Awaitable[None]]  # entry, why, held for `retry`; run in entry.origin
-Delivered = Callable[[Entry, str], None]
+Delivered = Callable[[Entry, Outcome], None]
 NotePage = Callable[[DeliverNote], str | None]  # the note as an HTML page (None: send the note without it)
 
 
 class Deliveries:
-    def __init__(self, adapter: Adapter, store: EventStore, refs: dict[str, dict[str, str]], report: Report,
+    def __init__(self, adapter: Adapter, store: EventStore, refs: dict[str, dict[str, Outcome]], report: Report,
                  delivered: Delivered, note_page: NotePage | None = None, parallel: int = 32) -> None:
         self.adapter = adapter
         self.store = store
-        self.refs = refs  # the runtime's: session -> effect key -> platform ref
+        self.refs = refs  # the runtime's: session -> effect key -> what became of it
         self.report = report
         self.delivered = delivered
         self.note_page = note_page
@@ -182,15 +182,37 @@ class Deliveries:
                         self._drop(entry)
                         queue.popleft()
                         continue
-                await self._deliver(entry)
-                queue.popleft()
+                group = self._batch(queue)
+                await self._deliver(group)
+                for _ in group:
+                    queue.popleft()
         finally:
             if not queue:
                 self._lanes.pop(lane, None)
             self._tasks.pop(lane, None)
 
-    async def _waited_ref(self, session_id: str, key: str | None) -> str | None:
-        """The ref of an effect this one depends on, once it is delivered; None if there is no such effect."""
+    def _batch(self, queue: deque[Entry]) -> list[Entry]:
+        """The head of the lane and the posts after it that share its message: consecutive posts of its batch (of
+        one event, to the same place), as many as the platform fits in one message. The same entries make the
+        same message after a restart, so the message is found by its key rather than sent again."""
+        head = queue[0]
+        fits = getattr(self.adapter, "parts_fit", None)
+        first = head.effect
+        if fits is None or not isinstance(first, Post) or first.batch is None or head.after \
+                or first.audience.kind not in ("thread", "channel"):
+            return [head]
+        group = [head]
+        for entry in itertools.islice(queue, 1, None):
+            e = entry.effect
+            if not (isinstance(e, Post) and e.batch == first.batch and e.audience == first.audience
+                    and entry.session_id == head.session_id and entry.committed is head.committed
+                    and not entry.after):
+                break
+            group.append(entry)
+        return group[:max(1, fits([_part(e) for e in group]))] if len(group) > 1 else group
+
+    async def _waited(self, session_id: str, key: str | None) -> Outcome | None:
+        """What became of an effect this one depends on, once it is delivered; None if there is no such effect."""
         if not key:
             return None
         entry = self._pending.get((session_id, key))
@@ -203,9 +225,11 @@ class Deliveries:
                 self.refs.setdefault(session_id, {})[key] = ref
         return ref
 
-    async def _deliver(self, entry: Entry) -> None:
+    async def _deliver(self, group: list[Entry]) -> None:
+        """Deliver one entry, or a batch of posts that share one message (keyed by its first entry)."""
+        entry = group[0]
         sid, key = entry.session_id, entry.key
-        if entry.after and (await self._waited_ref(sid, entry.after)) in (FAILED, BLOCKED):
+        if entry.after and (await self._waited(sid, entry.after)) in (FAILED, BLOCKED):
             # Held with what it waits on (the convenor is not told "posted" while the note is not).
             self._finish(entry, BLOCKED, held=True)
             return
@@ -214,76 +238,92 @@ class Deliveries:
         while True:
             maybe_sent = entry.first_try is not None
             if entry.first_try is None:
-                entry.first_try = time.time()
+                first_try = time.time()
+                for each in group:
+                    each.first_try = first_try
                 if self.marks_attempts:  # on disk before the platform can have it: after a crash, look first
                     try:
-                        await self.store.write([self.store.trying_op(sid, key, entry.first_try)])
+                        await self.store.write([self.store.trying_op(sid, e.key, first_try) for e in group])
                     except Exception:  # noqa: BLE001 - the attempt is still worth making
                         log.warning("session %s: could not mark %s as being sent", sid, key)
             doing = Delivering(key=f"{sid}/{key}", maybe_sent=maybe_sent, since=entry.first_try)
             try:
                 async with self._calls:
                     context = (entry.context or contextvars.Context()).copy()
-                    ref = await asyncio.create_task(self._attempt(entry, doing), context=context)
+                    ref = await asyncio.create_task(self._attempt(group, doing), context=context)
+            except NotDelivered:  # the facilitator was told already
+                for each in group:
+                    self._finish(each, SKIPPED)
+                return
             except DeliveryError as exc:
                 if exc.ref is not None:  # it went through, in a fallback the facilitator should know of
-                    self._finish(entry, exc.ref)
+                    for each in group:
+                        self._finish(each, Made(exc.ref))
                     await self._report(entry, exc.message, False)
                     return
                 if exc.lasting or time.time() - started > self.give_up_after:
-                    await self._fail(entry, exc.message)
+                    await self._fail(group, exc.message)
                     return
                 why = exc.message
             except Exception as exc:  # noqa: BLE001 - 5xx, dropped connections, 429s past the adapter's waits
                 if time.time() - started > self.give_up_after:
-                    await self._fail(entry, _describe(exc))
+                    await self._fail(group, _describe(exc))
                     return
                 why = _describe(exc)
             else:
-                self._finish(entry, ref)
+                for each in group:
+                    self._finish(each, Made(ref))
                 return
             log.warning("session %s: %s not delivered yet (%s); trying again in %.1f s", sid, key, why, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
-    async def _attempt(self, entry: Entry, doing: Delivering) -> str:
+    async def _attempt(self, group: list[Entry], doing: Delivering) -> str:
         DELIVERING.set(doing)
-        return await self._carry_out(entry)
+        if len(group) > 1:
+            head = group[0]
+            target = await self._thread_or_channel(head.session_id, head.effect.audience)  # type: ignore[union-attr]
+            return await cast(Batching, self.adapter).post_parts(head.channel, target, [_part(e) for e in group],
+                                                                 head.session_id)
+        return await self._carry_out(group[0])
 
-    async def _fail(self, entry: Entry, why: str) -> None:
+    async def _fail(self, group: list[Entry], why: str) -> None:
         """A lasting failure: recorded as failed (so what depends on it falls back or waits), the facilitator
-        is told what and why, and the entry is held for `retry`."""
+        is told what and why (once for a batch), and the entries are held for `retry`."""
+        entry = group[0]
         pair_fallback = isinstance(entry.effect, OpenPairSpace)
-        ref = MEMBERS + ",".join(m.id for m in entry.effect.members) if pair_fallback else FAILED  # type: ignore[union-attr]
+        outcome: Outcome = ReachedPrivately(tuple(m.id for m in entry.effect.members)) \
+            if isinstance(entry.effect, OpenPairSpace) else FAILED
         log.error("session %s: %s failed: %s", entry.session_id, entry.key, why)
-        self.store.write([self.store.failed_op(entry.session_id, entry.key, why)])
-        self._finish(entry, ref, held=not pair_fallback)
+        self.store.write([self.store.failed_op(e.session_id, e.key, why) for e in group])
+        for each in group:
+            self._finish(each, outcome, held=not pair_fallback)
         await self._report(entry, why, not pair_fallback)
 
     async def _report(self, entry: Entry, why: str, held: bool) -> None:
         context = (entry.origin or contextvars.Context()).copy()
         await asyncio.create_task(self.report(entry, why, held), context=context)
 
-    def _finish(self, entry: Entry, ref: str, held: bool = False) -> None:
+    def _finish(self, entry: Entry, outcome: Outcome, held: bool = False) -> None:
         sid, key = entry.session_id, entry.key
-        self.refs.setdefault(sid, {})[key] = ref
+        self.refs.setdefault(sid, {})[key] = outcome
         if held:
             self._failed[(sid, key)] = entry
         else:
             # With the next commit (an event's, or within LAZY_SECONDS): a post never waits on the disk.
-            self.store.write(self.store.delivered_ops(sid, key, ref), lazy=True)
-        self._settle(entry, ref)
-        self.delivered(entry, ref)
+            self.store.write(self.store.delivered_ops(sid, key, outcome), lazy=True)
+        self._settle(entry, outcome)
+        self.delivered(entry, outcome)
 
     def _drop(self, entry: Entry) -> None:
         self._settle(entry, FAILED)
 
-    def _settle(self, entry: Entry, ref: str) -> None:
+    def _settle(self, entry: Entry, outcome: Outcome) -> None:
         sid, key = entry.session_id, entry.key
         if self._pending.get((sid, key)) is entry:
             del self._pending[(sid, key)]
         if not entry.done.done():
-            entry.done.set_result(ref)
+            entry.done.set_result(outcome)
         self._by_session[sid] -= 1
         if not self._by_session[sid]:
             self._quiet[sid].set()
@@ -295,21 +335,20 @@ class Deliveries:
         if isinstance(effect, Post):
             aud = effect.audience
             if aud.kind == "thread":
-                target = Target(kind="thread", ref=await self._waited_ref(sid, aud.anchor))
-                if target.ref in (None, FAILED, BLOCKED):
-                    target = Target(kind="channel")
+                target = await self._thread_or_channel(sid, aud)
             elif aud.kind == "private":
                 target = Target(kind="private", ref=aud.person)
             elif aud.kind == "pair":
-                space = await self._waited_ref(sid, f"pair:{aud.pair_id}") or FAILED
-                if space.startswith(MEMBERS):  # no pair space could be made: each member hears privately
+                space = await self._waited(sid, f"pair:{aud.pair_id}")
+                if isinstance(space, ReachedPrivately):  # no pair space could be made: each member hears privately
                     first = ""
-                    for person in space[len(MEMBERS):].split(","):
+                    for person in space.members:
                         ref = await a.post(channel, Target(kind="private", ref=person), effect.text,
                                            effect.actions, sid)
                         first = first or ref
                     return first
-                target = Target(kind="pair", ref=space) if space not in (FAILED, BLOCKED) else Target(kind="channel")
+                made = platform_ref(space)
+                target = Target(kind="pair", ref=made) if made else Target(kind="channel")
             else:
                 target = Target(kind="channel")
             return await a.post(channel, target, effect.text, effect.actions, sid)
@@ -320,14 +359,26 @@ class Deliveries:
             return await a.deliver_note(channel, effect.convenor, effect.title, effect.markdown,
                                         effect.json_text, effect.actions, sid, html=html)
         if isinstance(effect, PostChart):
-            anchor = await self._waited_ref(sid, effect.audience.anchor) if effect.audience.kind == "thread" else None
-            target = Target(kind="thread", ref=anchor) if anchor not in (None, FAILED, BLOCKED) else Target(
-                kind="channel")
+            target = await self._thread_or_channel(sid, effect.audience)
             png = await asyncio.to_thread(_chart_png, effect)
             return await a.post_image(channel, target, "ranking.png", png, effect.title, effect.alt, sid)
         if isinstance(effect, PublishNote):
             return await a.publish_note(channel, effect.title, effect.markdown, sid)
         raise TypeError(f"not an effect to deliver: {effect!r}")
+
+    async def _thread_or_channel(self, session_id: str, audience: Audience) -> Target:
+        """A thread audience's thread once its post is delivered (the channel if that post failed); else the
+        channel."""
+        if audience.kind == "thread":
+            anchor = platform_ref(await self._waited(session_id, audience.anchor))
+            if anchor:
+                return Target(kind="thread", ref=anchor)
+        return Target(kind="channel")
+
+
+def _part(entry: Entry) -> Part:
+    effect = cast(Post, entry.effect)
+    return Part(text=effect.text, actions=effect.actions)
 
 
 def _chart_png(effect: PostChart) -> bytes:

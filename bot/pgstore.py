@@ -32,6 +32,7 @@ import asyncpg
 from pydantic import TypeAdapter
 
 from bot.migrations import migrate_postgres
+from bot.outcomes import Outcome, from_text, to_text
 from bot.storage import GroupCommit, Op, OutboxRow
 from bot.store import DELIVERY_MEMORY, ENGINE_VERSION, Store, numbered, read_snapshot
 from facilitation.effects import CancelTimer, Effect, StartTimer
@@ -255,21 +256,21 @@ class PgStore(GroupCommit):
         return ("INSERT INTO deliveries VALUES ($1, $2) ON CONFLICT DO NOTHING",
                 (event_id, datetime.now(UTC).isoformat()))
 
-    async def refs(self, session_id: str) -> dict[str, str]:
+    async def refs(self, session_id: str) -> dict[str, Outcome]:
         rows = await self.pool.fetch("SELECT key, ref FROM refs WHERE session_id = $1", session_id)
-        return {k: r for k, r in rows}
+        return {k: from_text(r) for k, r in rows}
 
     async def keys_of_ref(self, ref: str) -> list[tuple[str, str]]:
         """(session, effect key) of the posts with this platform ref, whichever process made them."""
         rows = await self.pool.fetch("SELECT session_id, key FROM refs WHERE ref = $1", ref)
         return [(row[0], row[1]) for row in rows]
 
-    async def wait_ref(self, session_id: str, key: str, every: float = 0.05) -> str | None:
-        """The ref of an effect another process owes, once it is delivered; None if nobody owes it."""
+    async def wait_ref(self, session_id: str, key: str, every: float = 0.05) -> Outcome | None:
+        """What became of an effect another process owes, once it is delivered; None if nobody owes it."""
         while True:
             ref = await self.pool.fetchval("SELECT ref FROM refs WHERE session_id = $1 AND key = $2", session_id, key)
             if ref is not None:
-                return str(ref)
+                return from_text(str(ref))
             owed = await self.pool.fetchval("SELECT state FROM outbox WHERE session_id = $1 AND key = $2",
                                             session_id, key)
             if owed is None or owed == "failed":
@@ -294,10 +295,10 @@ class PgStore(GroupCommit):
         return numbered(Store.failed_op(session_id, key, error))
 
     @staticmethod
-    def delivered_ops(session_id: str, key: str, ref: str) -> list[Op]:
+    def delivered_ops(session_id: str, key: str, outcome: Outcome) -> list[Op]:
         return [("DELETE FROM outbox WHERE session_id = $1 AND key = $2", (session_id, key)),
                 ("INSERT INTO refs VALUES ($1, $2, $3) ON CONFLICT (session_id, key) DO UPDATE SET ref = EXCLUDED.ref",
-                 (session_id, key, ref))]
+                 (session_id, key, to_text(outcome)))]
 
     async def outbox(self, session_id: str) -> list[OutboxRow]:
         """The session's undelivered effects that no live process owes (now this one's), in commit order."""

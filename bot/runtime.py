@@ -15,10 +15,9 @@ import asyncio
 import contextvars
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from adapters.base import (
     ActionSubmitted,
@@ -34,13 +33,13 @@ from adapters.base import (
     mark_stored,
 )
 from bot import commands
-from bot.configuration import ConfigError, default_options, engine_config, list_structures, load_structure
-from bot.delivery import BLOCKED, EFFECT, Deliveries, Entry, describe
-from bot.scheduler import AsyncTimers, Timers
+from bot.configuration import ConfigError, default_options, list_structures, load_structure
+from bot.delivery import EFFECT, Deliveries, Entry, describe
+from bot.outcomes import Made, Outcome, platform_ref
+from bot.scheduler import Timers
 from bot.settings import Settings
 from bot.shared import SharedWork, catch_up, freshen
-from bot.storage import EventStore, Op, StoreError, open_store
-from bot.store import FAILED
+from bot.storage import EventStore, Op, StoreError
 from facilitation import engine
 from facilitation.config import EngineConfig
 from facilitation.effects import (
@@ -106,7 +105,7 @@ class Runtime:
         self.cfg = cfg
         self.clock = clock or utc_now
         self.sessions: dict[str, Session] = {}
-        self._refs: dict[str, dict[str, str]] = {}  # session -> effect key -> platform ref
+        self._refs: dict[str, dict[str, Outcome]] = {}  # session -> effect key -> what became of it
         self._by_ref: dict[str, list[tuple[str, str]]] = {}  # platform ref -> (session, effect key), oldest first
         self._seq: dict[str, int] = {}  # session -> seq of the last event applied to its working state
         self._snapshot_at: dict[str, tuple[int, int, str]] = {}  # session -> (seq, phase, status) of its snapshot
@@ -119,6 +118,7 @@ class Runtime:
         self._closing: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._start_lock = asyncio.Lock()
+        self._restored = asyncio.Event()  # open sessions are rebuilt: what people send can be applied
         self._ideas_arrived = asyncio.Event()
         self._warming: asyncio.Task[None] | None = None
         # Several processes on one PostgreSQL store: the sweep that takes over a dead process's work (bot/shared.py).
@@ -145,6 +145,7 @@ class Runtime:
             if self.wait_for_effects:
                 await self.deliveries.settled(session_id)
         self._ideas_arrived.set()
+        self._restored.set()
         if self._shared is not None:
             self._shared.start()
 
@@ -198,8 +199,9 @@ class Runtime:
                 await self._tell_facilitator(state, self.cfg.in_language(state.options.language)
                                              .say("runtime_event_set_aside"))
         self._refs[session_id] = await self.store.refs(session_id)
-        for key, ref in self._refs[session_id].items():
-            self._index_ref(session_id, key, ref)
+        for key, outcome in self._refs[session_id].items():
+            if isinstance(outcome, Made):
+                self._index_ref(session_id, key, outcome.ref)
         self._seq[session_id] = seq
         self._dirty.discard(session_id)
         if state is None:
@@ -250,9 +252,13 @@ class Runtime:
         if (session_id, key) not in found:
             found.append((session_id, key))
 
+    def ref_of(self, session_id: str, key: str) -> str | None:
+        """The platform ref of what the effect `key` made, or None (not carried out yet, or nothing made)."""
+        return platform_ref(self._refs.get(session_id, {}).get(key))
+
     def refs_of(self, session_id: str) -> dict[str, str]:
-        """The platform refs of the session's effects carried out so far, by effect key (do not change it)."""
-        return self._refs.get(session_id, {})
+        """The platform refs of what the session's effects made so far, by effect key."""
+        return {k: o.ref for k, o in self._refs.get(session_id, {}).items() if isinstance(o, Made)}
 
     def _lock(self, session_id: str) -> asyncio.Lock:
         return self._locks.setdefault(session_id, asyncio.Lock())
@@ -273,6 +279,8 @@ class Runtime:
 
     async def receive(self, inbound: Inbound) -> Reply | None:
         """The adapters' entry point. Returns text to show only to the sender, if any."""
+        if not self._restored.is_set():  # the adapter listens before sessions are restored (bot/assembly.py)
+            await self._restored.wait()
         if inbound.event_id and not await self.store.claim_delivery(inbound.event_id):
             log.info("duplicate delivery %s ignored", inbound.event_id)
             return None
@@ -459,9 +467,11 @@ class Runtime:
             session_id = session.id
         if session_id is None or session_id not in self.sessions:
             return None  # ordinary conversation the bot is not part of
+        now = self.clock()
         await self.apply(session_id, ReplyPosted(
-            at=self.clock(), person=inbound.person.id, name=inbound.person.name, text=inbound.text,
-            message_ref=inbound.message_ref, reply_to=reply_to, private=inbound.private),
+            at=now, person=inbound.person.id, name=inbound.person.name, text=inbound.text,
+            message_ref=inbound.message_ref, reply_to=reply_to, private=inbound.private,
+            sent_at=_sent_at(inbound, now)),
             also=[self.store.message_op(inbound.message_ref, session_id)], sender=inbound.person.id)
         return None
 
@@ -552,10 +562,10 @@ class Runtime:
                 after = effect.key
         return entries
 
-    def _delivered(self, entry: Entry, ref: str) -> None:
+    def _delivered(self, entry: Entry, outcome: Outcome) -> None:
         """An entry was carried out (or fell back): its ref routes replies to it, and a pair has met."""
-        if ref not in (FAILED, BLOCKED):
-            self._index_ref(entry.session_id, entry.key, ref)
+        if isinstance(outcome, Made):
+            self._index_ref(entry.session_id, entry.key, outcome.ref)
         if isinstance(entry.effect, OpenPairSpace):  # they met, whatever space the platform allowed
             self.store.write([self.store.pair_op(entry.channel, entry.session_id,
                                                  [m.id for m in entry.effect.members])], lazy=True)
@@ -625,6 +635,14 @@ def _deliverable(effects: list[Effect]) -> list[Effect]:
     return [e for e in effects if not isinstance(e, StartTimer | CancelTimer | SessionClosed)]
 
 
+def _sent_at(inbound: UserMessage, now: datetime) -> datetime | None:
+    """When the message was sent, on the runtime's clock: `now` less its age by the platform's time (a message
+    cannot be sent in the future, so a clock ahead of ours counts as no age)."""
+    if inbound.sent_at is None:
+        return None
+    return now - timedelta(seconds=max(0.0, time.time() - inbound.sent_at))
+
+
 def _involves(s: Session, person: str) -> bool:
     return person in s.participants or s.is_facilitator(person) or s.convenor == person
 
@@ -636,32 +654,3 @@ def _size(inbound: Inbound) -> int:
         for value in given.values():
             parts += list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
     return sum(len(p) for p in parts if isinstance(p, str))
-
-
-@asynccontextmanager
-async def running(
-    adapter: Adapter,
-    directory: Path,
-    settings: Settings | None = None,
-    timers: Timers | None = None,
-    clock: Callable[[], datetime] | None = None,
-    db_name: str = "facilitator.sqlite3",
-    cfg: EngineConfig | None = None,
-    rng: random.Random | None = None,
-    database: str | None = None,
-) -> AsyncIterator[Runtime]:
-    """A started runtime on `directory/db_name` (or on `database`, a postgresql:// URL), stopped and closed on
-    exit."""
-    settings = settings or Settings()
-    cfg = cfg or engine_config(settings)  # a broken config fails here, before a store thread exists to outlive it
-    store = await open_store(database or directory / db_name)
-    try:
-        runtime = Runtime(adapter, store, timers or AsyncTimers(), settings, cfg, clock, rng)
-        adapter.bind(runtime.receive)
-        try:
-            await runtime.start()
-            yield runtime
-        finally:
-            await runtime.stop()
-    finally:
-        await store.close()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from adapters.base import Inbound, UserMessage
 from bot.delivery import EFFECT, Entry
+from bot.outcomes import platform_ref
 from facilitation import engine
 from facilitation.effects import StartTimer
 
@@ -64,9 +65,10 @@ async def catch_up(rt: Runtime, session_id: str, locked: bool = False) -> None:
         rt._seq[session_id] = n
     if state is not None:
         rt.sessions[session_id] = state
-    for key, ref in (await rt.store.refs(session_id)).items():
-        rt._refs.setdefault(session_id, {}).setdefault(key, ref)
-        rt._index_ref(session_id, key, ref)
+    for key, outcome in (await rt.store.refs(session_id)).items():
+        rt._refs.setdefault(session_id, {}).setdefault(key, outcome)
+        if (ref := platform_ref(outcome)) is not None:
+            rt._index_ref(session_id, key, ref)
 
 
 async def sync_sessions(rt: Runtime) -> None:

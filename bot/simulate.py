@@ -19,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from adapters.base import ActionSubmitted, CommandIssued, MessageDeleted, MessageEdited
 from adapters.console import ConsoleAdapter
-from bot.runtime import Runtime, running
+from bot.assembly import assembled
+from bot.runtime import Runtime
 from bot.scheduler import AsyncTimers, VirtualTimers
 from bot.settings import Settings
 from facilitation.effects import Person
@@ -91,7 +92,6 @@ class Driver:
         self.pause = pause
         self.refs: dict[str, str] = {}  # step id -> message ref
         self.session_id = ""
-        self._refs_cache: dict[str, str] = {}  # the session's effect keys -> message refs
         self._texts: dict[str, Idea] = {}  # ideas by their text, lower case (the first of equal texts)
         self._texts_seen = 0
 
@@ -182,9 +182,10 @@ class Driver:
         raise ScenarioError(f"{text!r} is not a proposal")
 
     def _ref_of_key(self, key: str) -> str:
-        if key not in self._refs_cache:
+        ref = self.runtime.ref_of(self.session_id, key)
+        if ref is None:
             raise ScenarioError(f"the bot has not posted {key} yet")
-        return self._refs_cache[key]
+        return ref
 
     async def step(self, step: Step) -> None:
         if step.phase:
@@ -196,7 +197,6 @@ class Driver:
         who = self.person(step.who)
         ch = self.adapter.channel
         await self.runtime.settled(self.session_id)  # in real time a timer may be mid-way through a phase change
-        self._refs_cache = self.runtime.refs_of(self.session_id)
         if step.join:
             await self.adapter.click(who, self._question_ref(), "Join")
         if step.leave:
@@ -221,10 +221,10 @@ class Driver:
             await self.adapter.user_line(f"{who.name}@{target}: {step.comment}" if target
                                          else f"{who.name}: {step.comment}")
         if step.empty_chair is not None:
-            keys = [k for k in self._refs_cache if k.startswith("empty-chair:")]
-            if not keys:
+            asked = [ref for k, ref in self.runtime.refs_of(self.session_id).items() if k.startswith("empty-chair:")]
+            if not asked:
                 raise ScenarioError("the empty-chair question has not been asked yet")
-            await self.adapter.user_line(f"{who.name}@{self._refs_cache[keys[-1]]}: {step.empty_chair}")
+            await self.adapter.user_line(f"{who.name}@{asked[-1]}: {step.empty_chair}")
         if step.command:
             await self.adapter.user_line(f"{who.name} /{step.command}")
         if step.approve:
@@ -294,5 +294,5 @@ async def run_scenario(
     simulated = mode == "simulated"
     timers = VirtualTimers() if simulated else AsyncTimers()
     clock = SimulatedClock(start or datetime.now(UTC)) if simulated else None
-    async with running(adapter, db.parent, settings, timers, clock, db_name=db.name, rng=rng) as runtime:
+    async with assembled(adapter, settings, database=db, timers=timers, clock=clock, rng=rng) as runtime:
         return await Driver(scenario, adapter, runtime, realtime=not simulated, pause=pause).run()

@@ -30,6 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from bot.configuration import ConfigError
 from bot.migrations import migrate_sqlite
+from bot.outcomes import Outcome, from_text, to_text
 from bot.storage import GroupCommit, Op, OutboxRow, StoreError
 from facilitation.effects import Effect
 from facilitation.events import Event
@@ -40,13 +41,12 @@ try:
 except ImportError:  # Windows: no advisory file locks; one process per file is then up to whoever runs it
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["ENGINE_VERSION", "FAILED", "Op", "Store", "StoreError", "StoreInUse"]
+__all__ = ["ENGINE_VERSION", "Op", "Store", "StoreError", "StoreInUse"]
 
 log = logging.getLogger("facilitator.store")
 
 _EVENT = TypeAdapter(Event)
 
-FAILED = "!failed"  # the ref recorded for an effect the platform refused, so it is not retried forever
 
 # Platforms retry a delivery within minutes (Slack: 3 tries over about 5 minutes); a day covers any restart.
 DELIVERY_MEMORY = timedelta(days=1)
@@ -239,9 +239,10 @@ class Store(GroupCommit):
     def delivery_op(event_id: str) -> Op:
         return "INSERT OR IGNORE INTO deliveries VALUES (?, ?)", (event_id, datetime.now(UTC).isoformat())
 
-    async def refs(self, session_id: str) -> dict[str, str]:
+    async def refs(self, session_id: str) -> dict[str, Outcome]:
+        """What became of each effect of the session carried out so far, by effect key."""
         async with self.db.execute("SELECT key, ref FROM refs WHERE session_id = ?", (session_id,)) as cur:
-            return {k: r for k, r in await cur.fetchall()}
+            return {k: from_text(r) for k, r in await cur.fetchall()}
 
     # --- the outbox -----------------------------------------------------------------------------------------
 
@@ -262,9 +263,9 @@ class Store(GroupCommit):
             error[:2000], session_id, key)
 
     @staticmethod
-    def delivered_ops(session_id: str, key: str, ref: str) -> list[Op]:
+    def delivered_ops(session_id: str, key: str, outcome: Outcome) -> list[Op]:
         return [("DELETE FROM outbox WHERE session_id = ? AND key = ?", (session_id, key)),
-                ("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, ref))]
+                ("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, to_text(outcome)))]
 
     async def outbox(self, session_id: str) -> list[OutboxRow]:
         """(key, effect JSON, after, state, first_try) of the session's undelivered effects, in the order

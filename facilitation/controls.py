@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from facilitation import lifecycle
+from facilitation import lifecycle, transitions
 from facilitation.effects import PublishNote
 from facilitation.models import NextMeeting
 from facilitation.note import build_note, render_markdown
@@ -15,8 +15,7 @@ from facilitation.text import is_blank, neutralise, one_line
 from facilitation.themes import place_newcomers
 from facilitation.turn import Turn, duration_text
 
-FACILITATOR_ONLY = {"next", "extend", "pause", "resume", "skip", "end", "status", "add", "remove", "confirm",
-                    "broadcast"}
+FACILITATOR_ONLY = transitions.CONTROLS
 MAX_EXTEND_MINUTES = 120
 
 
@@ -39,8 +38,8 @@ def run(t: Turn, person: str, command: str, args: str) -> bool:
         return True
     if command == "confirm" and (s.phase is None or s.phase.kind != "arrange" or s.status == "ended"):
         return False  # confirm is for themes only; elsewhere it must not end a phase
-    if s.status == "ended" and command != "status":
-        t.to_person(person, t.say("session_already_ended"))
+    if (refused := transitions.refusal(s, command)) is not None:
+        t.to_person(person, t.say(refused))
         return True
     handler = {
         "next": _next, "confirm": _next, "extend": _extend, "pause": _pause, "resume": _resume,
@@ -51,8 +50,7 @@ def run(t: Turn, person: str, command: str, args: str) -> bool:
 
 
 def _next(t: Turn, person: str, args: str) -> None:
-    if t.s.status == "paused":
-        t.s.status = "running"
+    transitions.move(t.s, "running", "next")
     lifecycle.advance(t)
 
 
@@ -108,22 +106,16 @@ def _extend(t: Turn, person: str, args: str) -> None:
 
 def _pause(t: Turn, person: str, args: str) -> None:
     s = t.s
-    if s.status == "paused":
-        t.to_person(person, t.say("already_paused"))
-        return
     assert s.deadline is not None
     s.paused_remaining = max((s.deadline - t.at).total_seconds(), 0)
-    s.status = "paused"
+    transitions.move(s, "paused", "pause")
     t.disarm_all()
     t.to_everyone_now(t.say("paused"))
 
 
 def _resume(t: Turn, person: str, args: str) -> None:
     s = t.s
-    if s.status != "paused":
-        t.to_person(person, t.say("not_paused"))
-        return
-    s.status = "running"
+    transitions.move(s, "running", "resume")
     s.deadline = t.at + timedelta(seconds=s.paused_remaining or 0)
     s.paused_remaining = None
     t.arm_phase_timers()
@@ -244,8 +236,8 @@ def edit_note(t: Turn, person: str, values: dict[str, str | list[str]]) -> None:
     if person != s.convenor:
         t.to_person(person, t.say("not_convenor_edit"))
         return
-    if s.note_status != "draft":
-        t.to_person(person, t.say("note_already_posted" if s.note_status == "approved" else "note_not_ready"))
+    if (refused := transitions.note_refusal(s, "edit")) is not None:
+        t.to_person(person, t.say(refused))
         return
     for field in ("summary", "next_steps", "next_meeting"):
         if field in values:
@@ -263,10 +255,8 @@ def approve(t: Turn, person: str, revision: str = "") -> None:
     s = t.s
     if person != s.convenor:
         t.to_person(person, t.say("not_convenor"))
-    elif s.note_status == "none":
-        t.to_person(person, t.say("note_not_ready"))
-    elif s.note_status == "approved":
-        t.to_person(person, t.say("note_already_posted"))
+    elif (refused := transitions.note_refusal(s, "approve")) is not None:
+        t.to_person(person, t.say(refused))
     elif revision and revision != str(s.note_revision):
         t.to_person(person, t.say("note_draft_replaced"))
     else:
@@ -276,6 +266,6 @@ def approve(t: Turn, person: str, revision: str = "") -> None:
             t.to_person(person, t.say("note_changed_since_draft"))
             lifecycle.draft_note(t)
             return
-        s.note_status = "approved"
+        transitions.move_note(s, "approved")
         t.effects.append(PublishNote(key="note:published", title=note.title, markdown=s.note_markdown))
         t.to_person(person, t.say("note_posted"))

@@ -69,6 +69,9 @@ class Post(BaseModel):
     audience: Audience
     text: str
     actions: list[Action] = []
+    # Consecutive posts of one event with the same batch, to the same place, may share one message where the
+    # platform allows it (each keeps its own text and buttons): 30 proposals are not 30 s of 1-post-a-second.
+    batch: str | None = None
 
 
 class ChartBar(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from facilitation import controls, ideas, lifecycle
+from facilitation import controls, ideas, lifecycle, transitions
 from facilitation.config import EngineConfig
 from facilitation.effects import Effect
 from facilitation.events import (
@@ -52,7 +52,7 @@ def apply(state: Session | None, event: Event, cfg: EngineConfig) -> tuple[Sessi
     s = state
     s.events_handled += 1
     t = Turn(s, cfg, event.at)
-    if s.note_status == "approved" and isinstance(event, ReplyPosted | ReplyEdited | ReplyDeleted):
+    if not transitions.TAKES_REPLIES[s.note_status] and isinstance(event, ReplyPosted | ReplyEdited | ReplyDeleted):
         # The note is posted: it never changes unseen, so what arrives now is not taken (and the person is told).
         if event.person is not None and not isinstance(event, ReplyDeleted):
             t.to_person(event.person, t.say("session_closed"))
@@ -79,7 +79,7 @@ def _rules(t: Turn) -> PhaseRules | None:
 def _timer(t: Turn, ev: TimerFired) -> None:
     s = t.s
     timer = s.timers.pop(ev.timer_id, None)
-    if timer is None or s.status != "running":
+    if timer is None or not transitions.TIMERS_FIRE[s.status]:
         return  # cancelled by a pause, an extension or a move to the next phase
     if timer.kind == "end":
         lifecycle.advance(t)
@@ -104,6 +104,8 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
     if command is not None:  # "approve", "mine", "withdraw #2" sent to the bot, as its messages say to
         _command(t, CommandGiven(at=ev.at, person=ev.person, name=ev.name, command=command[0], args=command[1]))
         return
+    if _in_the_phase_it_was_sent_in(t, ev):
+        return
     rules = _rules(t)
     typed = _TYPED_BALLOT.match(ev.text)
     if typed and rules and rules.on_command(t, CommandGiven(at=ev.at, person=ev.person, name=ev.name,
@@ -118,6 +120,25 @@ def _reply(t: Turn, ev: ReplyPosted) -> None:
     if ev.reply_to and ev.reply_to.startswith("pair:"):
         return  # pair discussion after Pair closed stays the pair's own
     _late(t, ev)
+
+
+def _in_the_phase_it_was_sent_in(t: Turn, ev: ReplyPosted) -> bool:
+    """A reply sent before the phase changed but applied after (platforms deliver out of order: a Slack thread
+    reply can arrive after the `next` typed just after it) counts in the phase it was sent in, when that phase
+    keeps what is written while it is open: an idea in Own, a comment in Explain, a reflection."""
+    s = t.s
+    if ev.sent_at is None or s.phase_before is None or s.phase_started_at is None or s.status == "ended" \
+            or ev.sent_at >= s.phase_started_at:
+        return False
+    rules = RULES[s.structure.phases[s.phase_before].kind]
+    if not rules.keeps_what_was_sent_in_time:
+        return False
+    now = s.phase_index
+    s.phase_index = s.phase_before  # as if it had arrived in time: its idea or comment belongs to that phase
+    try:
+        return rules.on_reply(t, ev)
+    finally:
+        s.phase_index = now
 
 
 def _late(t: Turn, ev: ReplyPosted) -> None:

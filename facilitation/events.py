@@ -41,6 +41,7 @@ class ReplyPosted(_Event):
     reply_to: str | None = None
     private: bool = False
     tags: dict[str, str] = {}
+    sent_at: datetime | None = None  # when it was sent, if the platform says: it may arrive after a phase change
 
 
 class ReplyEdited(_Event):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from facilitation import breakouts
+from facilitation import breakouts, transitions
 from facilitation.config import EngineConfig
 from facilitation.effects import Action, DeliverNote, Effect, Form, FormField, Person
 from facilitation.events import SessionStarted
@@ -76,6 +76,7 @@ def minutes_for(s: Session, index: int) -> float:
 
 def enter(t: Turn, index: int) -> None:
     s = t.s
+    s.phase_before = s.phase_index if s.phase_index != index else s.phase_before
     s.phase_index = index
     s.phase_started_at = t.at
     s.deadline = t.at + timedelta(minutes=minutes_for(s, index))
@@ -133,7 +134,7 @@ def end(t: Turn) -> None:
     """The facilitator's `end`: close the phase, then give the empty chair its time before the note goes out
     (a question asked in the same breath as the note would go unanswered). `end` again sends it at once."""
     s = t.s
-    s.status = "running"
+    transitions.move(s, "running", "end")
     if s.phase is not None:
         close(t)
         if _wait_for_empty_chair(t):
@@ -154,6 +155,7 @@ def _wait_for_empty_chair(t: Turn) -> bool:
     until = s.empty_chair_asked_at + timedelta(seconds=seconds)
     if until <= t.at:
         return False
+    s.phase_before = s.phase_index
     s.phase_index = len(s.structure.phases)
     s.phase_started_at = t.at
     s.deadline = until
@@ -167,7 +169,7 @@ def finish(t: Turn) -> None:
     if s.status == "ended":
         return
     t.disarm_all()
-    s.status = "ended"
+    transitions.move(s, "ended", "finish")
     s.ended_at = t.at
     s.deadline = None
     draft_note(t)
@@ -181,7 +183,7 @@ def draft_note(t: Turn) -> None:
     else:
         regroup(s, t.cfg)
     note = build_note(s, t.cfg)
-    s.note_status = "draft"
+    transitions.move_note(s, "draft")
     s.note_revision += 1
     s.note_markdown = render_markdown(note, t.cfg, draft=False)
     t.effects.append(

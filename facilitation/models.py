@@ -249,6 +249,7 @@ class Session(BaseModel):
     status: Literal["running", "paused", "ended"] = "running"
     phase_index: int = 0
     phase_started_at: datetime | None = None
+    phase_before: int | None = None  # the phase open before this one began (replies sent in it may still arrive)
     deadline: datetime | None = None
     paused_remaining: float | None = None
     timers: dict[str, Timer] = {}

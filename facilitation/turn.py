@@ -39,10 +39,11 @@ class Turn:
         return self.cfg.say(key, **values)
 
     def post(
-        self, audience: Audience, text: str, actions: list[Action] | None = None, key: str | None = None
+        self, audience: Audience, text: str, actions: list[Action] | None = None, key: str | None = None,
+        batch: str | None = None,
     ) -> str:
         k = self.key(key)
-        self.effects.append(Post(key=k, audience=audience, text=text, actions=actions or []))
+        self.effects.append(Post(key=k, audience=audience, text=text, actions=actions or [], batch=batch))
         return k
 
     def chart(self, audience: Audience, title: str, bars: list[ChartBar], alt: str) -> None:
@@ -59,10 +60,10 @@ class Turn:
         return keys[0]
 
     def to_group(self, group: str | None, text: str, actions: list[Action] | None = None,
-                 key: str | None = None) -> str:
+                 key: str | None = None, batch: str | None = None) -> str:
         """To one breakout group's thread (`None`: the session thread)."""
         anchor = next((g.anchor for g in self.s.groups if g.id == group), QUESTION_KEY)
-        return self.post(Audience(kind="thread", anchor=anchor), text, actions, key)
+        return self.post(Audience(kind="thread", anchor=anchor), text, actions, key, batch)
 
     def to_plenary(self, text: str, actions: list[Action] | None = None, key: str | None = None) -> str:
         """To the whole meeting: the channel when there are breakout groups, else the session thread."""

@@ -1,4 +1,4 @@
-"""The Discord adapter: the runtime's outbound calls as Discord REST calls, Discord's events as inbound messages.
+"""The Discord adapter: the runtime's outbound calls as Discord REST calls (the Adapter protocol), and its lifecycle.
 
 Where things live on Discord:
 - the session thread is a public thread started from the question message (thread id == message id,
@@ -8,6 +8,10 @@ Where things live on Discord:
   ephemeral follow-ups, which only that person sees (the facilitator's control buttons, acknowledgements);
 - the note goes to the convenor by DM with its Markdown and JSON files attached (named as on every platform:
   facilitation.note.note_file_stem).
+
+Every message goes out through one path (`_send`): split to Discord's limit, buttons and files on the last
+piece. Inbound translation is adapters/discord/app.py; the discord.py client (commands, buttons, listeners,
+which Discord it talks to) is client.py; text and ids as Discord needs them are rendering.py.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import contextlib
 import io
 import logging
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,27 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import discord
-from discord.http import Route
-from yarl import URL
 
-from adapters.base import (
-    DELIVERING,
-    ActionSubmitted,
-    ButtonOutOfDate,
-    CommandIssued,
-    DeliveryError,
-    Inbound,
-    MessageDeleted,
-    MessageEdited,
-    Reply,
-    Sink,
-    Target,
-    UserMessage,
-)
+from adapters.base import DELIVERING, DeliveryError, Inbound, NotDelivered, Reply, Sink, StartRefused, Target
+from adapters.discord.app import DiscordApp
 from adapters.discord.client import OperaButton, OperaClient
-from adapters.discord.forms import FormFlow, Values
+from adapters.discord.invite import INTENT_FIX, TOKEN_FIX
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
-from adapters.discord.start_form import start_form, start_options
 from adapters.formbook import FORM_TABLES, FormBook
 from facilitation.effects import Action, Person
 from facilitation.note import note_file_stem
@@ -61,6 +51,7 @@ FOLLOWUP_SECONDS = 14 * 60  # interaction tokens live 15 minutes
 # Discord returns the earlier message for a repeated nonce (enforce_nonce) for "a few minutes"; past this, a
 # post that may have been made before a crash is looked for in the channel's history instead.
 NONCE_SECONDS = 120
+LOOKUP_MARGIN = 5.0  # seconds before the first attempt that a look for what it made starts (clock skew)
 PUBLISH_PIECES = 5  # a note longer than this many messages is posted as a summary plus the file
 
 
@@ -68,8 +59,13 @@ class _NoThread(Exception):
     """The session thread can't be opened; posts go to the channel (the message says why)."""
 
 
+# One message piece out, with the keyword arguments of the piece (mentions, buttons, files): to a channel, a
+# thread or a DM (with the effect's nonce), or as an interaction's ephemeral follow-up.
+Put = Callable[[str, dict[str, Any]], Awaitable[discord.Message]]
+
+
 @dataclass
-class _Answering:
+class Answering:
     """The interaction being answered right now, so private posts to its author can be ephemeral."""
 
     interaction: discord.Interaction
@@ -77,15 +73,17 @@ class _Answering:
     started: float = field(default_factory=time.monotonic)
     sent: int = 0
 
+    @property
+    def open(self) -> bool:
+        return time.monotonic() - self.started < FOLLOWUP_SECONDS
 
-_ANSWERING: ContextVar[_Answering | None] = ContextVar("discord_answering", default=None)
+    async def put(self, piece: str, extra: dict[str, Any]) -> discord.Message:
+        message = await self.interaction.followup.send(piece, ephemeral=True, wait=True, **extra)
+        self.sent += 1
+        return message
 
 
-def _person(user: discord.abc.User | dict[str, Any]) -> Person:
-    if isinstance(user, dict):
-        name = user.get("global_name") or user.get("username") or str(user["id"])
-        return Person(id=str(user["id"]), name=name)
-    return Person(id=str(user.id), name=user.display_name)
+_ANSWERING: ContextVar[Answering | None] = ContextVar("discord_answering", default=None)
 
 
 class DiscordAdapter:
@@ -105,16 +103,18 @@ class DiscordAdapter:
     ) -> None:
         self._token = token  # never logged; discord.py keeps it out of its own logs too
         self._api_url = api_url
-        self._gateway_url = gateway_url
         self.structures = structures or {}
-        self.client = OperaClient(self, command_name, sync_commands, structures)
         self.forms = FormBook(forms_path, table=FORM_TABLES["discord"])
+        self.app = DiscordApp(self)
+        self.client = OperaClient(self.app, command_name, sync_commands, structures, api_url=api_url,
+                                  gateway_url=gateway_url)
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
         self._titles: dict[str, str] = {}  # channel post ref -> its text (names its thread)
         self._threads: dict[str, int] = {}  # session thread parent ref -> where its posts go
         self._parents: dict[int, int] = {}  # thread id -> its channel id
         self._dm_refused: set[str] = set()
+        self._logged_in = False
 
     def __repr__(self) -> str:  # keep the token out of any repr that reaches a log
         return f"DiscordAdapter(api_url={self._api_url!r})"
@@ -124,21 +124,32 @@ class DiscordAdapter:
     def bind(self, sink: Sink) -> None:
         self._sink = sink
 
+    async def check(self) -> None:
+        """Log in (Discord checks the token); the gateway is connected by `start`."""
+        if self._logged_in:
+            return
+        try:
+            await self.client.login(self._token)
+        except discord.LoginFailure:
+            raise StartRefused(f"DISCORD_TOKEN was refused by Discord: {TOKEN_FIX}") from None
+        self._logged_in = True
+
     async def start(self, ready_timeout: float = 30) -> None:
         """Log in, connect the gateway, and return once the guilds are loaded."""
-        if self._api_url:
-            Route.BASE = self._api_url.rstrip("/")  # a ClassVar: the one Discord this process talks to
-        if self._gateway_url:
-            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = URL(self._gateway_url)
+        if self._task is not None:
+            return
+        await self.check()
         await self.forms.open()
-        await self.client.login(self._token)
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait({ready, self._task}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
         if ready not in done:
             ready.cancel()
             if self._task in done:
-                self._task.result()  # re-raise the connection error
+                try:
+                    self._task.result()  # re-raise the connection error
+                except discord.PrivilegedIntentsRequired:
+                    raise StartRefused(f"Discord refused the connection: {INTENT_FIX}") from None
             raise TimeoutError("Discord gateway did not become ready")
 
     async def wait_closed(self) -> None:
@@ -165,8 +176,8 @@ class DiscordAdapter:
         content = discord_text(text)
         if target.kind == "private":
             answering = _ANSWERING.get()
-            if answering and answering.person == target.ref and self._still_valid(answering):
-                return await self._ephemeral(answering, content, actions, session_id)
+            if answering and answering.person == target.ref and answering.open:
+                return await self._send(answering.put, content, actions, session_id)
             return await self._send_dm(str(target.ref), content, actions, session_id)
         fell_back: _NoThread | None = None
         if target.kind == "thread" and target.ref:
@@ -178,7 +189,7 @@ class DiscordAdapter:
             destination = self._messageable(int(target.ref))
         else:
             destination = self._messageable(int(channel))
-        ref = await self._send(destination, content, actions, session_id, where=channel)
+        ref = await self._post_in(destination, channel, content, actions, session_id)
         if target.kind == "channel":
             self._titles[ref] = text
         if fell_back is not None:
@@ -191,7 +202,11 @@ class DiscordAdapter:
         parent = await self._text_channel(channel)
         name = f"{title} {pair_id}: {', '.join(m.name for m in members)}"[:100]
         try:
-            thread = await parent.create_thread(
+            # Thread creation takes no nonce: one this effect may have made before (the process stopped before
+            # Discord's answer came) is looked for first, so a restart does not open a second.
+            doing = DELIVERING.get()
+            thread = await self._made_before(parent, name, doing.since) if doing and doing.maybe_sent else None
+            thread = thread or await parent.create_thread(
                 name=name, type=discord.ChannelType.private_thread, invitable=False, auto_archive_duration=1440,
             )
         except discord.Forbidden as exc:
@@ -207,24 +222,15 @@ class DiscordAdapter:
                 "together in private."
             ) from exc
         self._parents[thread.id] = int(channel)
-        for member in members:
+        for member in members:  # again for a thread made before: adding a member twice is harmless
             try:
                 await thread.add_user(discord.Object(id=int(member.id)))
             except discord.HTTPException:
                 log.warning("could not add %s to pair thread %s", member.id, thread.id)
         return str(thread.id)
 
-    async def deliver_note(
-        self,
-        channel: str,
-        convenor: Person,
-        title: str,
-        markdown: str,
-        json_text: str,
-        actions: list[Action],
-        session_id: str,
-        html: str | None = None,
-    ) -> str:
+    async def deliver_note(self, channel: str, convenor: Person, title: str, markdown: str, json_text: str,
+                           actions: list[Action], session_id: str, html: str | None = None) -> str:
         # The whole note, readable in the DM; the files and the Approve button come with its last part.
         stem = note_file_stem(title)
         files = [
@@ -242,7 +248,7 @@ class DiscordAdapter:
             with contextlib.suppress(_NoThread):  # else the channel, as posts do when the thread is gone
                 destination = await self._session_thread(channel, target.ref)
         file = discord.File(io.BytesIO(data), filename=filename, description=alt[:1000])
-        return await self._send(destination, discord_text(title), [], session_id, where=channel, files=[file])
+        return await self._post_in(destination, channel, discord_text(title), [], session_id, files=[file])
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         destination = self._messageable(int(channel))
@@ -250,8 +256,8 @@ class DiscordAdapter:
         if len(pieces) > PUBLISH_PIECES:
             file = discord.File(io.BytesIO(markdown.encode("utf-8")), filename=f"{note_file_stem(title)}.md")
             first = pieces[0][:1900] + "\n\u2026 (the full note is attached)"
-            return await self._send(destination, first, [], session_id, where=channel, files=[file])
-        refs = [await self._send(destination, piece, [], session_id, where=channel) for piece in pieces]
+            return await self._post_in(destination, channel, first, [], session_id, files=[file])
+        refs = [await self._post_in(destination, channel, piece, [], session_id) for piece in pieces]
         return refs[0]
 
     # --- outbound helpers ----------------------------------------------------------------------
@@ -282,45 +288,65 @@ class DiscordAdapter:
                 custom_id = encode_custom_id(session_id, action.id, action.value)
                 await self.forms.put(str(message_id), custom_id, action.form)
 
-    async def _send(
-        self, destination: discord.abc.Messageable, content: str, actions: list[Action], session_id: str,
-        where: str, files: list[discord.File] | None = None,
-    ) -> str:
-        """Send `content` (split to Discord's limit), buttons on the last piece; return the first piece's id."""
+    async def _send(self, put: Put, content: str, actions: list[Action], session_id: str,
+                    files: list[discord.File] | None = None) -> str:
+        """The one sending path: `content` split to Discord's limit, the buttons and files on the last piece (and
+        its forms remembered). Returns the first piece's id; with files, the last's, which carries them and the
+        buttons and stands for the whole."""
+        view = self._view(actions, session_id)  # before any piece goes: a button id that does not fit raises
         pieces = split_message(content)
-        first: discord.Message | None = None
+        sent: list[discord.Message] = []
         for n, piece in enumerate(pieces):
-            last = n == len(pieces) - 1
-            kwargs: dict[str, Any] = {"allowed_mentions": NO_PINGS}
-            if last:
-                view = self._view(actions, session_id)
+            extra: dict[str, Any] = {"allowed_mentions": NO_PINGS}
+            if n == len(pieces) - 1:
                 if view is not None:
-                    kwargs["view"] = view
+                    extra["view"] = view
                 if files:
-                    kwargs["files"] = files
-            try:
-                message = await self._send_once(destination, piece, kwargs)
-            except discord.Forbidden as exc:
-                raise DeliveryError(self._forbidden_text(exc, where)) from exc
-            first = first or message
-            if last:
-                await self._remember_forms(message.id, actions, session_id)
-        assert first is not None
-        return str(first.id)
+                    extra["files"] = files
+            sent.append(await put(piece, extra))
+        await self._remember_forms(sent[-1].id, actions, session_id)
+        return str((sent[-1] if files else sent[0]).id)
+
+    def _to(self, destination: discord.abc.Messageable) -> Put:
+        return lambda piece, extra: self._send_once(destination, piece, extra)
+
+    async def _post_in(self, destination: discord.abc.Messageable, where: str, content: str,
+                       actions: list[Action], session_id: str, files: list[discord.File] | None = None) -> str:
+        """A post in the session's channel `where` or one of its threads; a refusal says which permissions."""
+        try:
+            return await self._send(self._to(destination), content, actions, session_id, files)
+        except discord.Forbidden as exc:
+            raise DeliveryError(self._forbidden_text(exc, where)) from exc
 
     async def _send_once(self, destination: discord.abc.Messageable, piece: str,
-                         kwargs: dict[str, Any]) -> discord.Message:
+                         extra: dict[str, Any]) -> discord.Message:
         """Send one piece of an effect with a nonce derived from the effect's key, so a repeat after a crash or
         a lost answer returns the message Discord already has (enforce_nonce) instead of a second one."""
         doing = DELIVERING.get()
         if doing is None:
-            return await destination.send(piece, **kwargs)
+            return await destination.send(piece, **extra)
         nonce = doing.nonce()  # taken in order whether or not it is used, so each piece keeps its own
         if doing.maybe_sent and time.time() - doing.since > NONCE_SECONDS:
             found = await self._find_sent(destination, piece, doing.since)
             if found is not None:
                 return found
-        return await destination.send(piece, nonce=nonce, **kwargs)
+        return await destination.send(piece, nonce=nonce, **extra)
+
+    async def _made_before(self, parent: discord.TextChannel, name: str, since: float) -> discord.Thread | None:
+        """The bot's private thread called `name` in `parent`, opened since `since`, if Discord has it."""
+        me = self.client.user
+        try:
+            threads = await parent.guild.active_threads()
+        except discord.HTTPException:
+            log.warning("could not look for an earlier pair thread; opening it again")
+            return None
+        found = [t for t in threads if t.parent_id == parent.id and t.type == discord.ChannelType.private_thread
+                 and me is not None and t.owner_id == me.id and t.name == name
+                 and discord.utils.snowflake_time(t.id).timestamp() >= since - LOOKUP_MARGIN]
+        thread = max(found, key=lambda t: t.id, default=None)
+        if thread is not None:
+            log.info("pair thread %s had been opened after all", thread.id)
+        return thread
 
     async def _find_sent(self, destination: discord.abc.Messageable, piece: str,
                          since: float) -> discord.Message | None:
@@ -328,7 +354,7 @@ class DiscordAdapter:
         me = self.client.user
         try:
             after = discord.Object(id=discord.utils.time_snowflake(
-                datetime.fromtimestamp(since - 5, UTC), high=False))
+                datetime.fromtimestamp(since - LOOKUP_MARGIN, UTC), high=False))
             async for message in destination.history(after=after, limit=200, oldest_first=True):
                 if me is not None and message.author.id == me.id and message.content == piece:
                     return message
@@ -380,14 +406,14 @@ class DiscordAdapter:
     ) -> str:
         try:
             dm = await self.client.create_dm(discord.Object(id=int(person)))
-            return await self._send_raw(dm, content, actions, session_id, files)
+            return await self._send(self._to(dm), content, actions, session_id, files)
         except discord.Forbidden as exc:
             if exc.code != CANNOT_DM:
                 raise DeliveryError(f"Discord refused a direct message to <@{person}> ({exc.code}).") from exc
             first_time = person not in self._dm_refused
             self._dm_refused.add(person)
             if not first_time and files is None:
-                return "!undeliverable"  # the facilitator was told once; don't repeat it for every message
+                raise NotDelivered from exc  # the facilitator was told once; don't repeat it for every message
             name = f"<@{person}>"  # shown as their name; AllowedMentions.none() keeps it from pinging
             what = "the round-up note" if files else "messages"
             raise DeliveryError(
@@ -395,56 +421,33 @@ class DiscordAdapter:
                 "messages from members of this server (Server menu > Privacy Settings > Direct Messages)."
             ) from exc
 
-    async def _send_raw(
-        self, destination: discord.abc.Messageable, content: str, actions: list[Action], session_id: str,
-        files: list[discord.File] | None,
-    ) -> str:
-        pieces = split_message(content)
-        refs: list[str] = []
-        for n, piece in enumerate(pieces):
-            kwargs: dict[str, Any] = {"allowed_mentions": NO_PINGS}
-            if n == len(pieces) - 1:
-                if (view := self._view(actions, session_id)) is not None:
-                    kwargs["view"] = view
-                if files:
-                    kwargs["files"] = files
-            message = await self._send_once(destination, piece, kwargs)
-            refs.append(str(message.id))
-            if n == len(pieces) - 1:
-                await self._remember_forms(message.id, actions, session_id)
-        # With files, the last part (which carries them and the buttons) stands for the whole.
-        return refs[-1] if files else refs[0]
+    # --- for the inbound side (adapters/discord/app.py) ------------------------------------------
 
-    def _still_valid(self, answering: _Answering) -> bool:
-        return time.monotonic() - answering.started < FOLLOWUP_SECONDS
-
-    async def _ephemeral(self, answering: _Answering, content: str, actions: list[Action], session_id: str) -> str:
-        refs: list[str] = []
-        pieces = split_message(content)
-        for n, piece in enumerate(pieces):
-            kwargs: dict[str, Any] = {"ephemeral": True, "allowed_mentions": NO_PINGS, "wait": True}
-            if n == len(pieces) - 1 and (view := self._view(actions, session_id)) is not None:
-                kwargs["view"] = view
-            message = await answering.interaction.followup.send(piece, **kwargs)
-            answering.sent += 1
-            refs.append(str(message.id))
-            if n == len(pieces) - 1:
-                await self._remember_forms(message.id, actions, session_id)
-        return refs[0]
-
-    # --- inbound ------------------------------------------------------------------------------
-
-    async def _deliver(self, inbound: Inbound) -> Reply | None:
+    async def receive(self, inbound: Inbound) -> Reply | None:
+        """Hand an inbound message to the runtime."""
         if self._sink is None:
             log.warning("no runtime bound; dropped %s", inbound.type)
             return None
         return await self._sink(inbound)
 
-    def thread_seen(self, thread: discord.Thread) -> None:
-        if thread.parent_id is not None:
-            self._parents[thread.id] = thread.parent_id
+    @contextlib.contextmanager
+    def answering(self, interaction: discord.Interaction) -> Iterator[Answering]:
+        """While the runtime handles this interaction, private posts to its author are ephemeral follow-ups."""
+        answering = Answering(interaction, str(interaction.user.id))
+        token = _ANSWERING.set(answering)
+        try:
+            yield answering
+        finally:
+            _ANSWERING.reset(token)
 
-    def _home(self, channel_id: int, channel: Any = None) -> str:
+    async def ephemeral(self, answering: Answering, text: str) -> None:
+        """An immediate answer that only the interaction's author sees."""
+        await self._send(answering.put, discord_text(text), [], "")
+
+    async def direct_message(self, person: str, text: str) -> None:
+        await self._send_dm(person, discord_text(text), [], "")
+
+    def home(self, channel_id: int, channel: Any = None) -> str:
         """The session channel for a message: a thread's parent channel, or the channel itself."""
         if channel_id in self._parents:
             return str(self._parents[channel_id])
@@ -455,126 +458,5 @@ class DiscordAdapter:
             return str(parent_id)
         return str(channel_id)
 
-    def _is_thread(self, channel_id: int, channel: Any = None) -> bool:
+    def is_thread(self, channel_id: int, channel: Any = None) -> bool:
         return channel_id in self._parents or isinstance(channel or self.client.get_channel(channel_id), discord.Thread)
-
-    async def message_created(self, message: discord.Message) -> None:
-        me = self.client.user
-        if message.author.bot or (me is not None and message.author.id == me.id):
-            return
-        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
-            return  # joins, pins, thread-created notices
-        person = _person(message.author)
-        event_id = f"discord:message:{message.id}"
-        if message.guild is None:
-            inbound: Inbound = UserMessage(channel=str(message.channel.id), person=person, text=message.content,
-                                           message_ref=str(message.id), private=True, event_id=event_id)
-        else:
-            reply_to: str | None = None
-            ref = message.reference
-            if ref is not None and ref.message_id is not None and ref.message_id != message.channel.id:
-                resolved = ref.resolved
-                to_bot = isinstance(resolved, discord.Message) and me is not None and resolved.author.id == me.id
-                if to_bot or resolved is None:
-                    reply_to = str(ref.message_id)
-            if reply_to is None and self._is_thread(message.channel.id, message.channel):
-                reply_to = str(message.channel.id)  # session thread (id == question ref) or pair thread ref
-            inbound = UserMessage(channel=self._home(message.channel.id, message.channel), person=person,
-                                  text=message.content, message_ref=str(message.id), reply_to_ref=reply_to,
-                                  event_id=event_id)
-        reply = await self._deliver(inbound)
-        if reply is not None:
-            await self._reply_privately(message, reply.text)
-
-    async def _reply_privately(self, message: discord.Message, text: str) -> None:
-        """A Reply to a plain message has no interaction to be ephemeral in: it goes by DM."""
-        try:
-            await self._send_dm(str(message.author.id), discord_text(text), [], "")
-        except DeliveryError:
-            log.info("could not DM a reply to %s", message.author.id)
-
-    async def message_edited(self, payload: discord.RawMessageUpdateEvent) -> None:
-        data = payload.data
-        author = data.get("author")
-        if author is None or author.get("bot") or "content" not in data:
-            return  # embed unfurls and other partial updates carry no new text
-        stamp = data.get("edited_timestamp") or ""
-        await self._deliver(MessageEdited(
-            channel=self._home(payload.channel_id), person=_person(author), message_ref=str(payload.message_id),
-            text=data["content"], event_id=f"discord:edit:{payload.message_id}:{stamp}",
-        ))
-
-    async def message_deleted(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self._deliver(MessageDeleted(
-            channel=self._home(payload.channel_id), message_ref=str(payload.message_id),
-            event_id=f"discord:delete:{payload.message_id}",
-        ))
-
-    # --- interactions ---------------------------------------------------------------------------
-
-    def _interaction_channel(self, interaction: discord.Interaction) -> str:
-        if interaction.channel_id is None:
-            return ""
-        return self._home(interaction.channel_id, interaction.channel)
-
-    @staticmethod
-    def _in_bot_dm(interaction: discord.Interaction) -> bool:
-        """Pressed or typed in the person's own DM with the bot (not a server, not someone else's DM)."""
-        return interaction.guild_id is None and bool(interaction.context.dm_channel)
-
-    async def _answer(self, interaction: discord.Interaction, inbound: Inbound) -> None:
-        """Hand `inbound` to the runtime while this interaction is open, then show any Reply ephemerally."""
-        answering = _Answering(interaction, str(interaction.user.id))
-        token = _ANSWERING.set(answering)
-        try:
-            reply = await self._deliver(inbound)
-        finally:
-            _ANSWERING.reset(token)
-        text = reply.text if reply is not None else ("Done." if answering.sent == 0 and self._thinking(interaction)
-                                                     else "")
-        for piece in split_message(discord_text(text)) if text else []:
-            await interaction.followup.send(piece, ephemeral=True, allowed_mentions=NO_PINGS)
-
-    @staticmethod
-    def _thinking(interaction: discord.Interaction) -> bool:
-        """A deferred slash command shows "thinking…" until a follow-up replaces it."""
-        return interaction.type != discord.InteractionType.component
-
-    async def command(self, interaction: discord.Interaction, text: str, options: dict[str, Any] | None = None) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)  # within 3 s, before any slow work
-        channel = self._interaction_channel(interaction)
-        await self._answer(interaction, CommandIssued(
-            channel=channel, person=_person(interaction.user), text=text, options=options or {},
-            private=self._in_bot_dm(interaction), event_id=f"discord:interaction:{interaction.id}",
-        ))
-
-    async def start_form(self, interaction: discord.Interaction, options: dict[str, Any]) -> None:
-        async def submitted(modal_interaction: discord.Interaction, values: Values) -> None:
-            await self.command(modal_interaction, "start", {**options, **start_options(values)})
-
-        await FormFlow(start_form(self.structures), submitted).start(interaction)
-
-    async def out_of_date(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True)
-        await self._answer(interaction, ButtonOutOfDate(
-            channel=self._interaction_channel(interaction), person=_person(interaction.user),
-            event_id=f"discord:interaction:{interaction.id}"))
-
-    async def clicked(self, interaction: discord.Interaction, session_id: str, action_id: str, value: str) -> None:
-        custom_id = encode_custom_id(session_id, action_id, value)
-        message_id = str(interaction.message.id) if interaction.message else ""
-        channel = self._interaction_channel(interaction)
-        form = await self.forms.get(message_id, custom_id)
-
-        async def submit(answer_to: discord.Interaction, values: Values) -> None:
-            await answer_to.response.defer(ephemeral=True, thinking=answer_to is not interaction)
-            await self._answer(answer_to, ActionSubmitted(
-                channel=channel, person=_person(answer_to.user), session_id=session_id, action=action_id,
-                value=value, values=values, private=self._in_bot_dm(interaction),
-                event_id=f"discord:interaction:{answer_to.id}",
-            ))
-
-        if form is None:
-            await submit(interaction, {})
-        else:
-            await FormFlow(form, submit).start(interaction)

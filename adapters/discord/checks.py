@@ -7,10 +7,11 @@ import asyncio
 
 import aiohttp
 import discord
-from discord.http import HTTPClient, Route
+from discord.http import HTTPClient
 
 from adapters.base import Check
-from adapters.discord.run import INTENT_FIX, PERMISSIONS, TOKEN_FIX
+from adapters.discord.client import PointedHTTPClient
+from adapters.discord.invite import INTENT_FIX, PERMISSIONS, TOKEN_FIX
 
 MESSAGE_CONTENT = (1 << 18) | (1 << 19)  # application flags: the intent, or its limited form (under 100 servers)
 INVITE_FIX = ("invite the bot again with the link from `facilitator discord-invite APPLICATION_ID` (it asks for "
@@ -48,9 +49,7 @@ def channel_permissions(guild_id: str, member: dict, roles: list[dict], overwrit
 
 
 async def discord_checks(token: str, api_url: str | None, channel_id: str | None) -> list[Check]:
-    if api_url:
-        Route.BASE = api_url.rstrip("/")  # a ClassVar: the one Discord this process talks to
-    http = HTTPClient(asyncio.get_running_loop())
+    http = PointedHTTPClient(asyncio.get_running_loop(), api_url)
     try:
         try:
             me = await http.static_login(token)

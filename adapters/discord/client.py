@@ -1,25 +1,29 @@
-"""The discord.py client: the `/opera` command group, persistent buttons, and the gateway listeners.
+"""The discord.py client: the `/opera` command group, persistent buttons, the gateway listeners, and where the
+client connects.
 
-Everything here only translates: interactions and gateway events become calls on the adapter,
-which turns them into the runtime's inbound messages.
+Everything here only translates: interactions and gateway events are handed, as discord.py gives them, to a
+`Listener` (adapters/discord/app.py), which turns them into the runtime's inbound messages.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+import aiohttp
 import discord
 from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import HTTPClient, Route
+from discord.webhook.async_ import AsyncWebhookAdapter, async_context
+from yarl import URL
 
 from adapters.discord.forms import ContinueButton
 from adapters.discord.rendering import CUSTOM_ID_PATTERN, NO_PINGS, button_label, encode_custom_id
 from adapters.discord.start_form import structure_label
-
-if TYPE_CHECKING:
-    from adapters.discord.adapter import DiscordAdapter
 
 T = TypeVar("T")
 
@@ -27,6 +31,26 @@ log = logging.getLogger("facilitator.discord")
 
 _OURS = re.compile(CUSTOM_ID_PATTERN)
 _STYLES = {"primary": discord.ButtonStyle.primary, "danger": discord.ButtonStyle.danger}
+
+
+class Listener(Protocol):
+    """What the client hands on, as discord.py gives it (adapters/discord/app.py is the one implementation)."""
+
+    async def command(self, interaction: discord.Interaction, text: str,
+                      options: dict[str, Any] | None = None) -> None: ...
+
+    async def start_form(self, interaction: discord.Interaction, options: dict[str, Any]) -> None: ...
+
+    async def clicked(self, interaction: discord.Interaction, session_id: str, action_id: str,
+                      value: str) -> None: ...
+
+    async def out_of_date(self, interaction: discord.Interaction) -> None: ...
+
+    async def message_created(self, message: discord.Message) -> None: ...
+
+    async def message_edited(self, payload: discord.RawMessageUpdateEvent) -> None: ...
+
+    async def message_deleted(self, payload: discord.RawMessageDeleteEvent) -> None: ...
 
 
 class OperaButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile(CUSTOM_ID_PATTERN)):
@@ -53,7 +77,7 @@ class OperaButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         client = interaction.client
         assert isinstance(client, OperaClient)
-        await client.adapter.clicked(interaction, self.session_id, self.action_id, self.value)
+        await client.listener.clicked(interaction, self.session_id, self.action_id, self.value)
 
 
 VOTING = [app_commands.Choice(name=n, value=n) for n in ("dots", "borda", "approval")]
@@ -77,7 +101,7 @@ def _offer_structures(structures: dict[str, str] | None) -> Callable[[T], T]:
     return app_commands.choices(structure=structure_choices(structures))
 
 
-def command_group(adapter: DiscordAdapter, name: str, structures: dict[str, str] | None = None) -> app_commands.Group:
+def command_group(app: Listener, name: str, structures: dict[str, str] | None = None) -> app_commands.Group:
     """`/<name> start|next|extend|pause|resume|skip|end|status|join|mine|vote|do|help`."""
     group = app_commands.Group(name=name, description="Run a facilitated breakout session (OPERA)", guild_only=True)
 
@@ -108,15 +132,15 @@ def command_group(adapter: DiscordAdapter, name: str, structures: dict[str, str]
         }
         options = {k: v for k, v in options.items() if v is not None}
         if question is None:
-            await adapter.start_form(interaction, options)
+            await app.start_form(interaction, options)
             return
         # The question goes in the command text only: typed options at its start (`groups=2 Question...`)
         # are read from there, and a `question` option would carry them into the question itself.
-        await adapter.command(interaction, f"start {question}", options)
+        await app.command(interaction, f"start {question}", options)
 
     def control(word: str, description: str) -> None:
         async def run(interaction: discord.Interaction) -> None:
-            await adapter.command(interaction, word)
+            await app.command(interaction, word)
 
         group.command(name=word, description=description)(run)
 
@@ -132,30 +156,40 @@ def command_group(adapter: DiscordAdapter, name: str, structures: dict[str, str]
 
     @group.command(name="extend", description="Facilitator: add minutes to this phase")
     async def extend(interaction: discord.Interaction, minutes: app_commands.Range[int, 1, 120] = 5) -> None:
-        await adapter.command(interaction, f"extend {minutes}")
+        await app.command(interaction, f"extend {minutes}")
 
     @group.command(name="vote", description="Vote by proposal numbers, e.g. 2 2 5 (dots) or 3 1 2 (a ranking)")
     async def vote(interaction: discord.Interaction, numbers: str) -> None:
-        await adapter.command(interaction, f"vote {numbers}")
+        await app.command(interaction, f"vote {numbers}")
 
     @group.command(name="do", description="Any session command as text: idea ..., pick #3 because ..., theme ...")
     async def do(interaction: discord.Interaction, text: str) -> None:
-        await adapter.command(interaction, text)
+        await app.command(interaction, text)
 
     return group
 
 
 class OperaClient(discord.Client):
-    def __init__(self, adapter: DiscordAdapter, command_name: str, sync_commands: bool = True,
-                 structures: dict[str, str] | None = None) -> None:
+    def __init__(self, listener: Listener, command_name: str, sync_commands: bool = True,
+                 structures: dict[str, str] | None = None, *, api_url: str | None = None,
+                 gateway_url: str | None = None) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # privileged: needed to read replies in threads
         # guild_ready_timeout: don't wait for member chunks we never use; startup stays fast.
         super().__init__(intents=intents, allowed_mentions=NO_PINGS, guild_ready_timeout=0.5)
-        self.adapter = adapter
+        # This client's own Discord (a loopback fake in tests), before anything holds on to the HTTP client.
+        self.http = self._connection.http = PointedHTTPClient(self.loop, api_url, gateway_url)
+        self.listener = listener
         self.sync_commands = sync_commands
         self.tree = app_commands.CommandTree(self)
-        self.tree.add_command(command_group(adapter, command_name, structures))
+        self.tree.add_command(command_group(listener, command_name, structures))
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        # Interaction responses go out through discord.py's webhook adapter, chosen by a ContextVar: set in this
+        # client's gateway task, so every interaction it receives is answered at its own API base.
+        if isinstance(self.http, PointedHTTPClient) and self.http.api_url is not None:
+            async_context.set(_PointedWebhooks(self.http))
+        await super().connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(OperaButton, ContinueButton)
@@ -178,19 +212,16 @@ class OperaClient(discord.Client):
             return
         custom_id = str((interaction.data or {}).get("custom_id", ""))
         if not any(p.fullmatch(custom_id) for p in (_OURS, ContinueButton.__discord_ui_compiled_template__)):
-            await self.adapter.out_of_date(interaction)
+            await self.listener.out_of_date(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
-        await self.adapter.message_created(message)
+        await self.listener.message_created(message)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        await self.adapter.message_edited(payload)
+        await self.listener.message_edited(payload)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self.adapter.message_deleted(payload)
-
-    async def on_thread_create(self, thread: discord.Thread) -> None:
-        self.adapter.thread_seen(thread)
+        await self.listener.message_deleted(payload)
 
 
 def _shape(commands: list[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
@@ -200,3 +231,45 @@ def _shape(commands: list[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:
         return tuple(sorted((o["name"], o["type"], options(o.get("options", []))) for o in opts))
 
     return sorted((c["name"], options(c.get("options", []))) for c in commands)
+
+
+class PointedHTTPClient(HTTPClient):
+    """discord.py's HTTP client, sending to `api_url` and connecting to `gateway_url` when given.
+
+    discord.py keeps Discord's addresses on classes (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY); changing
+    those would move every client in the process. Here each request and the gateway connection are re-pointed
+    per client instead.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, api_url: str | None = None,
+                 gateway_url: str | None = None) -> None:
+        super().__init__(loop)
+        self.api_url = api_url.rstrip("/") if api_url else None
+        self.gateway_url = URL(gateway_url) if gateway_url else None
+
+    def pointed(self, route: Route) -> Route:
+        """`route` re-pointed from Discord's API base to this client's (a Route's url is fixed when it is made)."""
+        if self.api_url is not None and route.url.startswith(Route.BASE):
+            route.url = self.api_url + route.url[len(Route.BASE):]
+        return route
+
+    async def request(self, route: Route, **kwargs: Any) -> Any:
+        return await super().request(self.pointed(route), **kwargs)
+
+    async def ws_connect(self, url: str, *, compress: int = 0) -> aiohttp.ClientWebSocketResponse:
+        # The first connection and any fresh one after a failed resume go to Discord's default gateway.
+        asked = URL(url)
+        if self.gateway_url is not None and asked.host == DiscordWebSocket.DEFAULT_GATEWAY.host:
+            url = str(self.gateway_url.with_query(asked.query))
+        return await super().ws_connect(url, compress=compress)
+
+
+class _PointedWebhooks(AsyncWebhookAdapter):
+    """Interaction responses and follow-ups (discord.py sends them as webhook calls) at the client's API base."""
+
+    def __init__(self, http: PointedHTTPClient) -> None:
+        super().__init__()
+        self._http = http
+
+    async def request(self, route: Route, *args: Any, **kwargs: Any) -> Any:
+        return await super().request(self._http.pointed(route), *args, **kwargs)

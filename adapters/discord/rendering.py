@@ -11,6 +11,8 @@ import re
 
 import discord
 
+from adapters.ids import fitted
+
 MESSAGE_LIMIT = 2000
 CUSTOM_ID_LIMIT = 100
 BUTTON_LABEL_LIMIT = 80
@@ -50,9 +52,9 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 def encode_custom_id(session_id: str, action_id: str, value: str) -> str:
     """`op|{session}|{action}|{value}`: everything a click needs, so buttons outlive a restart."""
     custom_id = f"{PREFIX}|{session_id}|{action_id}|{value}"
-    if len(custom_id) > CUSTOM_ID_LIMIT or "|" in session_id or "|" in action_id:
-        raise ValueError(f"custom id does not fit Discord's {CUSTOM_ID_LIMIT} characters: {custom_id!r}")
-    return custom_id
+    if "|" in session_id or "|" in action_id:
+        raise ValueError(f"session and action ids cannot hold '|': {custom_id!r}")
+    return fitted(custom_id, CUSTOM_ID_LIMIT, "Discord custom_id")
 
 
 CUSTOM_ID_PATTERN = rf"{PREFIX}\|(?P<session>[^|]+)\|(?P<action>[^|]+)\|(?P<value>.*)"

@@ -1,9 +1,11 @@
 """The Slack adapter: the runtime's outbound calls as Slack Web API calls, and inbound hand-off.
 
 Refs: a message is `"<channel id>:<ts>"` (ts is only unique within a channel); a pair space is the
-group DM's channel id. Private posts go to the person's DM with the bot (conversations.open, cached):
-unlike chat.postEphemeral they stay after a reload, their buttons keep working, and each DM is its own
-channel for the 1 msg/s limit. Ephemeral messages are kept for immediate replies to the sender.
+group DM's channel id. Private posts go to the person's DM with the bot, posted to their user id (Slack puts a
+post to a user id in the app's DM with them, so 60 people joining cost no conversations.open, Tier 3's ~50/min;
+the DM's id comes back with the first post and is kept): unlike chat.postEphemeral they stay after a reload, their
+buttons keep working, and each DM is its own channel for the 1 msg/s limit. Ephemeral messages are kept for
+immediate replies to the sender.
 
 A post that fails ambiguously (a 5xx, or no answer) may have been stored: the SDK is told not to retry
 chat.postMessage then; the adapter looks for the post by a nonce in its metadata and re-posts only if
@@ -20,6 +22,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -33,9 +38,10 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Reply, Sink, Target
+from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Part, Reply, Sink, StartRefused, Target
 from adapters.formbook import FormBook
 from adapters.slack import render
+from adapters.slack.checks import token_problem
 from adapters.slack.throttle import ChannelThrottle
 from facilitation.effects import Action, Form, Person
 from facilitation.note import note_file_stem
@@ -136,9 +142,62 @@ class SlackAdapter:
         self.inflight = 0
         self.ack_seconds = ack_seconds
         self._work: set[asyncio.Task[None]] = set()  # payloads being handled after Slack was acknowledged
+        self._listening: tuple[AsyncApp, int | None, str | None] | None = None
+        self._stop_listening: Callable[[], Awaitable[object]] | None = None
+        self._closed = asyncio.Event()
+        self._checked = False
+
+    # --- lifecycle ----------------------------------------------------------------------------
 
     def bind(self, sink: Sink) -> None:
         self._sink = sink
+
+    def listen(self, app: AsyncApp, *, port: int | None = None, app_token: str | None = None) -> None:
+        """Serve `app` once started: over HTTP on `port`, or through Socket Mode with `app_token`."""
+        self._listening = (app, port, app_token)
+
+    async def check(self) -> None:
+        """The bot token (and the Socket Mode token, when listening through it) are accepted by Slack."""
+        if self._listening is not None and not self._checked:
+            problem = await token_problem(self.client, self._listening[2])
+            if problem:
+                raise StartRefused(problem)
+            self._checked = True
+
+    async def start(self) -> None:
+        """Open the saved forms, and start listening if asked to."""
+        if self._stop_listening is not None:
+            return
+        await self.check()
+        await self.forms.open()
+        if self._listening is None:
+            return
+        app, port, app_token = self._listening
+        if port is not None:
+            runner = web.AppRunner(app.web_app(path="/slack/events"))
+            await runner.setup()
+            self._stop_listening = runner.cleanup
+            await web.TCPSite(runner, port=port).start()
+            log.info("Slack HTTP mode: listening on port %d at /slack/events", port)
+        else:
+            assert app_token is not None
+            handler = AsyncSocketModeHandler(app, app_token)
+            self._stop_listening = handler.close_async
+            log.info("Slack Socket Mode: connecting")
+            await handler.connect_async()
+            log.info("Slack Socket Mode: connected")
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def close(self) -> None:
+        try:
+            if self._stop_listening is not None:
+                stop, self._stop_listening = self._stop_listening, None
+                await stop()
+        finally:
+            self._closed.set()
+            await self.forms.close()
 
     @property
     def idle(self) -> bool:
@@ -193,8 +252,9 @@ class SlackAdapter:
             raise _delivery_error(exc) from exc
 
     async def _call_past_429s(self, method: str, **params: Any) -> AsyncSlackResponse:
-        """One Web API call; 429s the SDK's handler gave up on are waited out here too (a 429 means
-        nothing was posted, so repeating the call cannot post twice)."""
+        """One Web API call (`chat.postMessage`, or a client helper such as `files_upload_v2`); 429s the SDK's
+        handler gave up on are waited out here too, for Retry-After (a 429 means nothing was posted, so repeating
+        the call cannot post twice). The adapter's one 429 loop."""
         for attempt in range(self.extra_429_rounds + 1):
             try:
                 return await getattr(self.client, method.replace(".", "_"))(**params)
@@ -266,6 +326,8 @@ class SlackAdapter:
         method, params = ("conversations.replies", {"ts": thread_ts}) if thread_ts else ("conversations.history", {})
         cursor: str | None = None
         try:
+            if channel[:1] in ("U", "W"):  # posted to a user id: the history is the DM's (opened only for this look)
+                channel = await self.dm_channel(channel)
             for _ in range(_LOOKUP_PAGES):
                 page = await self.call(method, channel=channel, oldest=f"{since:.6f}", limit=_LOOKUP_LIMIT,
                                        include_all_metadata=True, cursor=cursor, **params)
@@ -333,19 +395,38 @@ class SlackAdapter:
     # --- the Adapter protocol -----------------------------------------------------------------
 
     async def post(self, channel: str, target: Target, text: str, actions: list[Action], session_id: str) -> str:
-        params: dict[str, Any] = {}
-        where = channel
-        if target.kind == "thread" and target.ref:
-            where, params["thread_ts"] = split_ref(target.ref)
-        elif target.kind == "private" and target.ref:
-            where = await self.dm_channel(target.ref)
-        elif target.kind == "pair" and target.ref:
-            where = split_ref(target.ref)[0]
+        where, params = await self._place(channel, target)
         body = render.mrkdwn(text)
         ref = await self.post_message(where, text=render.fallback_text(body),
                                       blocks=render.message_blocks(body, actions, session_id), **params)
+        if target.kind == "private" and target.ref and ref.startswith("D"):
+            self._dms.setdefault(target.ref, split_ref(ref)[0])
         await self.remember_form(ref, actions)
         return ref
+
+    def parts_fit(self, parts: list[Part]) -> int:
+        return render.parts_fit([(render.mrkdwn(p.text), p.actions) for p in parts])
+
+    async def post_parts(self, channel: str, target: Target, parts: list[Part], session_id: str) -> str:
+        """Several posts as one message (30 proposals in one or two messages, not 30 s at 1 post/s per channel)."""
+        where, params = await self._place(channel, target)
+        bodies = [(render.mrkdwn(p.text), p.actions) for p in parts]
+        ref = await self.post_message(where, text=render.fallback_text("\n\n".join(b for b, _ in bodies)),
+                                      blocks=render.parts_blocks(bodies, session_id), **params)
+        for part in parts:
+            await self.remember_form(ref, part.actions)
+        return ref
+
+    async def _place(self, channel: str, target: Target) -> tuple[str, dict[str, Any]]:
+        """The conversation a target is in, and the thread's ts for a thread."""
+        if target.kind == "thread" and target.ref:
+            where, thread_ts = split_ref(target.ref)
+            return where, {"thread_ts": thread_ts}
+        if target.kind == "private" and target.ref:
+            return self._dms.get(target.ref, target.ref), {}  # a user id until the first post says the DM's id
+        if target.kind == "pair" and target.ref:
+            return split_ref(target.ref)[0], {}
+        return channel, {}
 
     async def open_pair_space(self, channel: str, pair_id: str, title: str, members: list[Person],
                               session_id: str) -> str:
@@ -384,14 +465,7 @@ class SlackAdapter:
         """files_upload_v2: files.getUploadURLExternal, the upload itself, files.completeUploadExternal."""
         uploads = [{"filename": name, "content": content, "title": label} for name, content, label in files]
         where: dict[str, Any] = {"thread_ts": thread_ts} if thread_ts else {}
-        for attempt in range(self.extra_429_rounds + 1):
-            try:
-                await self.client.files_upload_v2(file_uploads=uploads, channel=channel, **where)
-                return
-            except SlackApiError as exc:
-                if exc.response.status_code != 429 or attempt == self.extra_429_rounds:
-                    raise _delivery_error(exc) from exc
-                await asyncio.sleep(1)
+        await self.call("files_upload_v2", file_uploads=uploads, channel=channel, **where)
 
     async def publish_note(self, channel: str, title: str, markdown: str, session_id: str) -> str:
         body = render.note_mrkdwn(markdown)

@@ -242,7 +242,7 @@ async def _message_event(adapter: SlackAdapter, body: dict[str, Any]) -> None:
     reply = await adapter.receive(UserMessage(
         channel=channel, person=person, text=render.unescape(event.get("text") or ""),
         message_ref=message_ref(channel, event["ts"]), reply_to_ref=reply_to, private=kind == "im",
-        event_id=event_id))
+        event_id=event_id, sent_at=_ts_time(event["ts"])))
     if reply:
         await adapter.tell(person.id, channel, reply.text, thread_ts)
 
@@ -332,3 +332,11 @@ def start_options(state: dict[str, Any]) -> dict[str, Any]:
     if minutes:
         options["minutes"] = minutes
     return options
+
+
+def _ts_time(ts: str) -> float | None:
+    """A message's ts is Slack's time of posting (seconds since the epoch, and a counter in the decimals)."""
+    try:
+        return float(ts)
+    except ValueError:
+        return None

@@ -13,6 +13,7 @@ import re
 import zlib
 from typing import Any
 
+from adapters.ids import fitted
 from facilitation.effects import Action, Form, FormField
 
 ACTION_PREFIX = "op"
@@ -31,6 +32,10 @@ BUTTON_VALUE_CHARS = 2000
 MAX_BUTTONS_PER_BLOCK = 25
 MAX_OPTIONS = 100
 MAX_MESSAGE_BLOCKS = 50
+# The blocks' text in one message: Slack refuses much more (msg_blocks_too_long, near 13,000) though the Block Kit
+# reference documents only the 3,000 per section and 50 blocks.
+MESSAGE_TEXT_CHARS = 12_000
+PART_PREFIX = "part"  # block ids of a message holding several posts: part<n>.<k>, so each part is told apart
 FALLBACK_CHARS = 3000
 UNPACKED_CHARS = 64_000  # what a packed button value may inflate to (forms of 100 choices are about 20,000)
 
@@ -123,7 +128,7 @@ def encode_action_id(session_id: str, action: Action, index: int) -> str:
     raw = f"{ACTION_PREFIX}|{session_id}|{action.id}|{action.value}"
     if index:
         raw += f"|{index}"
-    return raw[:ACTION_ID_CHARS]
+    return fitted(raw, ACTION_ID_CHARS, "Slack action_id")
 
 
 def decode_action_id(action_id: str) -> tuple[str, str, str] | None:
@@ -142,7 +147,8 @@ def pack_button_value(action: Action) -> str:
     packed = "z:" + base64.urlsafe_b64encode(zlib.compress(json.dumps(payload).encode(), 9)).decode()
     if len(packed) <= BUTTON_VALUE_CHARS:
         return packed
-    return "z:" + base64.urlsafe_b64encode(zlib.compress(json.dumps({"v": action.value}).encode())).decode()
+    bare = "z:" + base64.urlsafe_b64encode(zlib.compress(json.dumps({"v": action.value}).encode())).decode()
+    return fitted(bare, BUTTON_VALUE_CHARS, "Slack button value")
 
 
 class ButtonOutOfDate(ValueError):
@@ -190,6 +196,27 @@ def message_blocks(text: str, actions: list[Action], session_id: str) -> list[di
         elements = [button(session_id, a, row + n) for n, a in enumerate(actions[row : row + MAX_BUTTONS_PER_BLOCK])]
         blocks.append({"type": "actions", "block_id": f"actions{row // MAX_BUTTONS_PER_BLOCK}", "elements": elements})
     return blocks[:MAX_MESSAGE_BLOCKS]
+
+
+def parts_blocks(parts: list[tuple[str, list[Action]]], session_id: str) -> list[dict[str, Any]]:
+    """Several posts (text already mrkdwn, and buttons) as one message: each its own sections and buttons."""
+    return [{**block, "block_id": f"{PART_PREFIX}{n}.{k}"}
+            for n, (text, actions) in enumerate(parts)
+            for k, block in enumerate(message_blocks(text, actions, session_id))][:MAX_MESSAGE_BLOCKS]
+
+
+def parts_fit(parts: list[tuple[str, list[Action]]]) -> int:
+    """How many of the leading parts (text already mrkdwn, and buttons) one message holds: at most 50 blocks and
+    MESSAGE_TEXT_CHARS of text, and no button id twice (a form is found by the message and its button's id)."""
+    blocks = chars = 0
+    ids: set[str] = set()
+    for n, (text, actions) in enumerate(parts):
+        size = len(message_blocks(text, actions, ""))
+        mine = {a.id for a in actions}
+        if n and (blocks + size > MAX_MESSAGE_BLOCKS or chars + len(text) > MESSAGE_TEXT_CHARS or mine & ids):
+            return n
+        blocks, chars, ids = blocks + size, chars + len(text), ids | mine
+    return len(parts)
 
 
 def fallback_text(text: str) -> str:

@@ -22,6 +22,10 @@ class PhaseRules:
     def close(self, t: Turn) -> None:
         """The phase ends: turn what was collected into what the next phase needs."""
 
+    # What is written while this phase is open (ideas, comments, reflections) is kept even if it arrives after the
+    # phase closed, when it was sent before: the platform may deliver it after the facilitator's `next`.
+    keeps_what_was_sent_in_time = False
+
     def on_reply(self, t: Turn, ev: ReplyPosted) -> bool:
         """A reply while this phase runs; False if this phase has no use for it."""
         return False

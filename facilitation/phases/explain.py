@@ -60,6 +60,7 @@ def comment_from_reply(t: Turn, ev: ReplyPosted) -> bool:
 
 class Explain(PhaseRules):
     kind = "explain"
+    keeps_what_was_sent_in_time = True
 
     def open(self, t: Turn) -> None:
         s = t.s
@@ -76,8 +77,10 @@ class Explain(PhaseRules):
                 idea = s.idea(p.idea_id)
                 text = one_line(idea.text if idea else "", limits.idea_chars)
                 reason = one_line(p.reason, limits.reason_chars) or t.say("no_reason")
+                # One batch: in a thread, where replies are to the thread and name their proposal by number,
+                # the proposals can share messages without blurring whose comment is on which.
                 t.to_group(group, t.say("proposal", number=proposal_number(p), text=text, reason=reason),
-                           key=f"proposal:{p.id}")
+                           key=f"proposal:{p.id}", batch=f"{key}:proposals")
 
     def nothing_to_do(self, t: Turn) -> bool:
         return not t.s.proposals

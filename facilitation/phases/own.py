@@ -20,6 +20,7 @@ def idea_form(t: Turn) -> Form:
 
 class Own(PhaseRules):
     kind = "own"
+    keeps_what_was_sent_in_time = True
     nudges = True
 
     def open(self, t: Turn) -> None:

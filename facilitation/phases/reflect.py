@@ -11,6 +11,7 @@ from facilitation.turn import Turn
 
 class Reflect(PhaseRules):
     kind = "reflect"
+    keeps_what_was_sent_in_time = True
 
     def open(self, t: Turn) -> None:
         t.to_plenary(t.say("reflect_open", minutes=t.minutes_left()), key=self._key(t))

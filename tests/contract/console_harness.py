@@ -10,7 +10,7 @@ from pathlib import Path
 
 from adapters.base import CommandIssued, MessageDeleted, MessageEdited, UserMessage
 from adapters.console import ConsoleAdapter, ConsoleMessage
-from bot.runtime import running
+from bot.assembly import assembled
 from tests.contract.harness import Seen
 
 NAMES = ["Fay", "Amara", "Ben", "Chloe", "Dev", "Erin", "Farid", "Grace"]
@@ -91,5 +91,5 @@ class ConsoleHarness:
 @asynccontextmanager
 async def make_console_harness(tmp_path: Path) -> AsyncIterator[ConsoleHarness]:
     adapter = ConsoleAdapter(out=io.StringIO())
-    async with running(adapter, tmp_path):
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3"):
         yield ConsoleHarness(adapter)

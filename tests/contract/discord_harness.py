@@ -13,8 +13,9 @@ from typing import Any
 
 from adapters.base import Inbound, Reply
 from adapters.discord.adapter import DiscordAdapter
+from bot.assembly import assembled
 from bot.configuration import list_structures
-from bot.runtime import Runtime, running
+from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.contract.harness import Seen
 from tests.discord.fake_discord import EPHEMERAL, FakeDiscord, FakeInteraction
@@ -299,7 +300,7 @@ async def discord_world(tmp_path: Path, fake: FakeDiscord | None = None,
     try:
         await adapter.start(ready_timeout=10)
         harness = DiscordHarness(fake, adapter)
-        async with running(adapter, tmp_path, db_name=db_name) as runtime:
+        async with assembled(adapter, database=tmp_path / db_name) as runtime:
             harness.runtime = runtime
             harness.wrap()
             yield harness

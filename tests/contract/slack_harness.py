@@ -4,6 +4,7 @@ and the real slack_sdk client talking to a loopback fake of the Slack Web API.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import re
@@ -17,11 +18,12 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.formbook import FormBook
-from adapters.slack import SlackAdapter, build_app, make_client, start_defaults
+from adapters.slack import SlackAdapter, build_app, make_client
 from adapters.slack.adapter import NOTE_DRAFT_EVENT, NOTE_PUBLISHED_EVENT
-from adapters.slack.render import escape, unescape
+from adapters.slack.render import PART_PREFIX, escape, unescape
 from adapters.slack.throttle import ChannelThrottle
-from bot.runtime import Runtime, running
+from bot.assembly import assembled, start_defaults
+from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.contract.harness import Seen
 from tests.slack.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, Message
@@ -93,12 +95,16 @@ class SlackHarness:
     async def _say(self, person: str, channel: str, kind: str, text: str, thread_ts: str | None = None,
                    event_id: str | None = None) -> str:
         msg = self.fake.add_user_message(channel, person, escape(text), thread_ts)
-        event: dict[str, Any] = {"type": "message", "channel": channel, "user": person, "text": msg.text,
-                                 "ts": msg.ts, "event_ts": msg.ts, "channel_type": kind, "team": TEAM}
-        if thread_ts:
-            event["thread_ts"] = thread_ts
-        await self.deliver(event, event_id)
+        await self.deliver_message(msg, kind, event_id)
         return msg.ref
+
+    async def deliver_message(self, msg: Message, kind: str = "channel", event_id: str | None = None) -> None:
+        """Slack's event for a message a person posted (with add_user_message): now, or later than others."""
+        event: dict[str, Any] = {"type": "message", "channel": msg.channel, "user": msg.user, "text": msg.text,
+                                 "ts": msg.ts, "event_ts": msg.ts, "channel_type": kind, "team": TEAM}
+        if msg.thread_ts:
+            event["thread_ts"] = msg.thread_ts
+        await self.deliver(event, event_id)
 
     async def deliver(self, event: dict[str, Any], event_id: str | None = None, retry: int | None = None) -> int:
         status, _ = await self.signed.event(event, event_id or self._id("Ev"), retry=retry)
@@ -212,7 +218,19 @@ class SlackHarness:
         texts = [b["text"]["text"] for b in m.blocks if b.get("type") == "section" and b.get("text")]
         return unescape(_SLACK_BOLD.sub(r"**\1**", "\n".join(texts) if texts else m.text))
 
-    def _seen(self, m: Message, files: list[str]) -> Seen:
+    def _seen(self, m: Message, files: list[str]) -> list[Seen]:
+        """What a person sees of the message: one Seen, or one per post when it holds several (block ids
+        part<n>.<k>: proposals batched into one message, each with its own text and buttons)."""
+        parts: dict[str, list[dict[str, Any]]] = {}
+        for block in m.blocks:
+            part = str(block.get("block_id", "")).partition(".")[0]
+            parts.setdefault(part if part.startswith(PART_PREFIX) else "", []).append(block)
+        if len(parts) < 2:
+            return [self._seen_one(m, m.blocks, files)]
+        return [self._seen_one(m, blocks, files) for blocks in parts.values()]
+
+    def _seen_one(self, m: Message, blocks: list[dict[str, Any]], files: list[str]) -> Seen:
+        m = dataclasses.replace(m, blocks=blocks)
         raw = " ".join([m.text] + [json.dumps(b) for b in m.blocks])
         if m.ephemeral_to:
             where = f"private:{m.ephemeral_to}"
@@ -235,7 +253,7 @@ class SlackHarness:
                 prev, seen = out[same[-1]]
                 out[same[-1]] = (prev, seen.model_copy(update={"files": seen.files + m.files}))
                 continue
-            out.append((m, self._seen(m, list(m.files))))
+            out += [(m, seen) for seen in self._seen(m, list(m.files))]
         return out
 
     def seen(self) -> list[Seen]:
@@ -299,7 +317,7 @@ async def make_slack_harness(
     client = TestClient(TestServer(app.web_app()))
     await client.start_server()
     try:
-        async with running(adapter, tmp_path, settings) as runtime:
+        async with assembled(adapter, settings, database=tmp_path / "facilitator.sqlite3") as runtime:
             harness = SlackHarness(fake, SignedSlack(client), adapter, settings.slack_command)
             harness.runtime = runtime
             yield harness

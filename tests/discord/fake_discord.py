@@ -3,7 +3,8 @@
 A real `discord.Client` logs in, identifies over the websocket, receives READY and GUILD_CREATE, and
 then sees MESSAGE_CREATE/UPDATE/DELETE, THREAD_CREATE and INTERACTION_CREATE exactly as from Discord.
 Every REST call is recorded with its JSON body, so tests can assert on what was sent (for example the
-`allowed_mentions` field). Test knobs: injected 429s, refused permissions, users who block DMs.
+`allowed_mentions` field). Test knobs: injected 429s, refused permissions, users who block DMs, a post or a
+new thread stored whose answer never comes.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class FakeDiscord:
         # the bot's process dies while Discord is answering; `holding` is set then.
         self.hold_post: Callable[[str, str], bool] | None = None
         self.holding = asyncio.Event()
+        # thread name -> True: that thread is made, then the answer to its creation is held the same way.
+        self.hold_thread: Callable[[str], bool] | None = None
         self._released = asyncio.Event()
         # How the next bot messages fail: "500_after" (stored, then a 500) or "drop_after" (stored, no answer).
         self.post_faults: list[str] = []
@@ -293,6 +296,7 @@ class FakeDiscord:
             ("POST", r"/channels/(\d+)/messages/(\d+)/threads", lambda c, m: self._thread_from_message(c, m, body)),
             ("POST", r"/channels/(\d+)/threads", lambda c: self._thread(c, body)),
             ("PUT", r"/channels/(\d+)/thread-members/(\d+)", self._add_thread_member),
+            ("GET", r"/guilds/(\d+)/threads/active", self._active_threads),
             ("POST", r"/users/@me/channels", lambda: self._open_dm(body)),
             ("POST", r"/interactions/(\d+)/([^/]+)/callback", lambda i, t: self._callback(i, body, files)),
             ("POST", r"/webhooks/(\d+)/([^/]+)", lambda a, t: self._followup(t, body, files)),
@@ -354,9 +358,7 @@ class FakeDiscord:
         if "guild_id" in msg:
             event["member"] = {k: v for k, v in self._member(self.bot["id"]).items() if k != "user"}
         await self.dispatch("MESSAGE_CREATE", event)
-        if self.hold_post is not None and not self.holding.is_set() and self.hold_post(channel_id, msg["content"]):
-            self.holding.set()
-            await self._released.wait()  # stored; the answer never comes
+        await self._maybe_hold(self.hold_post is not None and self.hold_post(channel_id, msg["content"]))
         if self.post_faults:
             fault = self.post_faults.pop(0)
             if fault == "500_after":
@@ -404,7 +406,20 @@ class FakeDiscord:
         self.channels[thread_id] = data
         self.thread_members[thread_id] = {self.bot["id"]}
         await self.dispatch("THREAD_CREATE", {**data, "newly_created": True})
+        await self._maybe_hold(self.hold_thread is not None and self.hold_thread(name))
         return self._json(data, 201)
+
+    async def _maybe_hold(self, wanted: bool) -> None:
+        """The first time `wanted`: the work is stored, and its answer held for good (`holding` is set)."""
+        if wanted and not self.holding.is_set():
+            self.holding.set()
+            await self._released.wait()
+
+    def _active_threads(self, guild_id: str) -> web.Response:
+        """Every thread of the guild not archived (the bot sees its own private threads), as Discord lists them."""
+        threads = [c for c in self.channels.values() if c["type"] in (11, 12) and c.get("guild_id") == guild_id
+                   and not c["thread_metadata"]["archived"]]
+        return self._json({"threads": threads, "members": []})
 
     def _add_thread_member(self, thread_id: str, user_id: str) -> web.Response:
         if thread_id not in self.channels:
@@ -471,6 +486,10 @@ class FakeDiscord:
         msg = self._message(channel_id, user_id, content, **extra)
         await self._dispatch_message(msg)
         return msg["id"]
+
+    def user_writes(self, user_id: str, channel_id: str, content: str) -> str:
+        """A person posts, and the gateway's event for it is held back: `user_says(..., message_id=)` sends it."""
+        return self._message(channel_id, user_id, content)["id"]
 
     async def _dispatch_message(self, msg: dict[str, Any]) -> None:
         event = {**msg}

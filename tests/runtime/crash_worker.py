@@ -13,7 +13,7 @@ from pathlib import Path
 
 from adapters.base import CommandIssued, UserMessage
 from adapters.console import ConsoleAdapter
-from bot.runtime import running
+from bot.assembly import assembled
 
 IDEAS = [f"Idea {n}: something the council could learn" for n in range(1, 41)]
 
@@ -30,7 +30,7 @@ class LoggingConsole(ConsoleAdapter):
 
 async def main(db: Path, log: Path) -> None:
     adapter = LoggingConsole(log)
-    async with running(adapter, db.parent, db_name=db.name) as runtime:
+    async with assembled(adapter, database=db) as runtime:
         if not runtime.sessions:
             person = adapter.person("Fay")
             await adapter.send(CommandIssued(channel=adapter.channel, person=person,

@@ -14,11 +14,9 @@ import sys
 from pathlib import Path
 
 from adapters.base import CommandIssued, UserMessage
-from bot.configuration import engine_config
+from bot.assembly import assembled
 from bot.runtime import Runtime
-from bot.scheduler import AsyncTimers
 from bot.settings import Settings
-from bot.store import Store
 from facilitation.effects import Person
 
 NAMES = ["Ana", "Ben", "Cat", "Dev", "Eve", "Fin"]
@@ -39,7 +37,6 @@ async def drive(runtime: Runtime, channel: str, people: list[Person], facilitato
 
 async def main(platform: str, db: Path, api: str, rest: list[str]) -> None:
     settings = Settings()
-    store = await Store.open(db)
     if platform == "slack":
         from adapters.slack.adapter import SlackAdapter, make_client
         from adapters.slack.throttle import ChannelThrottle
@@ -58,17 +55,11 @@ async def main(platform: str, db: Path, api: str, rest: list[str]) -> None:
         channel = rest[1]
         people = [Person(id=uid, name=name) for uid, name in zip(rest[3:], NAMES, strict=False)]
         facilitator = Person(id=rest[2], name="Fay")
-    runtime = Runtime(adapter, store, AsyncTimers(), settings, engine_config(settings), rng=random.Random(7))
-    adapter.bind(runtime.receive)
-    await runtime.start()
-    await drive(runtime, channel, people, facilitator)
-    for s in list(runtime.sessions):
-        await runtime.settled(s)
-    print("settled", flush=True)
-    await runtime.stop()
-    await store.close()
-    if platform == "discord":
-        await adapter.close()  # type: ignore[attr-defined]
+    async with assembled(adapter, settings, database=db, rng=random.Random(7)) as runtime:
+        await drive(runtime, channel, people, facilitator)
+        for s in list(runtime.sessions):
+            await runtime.settled(s)
+        print("settled", flush=True)
 
 
 if __name__ == "__main__":

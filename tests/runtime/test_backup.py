@@ -12,7 +12,7 @@ from pathlib import Path
 
 from adapters.base import CommandIssued, UserMessage
 from adapters.console import ConsoleAdapter
-from bot.runtime import running
+from bot.assembly import assembled
 from bot.storage import is_postgres
 from tests.pg import PgServer
 
@@ -37,11 +37,8 @@ def _backup(database: Path | str, folder: Path, postgres: PgServer | None) -> Pa
 
 async def test_a_backup_restores_into_a_working_bot(database: Path | str, tmp_path: Path, request) -> None:
     postgres = request.getfixturevalue("postgres") if is_postgres(database) else None
-    live_dir = tmp_path / "live"
-    live_dir.mkdir()
     first = ConsoleAdapter(out=io.StringIO())
-    url = database if is_postgres(database) else None
-    async with running(first, live_dir if url else Path(database).parent, database=url) as runtime:
+    async with assembled(first, database=database) as runtime:
         await first.send(CommandIssued(channel=first.channel, person=first.person("Fay"),
                                        text="start own=open What should we learn?"))
         root = next(m.ref for m in first.messages if m.where == "channel")
@@ -51,9 +48,7 @@ async def test_a_backup_restores_into_a_working_bot(database: Path | str, tmp_pa
         await runtime.store.flush()
         restored = _backup(database, tmp_path, postgres)
     second = ConsoleAdapter(out=io.StringIO())
-    restored_url = restored if isinstance(restored, str) else None
-    folder = restored.parent if isinstance(restored, Path) else tmp_path
-    async with running(second, folder, database=restored_url) as runtime:
+    async with assembled(second, database=restored) as runtime:
         session = next(iter(runtime.sessions.values()))
         assert [i.text for i in session.ideas] == ["Listen more", "Pay people"]
         assert second.messages == [], "the restored bot re-posted what was already posted"

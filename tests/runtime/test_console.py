@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from adapters.console import ConsoleAdapter
+from bot.assembly import assembled
 from bot.cli import main
-from bot.runtime import running
 
 
 async def _lines(adapter: ConsoleAdapter, *lines: str) -> str:
@@ -25,7 +25,7 @@ async def _lines(adapter: ConsoleAdapter, *lines: str) -> str:
 
 async def test_commands_typed_as_the_bot_says_work_without_a_slash(tmp_path: Path) -> None:
     adapter = ConsoleAdapter(out=io.StringIO())
-    async with running(adapter, tmp_path) as runtime:
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3") as runtime:
         await _lines(adapter, "Fay /start own=open What should we change?", "Ana: Pay people for their time",
                      "Ben: Publish what changed", "Fay next")
         session = next(iter(runtime.sessions.values()))
@@ -43,7 +43,7 @@ async def test_commands_typed_as_the_bot_says_work_without_a_slash(tmp_path: Pat
 
 async def test_approve_reaches_the_newest_note_by_command_or_direct_message(tmp_path: Path) -> None:
     adapter = ConsoleAdapter(out=io.StringIO())
-    async with running(adapter, tmp_path):
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3"):
         for n, how in enumerate(["Fay /approve", "Fay /approve", "Fay dm: approve", "Fay approve"], start=1):
             await _lines(adapter, f"Fay /start Question number {n}?", f"Ana: An idea for {n}", "Fay /end")
             said = await _lines(adapter, how)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from adapters.base import CommandIssued, DeliveryError, UserMessage
 from adapters.console import ConsoleAdapter
-from bot.runtime import running
+from bot.assembly import assembled
 from facilitation.effects import Person
 
 
@@ -19,7 +19,7 @@ class NoPairSpaces(ConsoleAdapter):
 
 async def test_a_refused_pair_space_is_reported_and_each_member_hears_privately(tmp_path: Path) -> None:
     adapter = NoPairSpaces(out=io.StringIO())
-    async with running(adapter, tmp_path) as runtime:
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3") as runtime:
         fay = adapter.person("Fay")
         await adapter.send(CommandIssued(channel=adapter.channel, person=fay, text="start What now?"))
         for name in ("Ana", "Ben"):
@@ -48,7 +48,7 @@ class NoPostingToTheChannel(ConsoleAdapter):
 async def test_the_convenor_hears_posted_only_once_the_note_is_posted_and_retry_sends_what_failed(
         tmp_path: Path) -> None:
     adapter = NoPostingToTheChannel(out=io.StringIO())
-    async with running(adapter, tmp_path) as runtime:
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3") as runtime:
         fay = adapter.person("Fay")
         await adapter.send(CommandIssued(channel=adapter.channel, person=fay, text="start What now?"))
         await adapter.send(UserMessage(channel=adapter.channel, person=adapter.person("Ana"), private=True,

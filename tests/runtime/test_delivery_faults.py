@@ -14,12 +14,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from tests.discord.fake_discord import FakeDiscord
 from tests.runtime.delivery_worker import NAMES
 from tests.slack.fake_slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 PAIR_INTRO = "Your pair: Ana"  # one pair's introduction: mid-way through the fan-out of opening Pair
 
 
@@ -73,27 +75,57 @@ async def test_slack_post_stored_then_process_killed_is_not_doubled_or_lost(tmp_
         await faulty.stop()
 
 
-async def test_discord_post_stored_then_process_killed_is_not_doubled_or_lost(tmp_path: Path) -> None:
-    results: list[Counter[str]] = []
-    for name, hold in (("ref", None), ("bot", _holds(PAIR_INTRO))):
+async def _discord_reference_and_killed(tmp_path: Path, hold: Callable[[FakeDiscord], None],
+                                        read: Callable[[FakeDiscord], T]) -> tuple[T, T]:
+    """The worker's session on Discord twice: straight through, and with `hold` set on the fake, the bot killed
+    while the fake holds that answer and restarted; what `read` finds on each fake."""
+    results: list[T] = []
+    for name in ("ref", "bot"):
         fake = FakeDiscord()
         users = [fake.add_user(n) for n in ["Fay", *NAMES]]
         await fake.start()
         try:
             args = ["discord", str(tmp_path / f"{name}.sqlite3"), fake.api_url, fake.gateway_url,
                     fake.channel_id, *users]
-            if hold is None:
+            if name == "ref":
                 await _run_to_the_end(args)
             else:
-                fake.hold_post = hold
+                hold(fake)
                 await _killed_at_hold_then_restarted(args, fake.holding)
-            results.append(_discord_posts(fake))
+            results.append(read(fake))
         finally:
             await fake.stop()
-    expected, seen = results
+    return results[0], results[1]
+
+
+async def test_discord_post_stored_then_process_killed_is_not_doubled_or_lost(tmp_path: Path) -> None:
+    def hold(fake: FakeDiscord) -> None:
+        fake.hold_post = _holds(PAIR_INTRO)
+
+    expected, seen = await _discord_reference_and_killed(tmp_path, hold, _discord_posts)
     assert any(PAIR_INTRO in text for text in seen), "the held post is there"
     assert seen - expected == Counter(), "posted twice"
     assert expected - seen == Counter(), "never posted"
+
+
+def _pair_threads(fake: FakeDiscord) -> Counter[tuple[str, frozenset[str]]]:
+    """Each private thread by its name and the people in it."""
+    return Counter((c["name"], frozenset(fake.users[u]["global_name"] for u in fake.thread_members[cid]
+                                         if u != fake.bot["id"]))
+                   for cid, c in fake.channels.items() if c["type"] == 12)
+
+
+async def test_discord_pair_thread_made_then_process_killed_is_not_opened_twice(tmp_path: Path) -> None:
+    def hold(fake: FakeDiscord) -> None:
+        fake.hold_thread = lambda name: " pair " in name  # the first pair thread: made, its answer never comes
+
+    def read(fake: FakeDiscord) -> tuple[Counter[tuple[str, frozenset[str]]], Counter[str]]:
+        return _pair_threads(fake), _discord_posts(fake)
+
+    (threads, posts), (seen_threads, seen_posts) = await _discord_reference_and_killed(tmp_path, hold, read)
+    assert len(threads) == 3 and all(len(people) == 2 for _, people in threads), "three pairs, each in its thread"
+    assert seen_threads == threads, "no pair thread opened twice, none missing, each with its members"
+    assert seen_posts == posts, "every post once"
 
 
 STORM_SECONDS = 30

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from adapters.base import CommandIssued, UserMessage
 from adapters.console import ConsoleAdapter
+from bot.assembly import assembled
 from bot.configuration import engine_config
 from bot.embeddings import CachedEmbedder
-from bot.runtime import running
 from bot.settings import Settings
 
 IDEAS = ["Pay people for their time", "Meet in the evenings", "Pay travel costs up front", "Plain English letters"]
@@ -27,7 +27,7 @@ async def test_ideas_are_embedded_while_people_write_and_not_again_for_the_note(
     embed = CachedEmbedder(encode)
     adapter = ConsoleAdapter(out=io.StringIO())
     cfg = engine_config(Settings()).model_copy(update={"embed": embed})
-    async with running(adapter, tmp_path, cfg=cfg):
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3", cfg=cfg):
         await adapter.send(CommandIssued(channel=adapter.channel, person=adapter.person("Fay"),
                                          text="start own=open What should we change?"))
         root = next(m.ref for m in adapter.messages if m.where == "channel")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from adapters.base import CommandIssued, UserMessage
 from adapters.console import ConsoleAdapter
-from bot.runtime import running
+from bot.assembly import assembled
 from facilitation.events import ReplyPosted
 
 
@@ -24,14 +24,14 @@ async def _start(adapter: ConsoleAdapter, options: str = "own=open") -> None:
 
 async def test_a_restart_restores_sessions_and_posts_nothing_again(tmp_path: Path) -> None:
     first = _adapter()
-    async with running(first, tmp_path) as runtime:
+    async with assembled(first, database=tmp_path / "facilitator.sqlite3") as runtime:
         await _start(first)
         root = next(m.ref for m in first.messages if m.where == "channel")
         await first.send(UserMessage(channel=first.channel, person=first.person("Ana"), text="Listen more",
                                      message_ref="m1", reply_to_ref=root))
         before = runtime.sessions.copy()
     second = _adapter()
-    async with running(second, tmp_path) as runtime:
+    async with assembled(second, database=tmp_path / "facilitator.sqlite3") as runtime:
         assert runtime.sessions.keys() == before.keys()
         restored = next(iter(runtime.sessions.values()))
         assert [i.text for i in restored.ideas] == ["Listen more"]
@@ -44,7 +44,7 @@ async def test_a_restart_restores_sessions_and_posts_nothing_again(tmp_path: Pat
 
 async def test_effects_interrupted_by_a_crash_are_carried_out_once_on_restart(tmp_path: Path) -> None:
     first = _adapter()
-    async with running(first, tmp_path) as runtime:
+    async with assembled(first, database=tmp_path / "facilitator.sqlite3") as runtime:
         await _start(first, "own=private")
         session = next(iter(runtime.sessions.values()))
         # The crash window: the event is durable but the process dies before the engine's effects run.
@@ -52,23 +52,23 @@ async def test_effects_interrupted_by_a_crash_are_carried_out_once_on_restart(tm
             at=datetime.now(UTC), person="ana", name="Ana", text="An idea sent just before the crash",
             message_ref="m9", private=True))
     second = _adapter()
-    async with running(second, tmp_path) as runtime:
+    async with assembled(second, database=tmp_path / "facilitator.sqlite3") as runtime:
         acks = [m for m in second.messages if "An idea sent just before the crash" in m.text]
         assert len(acks) == 1 and acks[0].where == "private:ana"
     third = _adapter()
-    async with running(third, tmp_path):
+    async with assembled(third, database=tmp_path / "facilitator.sqlite3"):
         assert third.messages == []
 
 
 async def test_a_timer_that_fell_due_while_down_fires_late_not_never(tmp_path: Path) -> None:
     first = _adapter()
-    async with running(first, tmp_path):
+    async with assembled(first, database=tmp_path / "facilitator.sqlite3"):
         await _start(first, "minutes=own:0.01")  # Own ends 0.6 s after the start
         for name in ("Ana", "Ben"):  # people to pair, so Pair has something to do and waits for its clock
             await first.send(CommandIssued(channel=first.channel, person=first.person(name), text="join"))
     await asyncio.sleep(1.0)  # the process is "down" past the deadline
     second = _adapter()
-    async with running(second, tmp_path) as runtime:
+    async with assembled(second, database=tmp_path / "facilitator.sqlite3") as runtime:
         for _ in range(40):
             if any("**Pair**" in m.text for m in second.messages):
                 break
@@ -79,7 +79,7 @@ async def test_a_timer_that_fell_due_while_down_fires_late_not_never(tmp_path: P
 
 async def test_sessions_in_two_channels_are_isolated_and_one_person_can_be_in_both(tmp_path: Path) -> None:
     adapter = _adapter()
-    async with running(adapter, tmp_path) as runtime:
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3") as runtime:
         await _start(adapter)
         adapter.channel = "#other"
         await _start(adapter)

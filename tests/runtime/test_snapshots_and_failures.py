@@ -14,7 +14,7 @@ import pytest
 from adapters.base import CommandIssued, UserMessage
 from adapters.console import ConsoleAdapter
 from bot import runtime as runtime_module
-from bot.runtime import running
+from bot.assembly import assembled
 from facilitation import ideas
 from facilitation.events import ReplyPosted
 
@@ -41,7 +41,7 @@ def _db(tmp_path: Path) -> sqlite3.Connection:
 async def test_a_restart_replays_only_the_events_after_the_snapshot(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(runtime_module, "SNAPSHOT_EVERY", 10)
     first = _adapter()
-    async with running(first, tmp_path) as runtime:
+    async with assembled(first, database=tmp_path / "facilitator.sqlite3") as runtime:
         await _start(first)
         for n in range(25):
             await _idea(first, f"P{n % 5}", f"Idea number {n}", f"m{n}")
@@ -52,7 +52,7 @@ async def test_a_restart_replays_only_the_events_after_the_snapshot(tmp_path: Pa
         db.execute("DELETE FROM events WHERE seq <= ?", (snap_seq,))
     assert snap_seq >= 20
     second = _adapter()
-    async with running(second, tmp_path) as runtime:
+    async with assembled(second, database=tmp_path / "facilitator.sqlite3") as runtime:
         after = next(iter(runtime.sessions.values()))
         assert after.model_dump() == before
         assert second.messages == [], "a restart re-posted what was already posted"
@@ -62,14 +62,14 @@ async def test_a_restart_replays_only_the_events_after_the_snapshot(tmp_path: Pa
 
 async def test_a_snapshot_from_other_engine_code_is_rebuilt_from_the_events(tmp_path: Path) -> None:
     first = _adapter()
-    async with running(first, tmp_path) as runtime:
+    async with assembled(first, database=tmp_path / "facilitator.sqlite3") as runtime:
         await _start(first)
         await _idea(first, "Ana", "Pay people for their time", "m1")
         before = next(iter(runtime.sessions.values())).model_dump()
     with _db(tmp_path) as db:
         # What an older release could have left: another version and a payload this code cannot read.
         db.execute("UPDATE snapshots SET version = 'older-code', payload = '{\"id\": 1}'")
-    async with running(_adapter(), tmp_path) as runtime:
+    async with assembled(_adapter(), database=tmp_path / "facilitator.sqlite3") as runtime:
         assert next(iter(runtime.sessions.values())).model_dump() == before
 
 
@@ -85,7 +85,7 @@ async def test_an_event_the_engine_cannot_apply_is_refused_with_a_message_and_ch
 
     monkeypatch.setattr(ideas, "add", add)
     adapter = _adapter()
-    async with running(adapter, tmp_path) as runtime:
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3") as runtime:
         await _start(adapter)
         await _idea(adapter, "Ana", "Pay people for their time", "m1")
         answer = await _idea(adapter, "Ben", "This will trip the engine", "m2")
@@ -100,7 +100,7 @@ async def test_an_event_the_engine_cannot_apply_is_refused_with_a_message_and_ch
 
 async def test_a_stored_event_that_fails_on_replay_is_set_aside_and_the_bot_starts(tmp_path: Path, monkeypatch) -> None:
     first = _adapter()
-    async with running(first, tmp_path) as runtime:
+    async with assembled(first, database=tmp_path / "facilitator.sqlite3") as runtime:
         await _start(first)
         await _idea(first, "Ana", "Pay people for their time", "m1")
         await _start(first, channel="other-channel")
@@ -117,19 +117,19 @@ async def test_a_stored_event_that_fails_on_replay_is_set_aside_and_the_bot_star
 
     monkeypatch.setattr(ideas, "add", add)
     second = _adapter()
-    async with running(second, tmp_path) as runtime:
+    async with assembled(second, database=tmp_path / "facilitator.sqlite3") as runtime:
         assert set(runtime.sessions) == {one, two}, "every session came back"
         assert [i.text for i in runtime.sessions[one].ideas] == ["Pay people for their time"]
         told = [m for m in second.messages if m.where == "private:fay" and "set it aside" in m.text]
         assert told, "the facilitator is told"
     third = _adapter()
-    async with running(third, tmp_path):
+    async with assembled(third, database=tmp_path / "facilitator.sqlite3"):
         assert not [m for m in third.messages if "set it aside" in m.text], "told once, skipped from then on"
 
 
 async def test_a_commit_that_fails_applies_nothing_and_asks_to_resend(tmp_path: Path) -> None:
     adapter = _adapter()
-    async with running(adapter, tmp_path) as runtime:
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3") as runtime:
         await _start(adapter)
         with _db(tmp_path) as db:  # the disk refuses this one write, as a full disk or a locked file would
             db.execute("CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.payload LIKE '%refuse me%' "
@@ -142,7 +142,7 @@ async def test_a_commit_that_fails_applies_nothing_and_asks_to_resend(tmp_path: 
         assert [i.text for i in session.ideas] == ["Pay people for their time"]
         acks = [m for m in adapter.messages if m.where == "private:ana"]
         assert len(acks) == 1 and "Pay people" in acks[0].text, "only the saved idea was acknowledged"
-    async with running(_adapter(), tmp_path) as runtime:
+    async with assembled(_adapter(), database=tmp_path / "facilitator.sqlite3") as runtime:
         assert [i.text for i in next(iter(runtime.sessions.values())).ideas] == ["Pay people for their time"]
 
 
@@ -151,10 +151,10 @@ async def test_replies_sent_together_are_all_kept_after_a_restart(tmp_path: Path
     import asyncio
 
     adapter = _adapter()
-    async with running(adapter, tmp_path):
+    async with assembled(adapter, database=tmp_path / "facilitator.sqlite3"):
         await _start(adapter)
         texts = [f"Idea {n} about carers" for n in range(100)]
         for n in range(0, 100, at_once):
             await asyncio.gather(*(_idea(adapter, f"P{k % 10}", texts[k], f"m{k}") for k in range(n, n + at_once)))
-    async with running(_adapter(), tmp_path) as runtime:
+    async with assembled(_adapter(), database=tmp_path / "facilitator.sqlite3") as runtime:
         assert sorted(i.text for i in next(iter(runtime.sessions.values())).ideas) == sorted(texts)

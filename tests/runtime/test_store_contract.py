@@ -14,9 +14,10 @@ import pytest
 
 from adapters.base import CommandIssued, UserMessage
 from adapters.console import ConsoleAdapter
+from bot.assembly import assembled
 from bot.configuration import default_options, engine_config, load_structure
 from bot.migrations import SchemaTooNew
-from bot.runtime import running
+from bot.outcomes import FAILED, Made
 from bot.settings import Settings
 from bot.storage import EventStore, StoreError, is_postgres, open_store
 from facilitation import engine
@@ -127,14 +128,15 @@ async def test_the_outbox_keeps_commit_order_and_a_delivered_entry_becomes_a_ref
     assert rows["a"][3:] == ("sending", 123.5)
     assert rows["c"][3] == "failed"
     assert rows["d"][2] == "a"
-    await store.write(store.delivered_ops("s1", "a", "ts-1"))
-    assert [row[0] for row in await store.outbox("s1")] == ["b", "c", "d"]
-    assert await store.refs("s1") == {"a": "ts-1"}
+    await store.write(store.delivered_ops("s1", "a", Made("ts-1")))
+    await store.write(store.delivered_ops("s1", "b", FAILED))
+    assert [row[0] for row in await store.outbox("s1")] == ["c", "d"]
+    assert await store.refs("s1") == {"a": Made("ts-1"), "b": FAILED}
 
 
 async def test_messages_pairs_and_message_numbers(store: EventStore) -> None:
     await store.write([store.message_op("u7", "s1"), store.message_op("u12", "s1"), store.message_op("x99", "s2"),
-                       *store.delivered_ops("s1", "question", "b30"),
+                       *store.delivered_ops("s1", "question", Made("b30")),
                        store.pair_op("#c", "s1", ["ana", "ben"])])
     assert await store.session_for_message("u12") == "s1"
     assert await store.session_for_message("nope") is None
@@ -198,9 +200,8 @@ async def test_two_writers_on_postgresql_never_share_or_lose_an_event_number(pg_
 
 async def test_a_session_restarted_on_either_store_comes_back_whole_and_posts_nothing_again(
         database: Path | str, tmp_path: Path) -> None:
-    url = database if is_postgres(database) else None
     first = ConsoleAdapter(out=io.StringIO())
-    async with running(first, tmp_path, database=url) as runtime:
+    async with assembled(first, database=database) as runtime:
         await first.send(CommandIssued(channel=first.channel, person=first.person("Fay"),
                                        text="start own=open What should we learn?"))
         root = next(m.ref for m in first.messages if m.where == "channel")
@@ -209,7 +210,7 @@ async def test_a_session_restarted_on_either_store_comes_back_whole_and_posts_no
                                          message_ref=f"m{n}", reply_to_ref=root, event_id=f"e{n}"))
         before = next(iter(runtime.sessions.values())).model_dump()
     second = ConsoleAdapter(out=io.StringIO())
-    async with running(second, tmp_path, database=url) as runtime:
+    async with assembled(second, database=database) as runtime:
         assert next(iter(runtime.sessions.values())).model_dump() == before
         assert second.messages == [], "a restart re-posted what was already posted"
         # A platform's retry of a message from before the restart is recognised; a new reply is taken.
@@ -239,3 +240,14 @@ async def test_the_database_setting_picks_the_store_a_path_sqlite_a_url_postgres
         assert not store.shared and (tmp_path / "bot.sqlite3").exists()
     finally:
         await store.close()
+
+
+async def test_doctor_checks_a_postgresql_database(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.doctor import run_checks
+
+    monkeypatch.setenv("FACILITATOR_DATABASE", pg_url.replace("/t", "/nope_t"))
+    found = {c.name: c for c in await run_checks(Settings())}
+    assert found["Database"].status == "fail" and "FACILITATOR_DATABASE" in found["Database"].detail
+    monkeypatch.setenv("FACILITATOR_DATABASE", pg_url)
+    found = {c.name: c for c in await run_checks(Settings())}
+    assert found["Database"].status == "ok"

@@ -67,11 +67,11 @@ def test_an_unknown_language_is_refused_with_the_ones_there_are(tmp_path: Path) 
     import io
 
     from adapters.console import ConsoleAdapter
-    from bot.runtime import running
+    from bot.assembly import assembled
 
     async def start() -> str:
         adapter = ConsoleAdapter(out=io.StringIO())
-        async with running(adapter, tmp_path):
+        async with assembled(adapter, database=tmp_path / "facilitator.sqlite3"):
             reply = await adapter.user_line("Ffion /start language=fr Beth nesaf?")
         return reply.text if reply else ""
 

@@ -184,6 +184,7 @@ class FakeSlack:
         if self.channel_rate is None or method != "chat.postMessage":
             return False
         channel = str(params.get("channel"))
+        channel = self.im_of(channel) if channel[:1] in ("U", "W") else channel  # a user id posts in their DM
         now = time.monotonic()
         tokens, updated = self._buckets.get(channel, (float(self.burst), now))
         tokens = min(self.burst, tokens + (now - updated) * self.channel_rate)
@@ -303,6 +304,12 @@ class FakeSlack:
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         if not p.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
+        if str(p["channel"])[:1] in ("U", "W"):  # a user id: Slack posts in the app's DM with that person
+            user = str(p["channel"])
+            if user.startswith("UGONE"):
+                return {"ok": False, "error": "channel_not_found"}
+            p = {**p, "channel": self.im_of(user)}
+            self.conversations[self.im_of(user)] = [user]
         msg = self._post(p, "chat.postMessage")
         return {"ok": True, "channel": msg.channel, "ts": msg.ts,
                 "message": {"text": msg.text, "ts": msg.ts, "bot_id": BOT_ID, "user": BOT_USER}}

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from adapters.slack import SlackAdapter, build_app, make_client, start_defaults
+from adapters.slack import SlackAdapter, build_app, make_client
 from adapters.slack.throttle import ChannelThrottle
-from bot.runtime import running
+from bot.assembly import assembled, start_defaults
 from bot.settings import Settings
 from tests.contract.slack_harness import TOKEN
 from tests.slack.fake_slack import TEAM, FakeSlack
@@ -30,7 +30,7 @@ async def test_socket_mode_runs_the_same_listeners_across_a_reconnect(tmp_path: 
     app = build_app(adapter, signing_secret=None, defaults=start_defaults(Settings()), socket_mode=True)
     handler = AsyncSocketModeHandler(app, "xapp-1-fake-app-token")
     try:
-        async with running(adapter, tmp_path) as runtime:
+        async with assembled(adapter, database=tmp_path / "facilitator.sqlite3") as runtime:
             await handler.connect_async()
             ack = await fake.socket_send("slash_commands", {
                 "command": "/opera", "text": "start own=open Over a socket?", "user_id": "UFAY", "user_name": "fay",

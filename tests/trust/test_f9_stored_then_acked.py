@@ -9,9 +9,10 @@ from pathlib import Path
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from adapters.slack import SlackAdapter, build_app, make_client, start_defaults
+from adapters.slack import SlackAdapter, build_app, make_client
 from adapters.slack.throttle import ChannelThrottle
-from bot.runtime import Runtime, running
+from bot.assembly import assembled, start_defaults
+from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import Op
 from tests.contract.slack_harness import TOKEN, SlackHarness
@@ -83,7 +84,7 @@ async def test_socket_mode_commands_and_events_are_stored_before_the_envelope_is
     handler = AsyncSocketModeHandler(app, "xapp-1-fake-app-token")
     log: list[str] = []
     try:
-        async with running(adapter, tmp_path) as runtime:
+        async with assembled(adapter, database=tmp_path / "facilitator.sqlite3") as runtime:
             record_commits(runtime, log)
             await handler.connect_async()
             await fake.socket_send("slash_commands", {

@@ -27,8 +27,8 @@ from adapters.console import ConsoleAdapter
 from adapters.discord import forms as discord_forms
 from adapters.discord.rendering import discord_text, split_message
 from adapters.slack import render
+from bot.assembly import assembled
 from bot.configuration import default_options, load_structure
-from bot.runtime import running
 from bot.settings import Settings
 from facilitation.controls import FACILITATOR_ONLY
 from facilitation.effects import Action, DeliverNote, Effect, Form, Post
@@ -291,7 +291,7 @@ def test_the_console_answers_every_typed_line(lines: list[str]) -> None:
         out = io.StringIO()
         adapter = ConsoleAdapter(out=out)
         with tempfile.TemporaryDirectory() as tmp:
-            async with running(adapter, Path(tmp)):
+            async with assembled(adapter, database=Path(tmp) / "facilitator.sqlite3"):
                 await adapter.user_line("Fay /start What should we change first?")
                 for line in lines:
                     written = len(out.getvalue())
