@@ -22,7 +22,7 @@ from bot.configuration import engine_config, list_structures, load_messages, loa
 from bot.runtime import Runtime
 from bot.scheduler import AsyncTimers, Timers
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage import open_store
 from facilitation.config import EngineConfig
 
 if TYPE_CHECKING:  # the SDKs take a second to import, and a run needs one platform's only
@@ -37,7 +37,7 @@ async def assembled(
     adapter: Adapter,
     settings: Settings | None = None,
     *,
-    database: Path | None = None,
+    database: Path | str | None = None,
     timers: Timers | None = None,
     clock: Callable[[], datetime] | None = None,
     cfg: EngineConfig | None = None,
@@ -51,8 +51,9 @@ async def assembled(
     await adapter.check()  # a refused token is said first, before the model loads or a file is made
     cfg = cfg or engine_config(settings)  # a broken config fails here, before a store thread exists to outlive it
     database = database or settings.database
-    database.parent.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(database)
+    if isinstance(database, Path):  # a postgresql:// URL is a string (bot/storage.py)
+        database.parent.mkdir(parents=True, exist_ok=True)
+    store = await open_store(database)
     try:
         runtime = Runtime(adapter, store, timers or AsyncTimers(), settings, cfg, clock, rng)
         adapter.bind(runtime.receive)
@@ -94,7 +95,7 @@ def slack_adapter(settings: Settings, http: bool, port: int) -> SlackAdapter:
         raise SystemExit("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write); "
                          "or use --http.")
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    adapter = SlackAdapter(client, forms=FormBook(forms_path(settings.database, "slack")),
+    adapter = SlackAdapter(client, forms=FormBook(_forms_file(settings, "slack")),
                            messages=load_messages(settings))  # its own words, in the bot's language
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = build_app(adapter, signing_secret=secret, command=settings.slack_command,
@@ -114,7 +115,7 @@ def discord_adapter(settings: Settings) -> DiscordAdapter:
         api_url=settings.discord_api_url,
         gateway_url=settings.discord_gateway_url,
         command_name=settings.discord_command,
-        forms_path=forms_path(Path(settings.database), "discord"),
+        forms_path=_forms_file(settings, "discord"),
         structures=list_structures(settings),
         messages=load_messages(settings),  # its own words (commands, start form, refusals) in the bot's language
     )
@@ -134,3 +135,11 @@ def start_defaults(settings: Settings) -> StartDefaults:
         dots=settings.session.dots,
         own_private=own.private if own else True,
     )
+
+
+def _forms_file(settings: Settings, platform: str) -> Path:
+    """The small SQLite file of which form each button opens: beside an SQLite database; in the working folder
+    with PostgreSQL (processes on one machine share it; across machines a form must be answered by the process
+    that opened it, docs/deploy.md)."""
+    database = settings.database if isinstance(settings.database, Path) else Path("facilitator.sqlite3")
+    return forms_path(database, platform)

@@ -21,6 +21,7 @@ from bot.retention import purge
 from bot.settings import Settings
 from bot.simulate import ScenarioError, load_scenario, run_scenario
 from bot.slack_manifest import ManifestError
+from bot.storage import is_postgres
 
 DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "config" / "scenarios" / "demo.toml"
 
@@ -242,7 +243,7 @@ def _until_stopped(main: Coroutine[Any, Any, int | None]) -> int:
 def _run_platform(settings: Settings, args: argparse.Namespace) -> int:
     # What is past its retention period goes before anything else runs (a first run has nothing to purge, and
     # leaves no file behind if its tokens are then refused).
-    done = asyncio.run(purge(settings)) if settings.database.exists() else None
+    done = asyncio.run(purge(settings)) if is_postgres(settings.database) or settings.database.exists() else None
     if done is not None and (done.sessions or done.forms):
         logging.getLogger("facilitator").info("retention: purged %d sessions and %d saved forms", done.sessions,
                                               done.forms)

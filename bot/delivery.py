@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 
 from adapters.base import DELIVERING, Adapter, Batching, Delivering, DeliveryError, NotDelivered, Part, Target
 from bot.outcomes import BLOCKED, FAILED, SKIPPED, Made, Outcome, ReachedPrivately, platform_ref
-from bot.store import Store
+from bot.storage import EventStore
 from facilitation.effects import Audience, DeliverNote, Effect, OpenPairSpace, Post, PostChart, PublishNote
 
 log = logging.getLogger("facilitator.delivery")
@@ -71,7 +71,7 @@ NotePage = Callable[[DeliverNote], str | None]  # the note as an HTML page (None
 
 
 class Deliveries:
-    def __init__(self, adapter: Adapter, store: Store, refs: dict[str, dict[str, Outcome]], report: Report,
+    def __init__(self, adapter: Adapter, store: EventStore, refs: dict[str, dict[str, Outcome]], report: Report,
                  delivered: Delivered, note_page: NotePage | None = None, parallel: int = 32) -> None:
         self.adapter = adapter
         self.store = store
@@ -259,7 +259,12 @@ class Deliveries:
         entry = self._pending.get((session_id, key))
         if entry is not None:
             return await asyncio.shield(entry.done)
-        return self.refs.get(session_id, {}).get(key)
+        ref = self.refs.get(session_id, {}).get(key)
+        if ref is None and self.store.shared:  # another process may owe it (PostgreSQL): wait for its ref there
+            ref = await self.store.wait_ref(session_id, key)  # type: ignore[attr-defined]
+            if ref is not None:
+                self.refs.setdefault(session_id, {})[key] = ref
+        return ref
 
     async def _deliver(self, group: list[Entry]) -> None:
         """Deliver one entry, or a batch of posts that share one message (keyed by its first entry)."""

@@ -24,7 +24,9 @@ def line(check: Check) -> str:
 
 
 async def run_checks(settings: Settings, discord_channel: str | None = None) -> list[Check]:
-    out = [_wording(settings), *_structures(settings), _database(settings.database), _model(settings)]
+    where = settings.database
+    database = await _postgres(where) if isinstance(where, str) else _database(where)
+    out = [_wording(settings), *_structures(settings), database, _model(settings)]
     if settings.slack_bot_token is None:
         out.append(Check(name="Slack", status="skip", detail="SLACK_BOT_TOKEN not set (to run on Slack: "
                          "`facilitator slack-manifest`, then docs/slack.md)"))
@@ -71,6 +73,20 @@ def _structures(settings: Settings) -> list[Check]:
     if not out:
         out.append(Check(name="Structures", status="ok", detail=f"{', '.join(names)} (default {default})"))
     return out
+
+
+async def _postgres(url: str) -> Check:
+    """PostgreSQL: connect, migrate if needed, and say where (the password never printed)."""
+    from bot.pgstore import PgStore
+
+    try:
+        store = await PgStore.open(url)
+    except Exception as exc:  # noqa: BLE001 - whatever stops it, the line says so
+        return Check(name="Database", status="fail", detail=f"cannot use PostgreSQL ({type(exc).__name__}: {exc}): "
+                     "check FACILITATOR_DATABASE, the server and the user's rights (docs/deploy.md)")
+    where = store.path
+    await store.close()
+    return Check(name="Database", status="ok", detail=f"{where} is reachable and its schema is current")
 
 
 def _database(path: Path) -> Check:

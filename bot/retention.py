@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from adapters.formbook import FORM_TABLES, forms_path, purge_forms
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage import is_postgres, open_store
 
 
 class Purged(BaseModel):
@@ -24,12 +24,14 @@ async def purge(settings: Settings, now: datetime | None = None, days: int | Non
     """Remove the content of sessions approved more than `days` (default: the setting) before `now`, and the
     forms saved before then."""
     before = (now or datetime.now(UTC)) - timedelta(days=settings.retention_days if days is None else days)
-    store = await Store.open(settings.database)
+    store = await open_store(settings, exclusive=False)  # beside a running bot (cron)
     try:
         sessions, events = await store.purge_closed(before)
     finally:
         await store.close()
     forms = 0
+    if is_postgres(settings.database):  # the saved forms are files beside an SQLite database only
+        return Purged(sessions=sessions, events=events, forms=forms)
     for platform, table in FORM_TABLES.items():
         path = forms_path(settings.database, platform)
         if path.exists():

@@ -38,7 +38,8 @@ from bot.delivery import EFFECT, Deliveries, Entry, describe
 from bot.outcomes import Made, Outcome, platform_ref
 from bot.scheduler import Timers
 from bot.settings import Settings
-from bot.store import Op, Store, StoreError
+from bot.shared import SharedWork, catch_up, freshen
+from bot.storage import EventStore, Op, StoreError
 from facilitation import engine
 from facilitation.config import EngineConfig
 from facilitation.effects import (
@@ -89,7 +90,7 @@ class Runtime:
     def __init__(
         self,
         adapter: Adapter,
-        store: Store,
+        store: EventStore,
         timers: Timers,
         settings: Settings,
         cfg: EngineConfig,
@@ -121,6 +122,8 @@ class Runtime:
         self._restored = asyncio.Event()  # open sessions are rebuilt: what people send can be applied
         self._ideas_arrived = asyncio.Event()
         self._warming: asyncio.Task[None] | None = None
+        # Several processes on one PostgreSQL store: the sweep that takes over a dead process's work (bot/shared.py).
+        self._shared = SharedWork(self) if store.shared else None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -144,6 +147,8 @@ class Runtime:
                 await self.deliveries.settled(session_id)
         self._ideas_arrived.set()
         self._restored.set()
+        if self._shared is not None:
+            self._shared.start()
 
     async def _restore_outbox(self, s: Session, tail: list[Effect]) -> None:
         done = self._refs[s.id]
@@ -156,8 +161,11 @@ class Runtime:
                 self.deliveries.hold(entry)
             elif key not in done:
                 queued.append(entry)
-        # Effects of events stored by a release without the outbox, never carried out.
-        queued += [Entry(s.id, s.channel, e) for e in _deliverable(tail) if e.key not in done and e.key not in listed]
+        # Effects of events stored by a release without the outbox, never carried out (PostgreSQL always had it,
+        # and what another live process owes is not listed here).
+        if not self.store.shared:
+            queued += [Entry(s.id, s.channel, e) for e in _deliverable(tail)
+                       if e.key not in done and e.key not in listed]
         self.deliveries.submit(queued)
 
     async def _load(self, session_id: str) -> list[Effect]:
@@ -208,6 +216,8 @@ class Runtime:
 
     async def stop(self) -> None:
         self.timers.shutdown()
+        if self._shared is not None:
+            await self._shared.stop()
         if self._warming is not None:
             self._warming.cancel()
         try:  # what is still owed after that stays in the outbox for the next start
@@ -272,7 +282,7 @@ class Runtime:
         """The adapters' entry point. Returns text to show only to the sender, if any."""
         if not self._restored.is_set():  # the adapter listens before sessions are restored (bot/assembly.py)
             await self._restored.wait()
-        if inbound.event_id and not self.store.first_delivery(inbound.event_id):
+        if inbound.event_id and not await self.store.claim_delivery(inbound.event_id):
             log.info("duplicate delivery %s ignored", inbound.event_id)
             return None
         size = _size(inbound)
@@ -286,6 +296,8 @@ class Runtime:
             return Reply(text=self.cfg.say("runtime_event_refused"))
 
     async def _receive(self, inbound: Inbound) -> Reply | None:
+        if self.store.shared:  # other processes may have started or moved on sessions, or made the post replied to
+            await freshen(self, inbound)
         if isinstance(inbound, CommandIssued):
             return await self._command(inbound)
         if isinstance(inbound, UserMessage):
@@ -465,7 +477,10 @@ class Runtime:
             also=[self.store.message_op(inbound.message_ref, session_id)], sender=inbound.person.id)
         return None
 
-    async def fire_timer(self, session_id: str, timer_id: str) -> None:
+    async def fire_timer(self, session_id: str, timer_id: str, claimed: bool = False) -> None:
+        if self._shared is not None and not claimed:  # timers are rows: the sweep claims it, here or elsewhere
+            self._shared.wake()
+            return
         session = self.sessions.get(session_id)
         if session is None or timer_id not in session.timers:
             return
@@ -486,10 +501,14 @@ class Runtime:
         once the commit is on disk and the answers to `sender` (the person whose message this is) are
         delivered. Raises EventRefused if the engine raised (nothing applied, nothing stored) and StoreError
         if the commit failed (nothing applied, nothing delivered)."""
-        async with self._lock(session_id):
-            if session_id in self._dirty:
+        async with self._lock(session_id), self.store.session_lock(session_id):
+            if self.store.shared:  # the events other processes committed first
+                await catch_up(self, session_id, locked=True)
+            elif session_id in self._dirty:
                 await self._load(session_id)
             state = self.sessions.get(session_id)
+            if isinstance(event, TimerFired) and (state is None or event.timer_id not in state.timers):
+                return  # fired already (by another process), or cancelled meanwhile
             try:
                 state, effects = engine.apply(state, event, self.cfg)
             except Exception as exc:
@@ -502,7 +521,8 @@ class Runtime:
             seq = await self.store.next_seq(session_id)
             self._seq[session_id] = seq
             entries = self._entries(state, effects, sender)
-            ops = [self.store.event_op(session_id, seq, event), *(also or [])]
+            ops = [self.store.event_op(session_id, seq, event), *(also or []),
+                   *self.store.timer_ops(session_id, event, effects)]
             ops += [self.store.outbox_op(session_id, e.key, e.effect.model_dump_json(), e.after) for e in entries]
             snapshot = self._snapshot_payload(session_id, state)
             if snapshot is not None:  # its events' effects are in the outbox beside it

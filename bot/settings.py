@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACILITATOR_", env_nested_delimiter="__", extra="ignore")
 
     config_dir: Path = CONFIG_DIR
-    database: Path = Path("facilitator.sqlite3")
+    # A file path (SQLite, one process) or a postgresql:// URL (PostgreSQL, several processes): docs/deploy.md.
+    database: Path | str = Path("facilitator.sqlite3")
     language: str = "en"
     # Themes in Arrange: "auto" uses sentence embeddings when the model loads (bot/embeddings.py), else word overlap.
     grouping: Literal["auto", "lexical", "embeddings"] = "auto"
@@ -49,6 +50,14 @@ class Settings(BaseSettings):
     discord_api_url: str | None = Field(default=None, validation_alias="DISCORD_API_URL")
     discord_gateway_url: str | None = Field(default=None, validation_alias="DISCORD_GATEWAY_URL")
     discord_command: str = Field(default="opera", validation_alias="DISCORD_COMMAND")
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _path_or_url(cls, value: object) -> object:
+        """A URL stays a string (a Path would fold its `//`); anything else is a file path."""
+        if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
+            return value
+        return Path(value) if isinstance(value, str) else value
 
     @classmethod
     def settings_customise_sources(

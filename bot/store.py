@@ -6,73 +6,51 @@ loads the newest and replays only the events after it),
 which effects were already carried out (their platform refs, so a replay posts nothing twice), which platform
 deliveries were already seen (retries), and who met whom in pairs.
 
-Writes go through one group-commit writer: whatever waits when a commit starts goes into the next one, in a
-single transaction, so fifty people pressing at once cost one disk sync, and one person alone costs one too.
+Writes go through one group-commit writer (bot/storage.py): whatever waits when a commit starts goes into the
+next one, in a single transaction, so fifty people pressing at once cost one disk sync, and one person alone
+costs one too. One bot process per file: a second one is refused at start (StoreInUse); several processes share
+PostgreSQL instead (bot/pgstore.py).
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiosqlite
 from pydantic import TypeAdapter, ValidationError
 
+from bot.configuration import ConfigError
+from bot.migrations import migrate_sqlite
 from bot.outcomes import Outcome, from_text, to_text
+from bot.storage import GroupCommit, Op, OutboxRow, StoreError
+from facilitation.effects import Effect
 from facilitation.events import Event
 from facilitation.models import Session
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory file locks; one process per file is then up to whoever runs it
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["ENGINE_VERSION", "Op", "Store", "StoreError", "StoreInUse"]
 
 log = logging.getLogger("facilitator.store")
 
 _EVENT = TypeAdapter(Event)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY, channel TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    session_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, payload TEXT NOT NULL,
-    PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE IF NOT EXISTS snapshots (
-    session_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, version TEXT NOT NULL, payload TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS set_aside (
-    session_id TEXT NOT NULL, seq INTEGER NOT NULL, error TEXT NOT NULL, PRIMARY KEY (session_id, seq)
-);
-CREATE TABLE IF NOT EXISTS refs (
-    session_id TEXT NOT NULL, key TEXT NOT NULL, ref TEXT NOT NULL, PRIMARY KEY (session_id, key)
-);
-CREATE INDEX IF NOT EXISTS refs_by_ref ON refs (ref);
-CREATE TABLE IF NOT EXISTS outbox (
-    session_id TEXT NOT NULL, key TEXT NOT NULL, effect TEXT NOT NULL, after TEXT,
-    state TEXT NOT NULL DEFAULT 'queued', first_try REAL, error TEXT,
-    PRIMARY KEY (session_id, key)
-);
-CREATE TABLE IF NOT EXISTS deliveries (event_id TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS messages (ref TEXT PRIMARY KEY, session_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS pairs (channel TEXT NOT NULL, session_id TEXT NOT NULL, members TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS purged (
-    session_id TEXT PRIMARY KEY, approved_at TEXT NOT NULL, purged_at TEXT NOT NULL, counts TEXT NOT NULL
-);
-"""
-
-
-# Bookkeeping written "lazily" (refs of posts made, delivery ids) waits at most this long for an event's
-# commit to ride on, so one reply costs one disk sync, not two.
-LAZY_SECONDS = 0.05
 
 # Platforms retry a delivery within minutes (Slack: 3 tries over about 5 minutes); a day covers any restart.
 DELIVERY_MEMORY = timedelta(days=1)
 
-Op = tuple[str, Sequence[Any]]
 
 
 def _engine_version() -> str:
@@ -88,40 +66,76 @@ def _engine_version() -> str:
 ENGINE_VERSION = _engine_version()
 
 
-class StoreError(RuntimeError):
-    """A write did not reach the disk (locked database, full disk, ...): nothing it carried counts."""
+class StoreInUse(ConfigError):
+    """Another process has the SQLite file open: SQLite takes one bot process (PostgreSQL takes several). Reported
+    at start like a configuration problem: the message names the file, the process, and what to do."""
 
 
-class Store:
+def _hold(path: Path) -> IO[str] | None:
+    """Take the lock file beside the database (`<file>.lock`, holding the owner's pid) for as long as the
+    process lives, or raise StoreInUse naming the file and the process that has it. The kernel lets go when the
+    process ends, however it ends, so a crash never leaves a stale lock."""
+    if fcntl is None:
+        return None
+    lock = path.with_name(path.name + ".lock")
+    handle = lock.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise StoreInUse(f"{path} is in use by another bot process (pid {holder}); SQLite takes one process at a "
+                         "time. Stop that one first, or set FACILITATOR_DATABASE to a postgresql:// URL to run "
+                         "several (docs/deploy.md).") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+class Store(GroupCommit):
+    """The SQLite store: one process (see StoreInUse), one file, no set-up."""
+
+    shared = False
+    _errors = (sqlite3.Error, ValueError)  # ValueError: the connection was closed
+
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self.db = db
         self.path = path
-        self._seq: dict[str, int] = {}  # session -> last sequence number written (or queued)
         self._seen: set[str] = set()  # platform delivery ids seen lately
-        self._queue: list[tuple[list[Op], asyncio.Future[None]]] = []
-        self._lazy: list[tuple[list[Op], asyncio.Future[None]]] = []
-        self._lazy_timer: asyncio.TimerHandle | None = None
-        self._wake = asyncio.Event()
-        self._writer = asyncio.create_task(self._write_forever())
+        self._lock_file: IO[str] | None = None
+        super().__init__()
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
+    async def open(cls, path: Path | str, exclusive: bool = True) -> Store:
+        """Open (and create or migrate) the file. `exclusive`: as the bot, which must be the only process on it
+        (`facilitator purge` from cron is not: it only removes what no running session holds)."""
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path))
+        lock_file = _hold(Path(path)) if exclusive else None
+        try:
+            db = await aiosqlite.connect(str(path))
+        except BaseException:
+            if lock_file is not None:
+                lock_file.close()
+            raise
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             # FULL: a committed event survives even an OS crash.
             await db.execute("PRAGMA synchronous=FULL")
             # Deleted rows (snapshots, purged sessions) are overwritten, not left readable in free pages.
             await db.execute("PRAGMA secure_delete=ON")
-            await db.executescript(SCHEMA)
-            await db.commit()
+            await db._execute(migrate_sqlite, db._conn, str(path))
             store = cls(db, str(path))
+            store._lock_file = lock_file
             since = (datetime.now(UTC) - DELIVERY_MEMORY).isoformat()
             async with db.execute("SELECT event_id FROM deliveries WHERE seen_at >= ?", (since,)) as cur:
                 store._seen = {row[0] for row in await cur.fetchall()}
         except BaseException:
             await db.close()
+            if lock_file is not None:
+                lock_file.close()
             raise
         return store
 
@@ -131,62 +145,32 @@ class Store:
         finally:  # whatever happened, the connection's thread ends: a live one keeps the process from exiting
             self._writer.cancel()
             await self.db.close()
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
 
-    # --- the group-commit writer --------------------------------------------------------------------------
+    async def _commit(self, ops: list[Op]) -> None:
+        # One hop to the connection's thread for the whole batch: its statements and one commit.
+        await self.db._execute(_commit_all, self.db._conn, ops)
 
-    def write(self, ops: list[Op], lazy: bool = False) -> asyncio.Future[None]:
-        """Queue statements for the next commit; the future is done once they are on disk (StoreError if not).
-        `lazy`: no commit of their own; they go with the next one, at most LAZY_SECONDS from now."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        if lazy:
-            self._lazy.append((ops, done))
-            if self._lazy_timer is None:
-                self._lazy_timer = loop.call_later(LAZY_SECONDS, self._wake.set)
-        else:
-            self._queue.append((ops, done))
-            self._wake.set()
-        return done
+    @contextlib.asynccontextmanager
+    async def session_lock(self, session_id: str) -> AsyncIterator[None]:
+        """One process: the runtime's own per-session lock is all there is to take."""
+        yield
 
-    async def flush(self) -> None:
-        """Wait until everything queued so far (lazy writes too) is committed (or has failed)."""
-        waiting = [f for _, f in self._queue + self._lazy]
-        if waiting:
-            self._wake.set()
-            await asyncio.gather(*waiting, return_exceptions=True)
-
-    async def _write_forever(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            batch, self._queue, self._lazy = self._lazy + self._queue, [], []
-            if self._lazy_timer is not None:
-                self._lazy_timer.cancel()
-                self._lazy_timer = None
-            if not batch:
-                continue
-            try:
-                # One hop to the connection's thread for the whole batch: its statements and one commit.
-                await self.db._execute(_commit_all, self.db._conn, [op for ops, _ in batch for op in ops])
-            except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection was closed
-                log.error("could not write to %s: %s", self.path, exc)
-                # What was queued meanwhile may build on what failed (the next event of the same session):
-                # it fails too, and its senders are told to try again.
-                batch, self._queue = batch + self._queue, []
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(StoreError(str(exc)))
-                self._seq.clear()  # read again from the disk: the queued numbers were not written
-                continue
-            for _, done in batch:
-                if not done.done():
-                    done.set_result(None)
+    @staticmethod
+    def timer_ops(session_id: str, event: Event, effects: list[Effect]) -> list[Op]:
+        """Timers live in the session's state; one process re-arms them from it at start."""
+        return []
 
     # --- sessions and events ------------------------------------------------------------------------------
 
     async def create_session(self, session_id: str, channel: str) -> None:
-        await self.write([("INSERT INTO sessions VALUES (?, ?, 'open', ?)",
-                           (session_id, channel, datetime.now(UTC).isoformat()))])
+        await self.write(self.create_ops(session_id, channel))
+
+    @staticmethod
+    def create_ops(session_id: str, channel: str) -> list[Op]:
+        return [("INSERT INTO sessions VALUES (?, ?, 'open', ?)", (session_id, channel, datetime.now(UTC).isoformat()))]
 
     @staticmethod
     def close_ops(session_id: str) -> list[Op]:
@@ -205,12 +189,6 @@ class Store:
             self._seq.setdefault(session_id, int(row[0]) if row else 0)
         self._seq[session_id] += 1
         return self._seq[session_id]
-
-    async def append(self, session_id: str, event: Event) -> int:
-        """Write one event now (the runtime batches its own writes with `event_ops` and `write`)."""
-        seq = await self.next_seq(session_id)
-        await self.write([self.event_op(session_id, seq, event)])
-        return seq
 
     @staticmethod
     def event_op(session_id: str, seq: int, event: Event) -> Op:
@@ -232,17 +210,7 @@ class Store:
         """The newest snapshot and the seq of the last event in it, if one was taken by this engine's code."""
         async with self.db.execute("SELECT seq, version, payload FROM snapshots WHERE session_id = ?",
                                    (session_id,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        if row[1] != ENGINE_VERSION:
-            log.info("session %s: snapshot from other engine code; rebuilding it from the events", session_id)
-            return None
-        try:
-            return int(row[0]), Session.model_validate_json(row[2])
-        except ValidationError:
-            log.warning("session %s: unreadable snapshot; rebuilding it from the events", session_id)
-            return None
+            return read_snapshot(session_id, await cur.fetchone())
 
     async def set_aside(self, session_id: str, seq: int, error: str) -> None:
         """An event the engine cannot apply: kept, but skipped on every later replay."""
@@ -262,6 +230,10 @@ class Store:
         self._seen.add(event_id)
         self.write([self.delivery_op(event_id)], lazy=True)
         return True
+
+    async def claim_delivery(self, event_id: str) -> bool:
+        """`first_delivery` for the store interface (PostgreSQL asks the database, for every process)."""
+        return self.first_delivery(event_id)
 
     @staticmethod
     def delivery_op(event_id: str) -> Op:
@@ -295,7 +267,7 @@ class Store:
         return [("DELETE FROM outbox WHERE session_id = ? AND key = ?", (session_id, key)),
                 ("INSERT OR REPLACE INTO refs VALUES (?, ?, ?)", (session_id, key, to_text(outcome)))]
 
-    async def outbox(self, session_id: str) -> list[tuple[str, str, str | None, str, float | None]]:
+    async def outbox(self, session_id: str) -> list[OutboxRow]:
         """(key, effect JSON, after, state, first_try) of the session's undelivered effects, in the order
         they were committed."""
         async with self.db.execute("SELECT key, effect, after, state, first_try FROM outbox WHERE session_id = ? "
@@ -363,6 +335,27 @@ class Store:
     async def past_pairs(self, channel: str) -> list[list[str]]:
         async with self.db.execute("SELECT members FROM pairs WHERE channel = ?", (channel,)) as cur:
             return [json.loads(row[0]) for row in await cur.fetchall()]
+
+
+def read_snapshot(session_id: str, row: Sequence[Any] | None) -> tuple[int, Session] | None:
+    """A stored (seq, version, payload) as (seq, session), if this engine's code took it and it parses."""
+    if row is None:
+        return None
+    if row[1] != ENGINE_VERSION:
+        log.info("session %s: snapshot from other engine code; rebuilding it from the events", session_id)
+        return None
+    try:
+        return int(row[0]), Session.model_validate_json(row[2])
+    except ValidationError:
+        log.warning("session %s: unreadable snapshot; rebuilding it from the events", session_id)
+        return None
+
+
+def numbered(op: Op) -> Op:
+    """The same statement with PostgreSQL's numbered placeholders ($1, $2, ...) for SQLite's `?`."""
+    sql, params = op
+    parts = sql.split("?")
+    return "".join(part + (f"${n}" if n < len(parts) else "") for n, part in enumerate(parts, start=1)), params
 
 
 def _commit_all(conn: sqlite3.Connection, ops: list[Op]) -> None:

@@ -1,0 +1,152 @@
+"""Scale-out: private ideas per second and the p99 of the time to a person's visible answer ("Saved"), with 1, 2
+and 4 bot processes on one PostgreSQL against 1 process on SQLite: same script, same machine, same run.
+
+The script: SESSIONS sessions of PEOPLE people each (started and joined beforehand), every person sends IDEAS
+private ideas, AT_ONCE at a time per process. Each process is a real `Runtime` in a process of its own, on an
+adapter whose platform answers at once (so what is measured is the bot's and the store's own cost), taking the
+ideas of every N-th person, as a load balancer would spread them. PostgreSQL runs with fsync on (as in
+production), in a temporary directory, started by this script (tests/pg.py); SQLite has synchronous=FULL.
+Ratios are against 1 process on SQLite.
+
+Run: python bench/scaleout.py [--sessions 4] [--people 50] [--ideas 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from adapters.base import CommandIssued, UserMessage  # noqa: E402
+from bench.ingest import InstantPlatform  # noqa: E402
+from bot.configuration import engine_config  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
+from bot.scheduler import VirtualTimers  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.storage import open_store  # noqa: E402
+from facilitation.effects import Person  # noqa: E402
+from tests.pg import PgServer, bindir  # noqa: E402
+
+
+async def _runtime(database: str) -> tuple[Runtime, object]:
+    store = await open_store(database if database.startswith("postgresql://") else Path(database))
+    adapter = InstantPlatform()
+    settings = Settings()
+    runtime = Runtime(adapter, store, VirtualTimers(), settings, engine_config(settings),  # type: ignore[arg-type]
+                      clock=lambda: datetime.now(UTC), rng=random.Random())
+    adapter.bind(runtime.receive)
+    await runtime.start()
+    return runtime, store
+
+
+def _people(session: int, people: int) -> list[Person]:
+    return [Person(id=f"s{session}-u{n}", name=f"P{n}") for n in range(people)]
+
+
+async def setup(database: str, sessions: int, people: int) -> None:
+    runtime, store = await _runtime(database)
+    for k in range(sessions):
+        await runtime.receive(CommandIssued(channel=f"C{k}", person=Person(id=f"fac{k}", name="Fay"),
+                                            text="start own=private What first?"))
+        for p in _people(k, people):
+            await runtime.receive(CommandIssued(channel=f"C{k}", person=p, text="join"))
+    await runtime.stop()
+    await store.close()  # type: ignore[attr-defined]
+
+
+async def worker(database: str, index: int, count: int, sessions: int, people: int, ideas: int,
+                 at_once: int) -> None:
+    runtime, store = await _runtime(database)
+    # People of all sessions in turn, so the replies in flight at once are spread over the sessions.
+    mine = [p for n in range(people) for k in range(sessions) for p in [_people(k, people)[n]]
+            if (n * sessions + k) % count == index]
+    messages = [UserMessage(channel="D", person=p, text=f"Idea {i} from {p.id}: fund the youth club", private=True,
+                            message_ref=f"m-{p.id}-{i}", event_id=f"ev-{p.id}-{i}")
+                for i in range(ideas) for p in mine]
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go": all start together
+    latencies: list[float] = []
+
+    async def one(message: UserMessage) -> None:
+        started = time.perf_counter()
+        await runtime.receive(message)
+        latencies.append(time.perf_counter() - started)
+
+    began = time.time()
+    for n in range(0, len(messages), at_once):
+        await asyncio.gather(*(one(m) for m in messages[n:n + at_once]))
+    ended = time.time()
+    print(json.dumps({"began": began, "ended": ended, "latencies": latencies}), flush=True)
+    await runtime.stop()
+    await store.close()  # type: ignore[attr-defined]
+
+
+def run(database: str, processes: int, args: argparse.Namespace) -> tuple[float, float]:
+    """(ideas/s, p99 seconds) of one configuration."""
+    asyncio.run(setup(database, args.sessions, args.people))
+    procs = [subprocess.Popen([sys.executable, __file__, "--worker", database, str(i), str(processes),
+                               str(args.sessions), str(args.people), str(args.ideas), str(args.at_once)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+             for i in range(processes)]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    results = [json.loads(proc.communicate()[0].strip().splitlines()[-1]) for proc in procs]
+    total = sum(len(r["latencies"]) for r in results)
+    assert total == args.sessions * args.people * args.ideas
+    seconds = max(r["ended"] for r in results) - min(r["began"] for r in results)
+    latencies = sorted(x for r in results for x in r["latencies"])
+    return total / seconds, statistics.quantiles(latencies, n=100)[98]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=4)
+    parser.add_argument("--people", type=int, default=50)
+    parser.add_argument("--ideas", type=int, default=4)
+    parser.add_argument("--at-once", type=int, default=10, help="replies in flight at once in each process")
+    parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL with fsync off (to see what syncs cost)")
+    parser.add_argument("--worker", nargs=7)
+    args = parser.parse_args()
+    if args.worker:
+        database, index, count, sessions, people, ideas, at_once = args.worker
+        asyncio.run(worker(database, int(index), int(count), int(sessions), int(people), int(ideas), int(at_once)))
+        return
+    bins = bindir()
+    if bins is None:
+        sys.exit("PostgreSQL is not installed (apt-get install postgresql)")
+    server = PgServer(bins, durable="--no-fsync" not in sys.argv)
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = [("SQLite", 1, run(str(Path(tmp) / "bench.sqlite3"), 1, args))]
+            rows += [("PostgreSQL", n, run(server.database(), n, args)) for n in (1, 2, 4)]
+    finally:
+        server.stop()
+    base_rate, base_p99 = rows[0][2]
+    print(f"{args.sessions} sessions x {args.people} people x {args.ideas} private ideas, {args.at_once} at once "
+          "per process")
+    print(f"{'store':12} {'processes':>9} {'ideas/s':>9} {'vs SQLite':>10} {'p99 ms':>8} {'vs SQLite':>10}")
+    for name, n, (rate, p99) in rows:
+        print(f"{name:12} {n:9d} {rate:9.0f} {rate / base_rate:9.2f}x {p99 * 1000:8.1f} {p99 / base_p99:9.2f}x")
+    one = rows[1][2][0]
+    print(f"PostgreSQL, 2 processes against 1: {rows[2][2][0] / one:.2f}x ideas/s; 4 against 1: "
+          f"{rows[3][2][0] / one:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

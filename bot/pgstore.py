@@ -1,0 +1,415 @@
+"""The PostgreSQL store (asyncpg): the same log, outbox and bookkeeping as the SQLite store, for several bot
+processes at once. PostgreSQL is then the one place that orders a session's events, de-duplicates platform
+deliveries and hands out outbox entries and due timers to whichever process is alive:
+
+- event numbers come from a counter row per session, taken under its row lock (never MAX(seq)+1), and the
+  runtime holds the session's advisory lock (`session_lock`) from reading the events other processes wrote,
+  through the engine's step, to the commit: one writer per session at a time, one order;
+- a platform delivery id is claimed by inserting it (a unique key): a retry that reaches another process is
+  recognised there too;
+- each process heartbeats a row in `workers`; each outbox entry names the process that owes it. Entries whose
+  process stopped heartbeating for LEASE_SECONDS are claimed by another (FOR UPDATE SKIP LOCKED) and sent by it,
+  looking first where an attempt may have reached the platform, as after a restart;
+- timers are rows with their due time, written in the transaction of the event that set them and claimed the
+  same way when due (a claim lapses after LEASE_SECONDS, so a process that dies holding one loses nothing).
+See docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+from pydantic import TypeAdapter
+
+from bot.migrations import migrate_postgres
+from bot.outcomes import Outcome, from_text, to_text
+from bot.storage import GroupCommit, Op, OutboxRow
+from bot.store import DELIVERY_MEMORY, ENGINE_VERSION, Store, numbered, read_snapshot
+from facilitation.effects import CancelTimer, Effect, StartTimer
+from facilitation.events import Event, TimerFired
+from facilitation.models import Session
+
+log = logging.getLogger("facilitator.store")
+
+_EVENT = TypeAdapter(Event)
+
+HEARTBEAT_SECONDS = 1.0
+# A process silent this long is taken for dead: its unsent posts and claimed timers go to the others.
+LEASE_SECONDS = 3.0
+
+# An outbox entry is someone else's while its owner heartbeats.
+_ORPHAN = ("(o.owner IS NULL OR o.owner = $1 OR o.owner NOT IN "
+           "(SELECT id FROM workers WHERE seen_at > now() - make_interval(secs => $2)))")
+
+
+def lock_key(name: str) -> int:
+    """A session's advisory lock number (64 bits of its hash, signed as PostgreSQL's bigint)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+class _Held:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.users = 0  # events of the session being applied under it now
+        self.caught_up = False
+
+
+class PgStore(GroupCommit):
+    shared = True
+    _errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+
+    def __init__(self, url: str, pool: asyncpg.Pool, locks: asyncpg.Pool, writer: asyncpg.Connection) -> None:
+        self.url = url
+        self.path = _without_password(url)
+        self.pool = pool  # reads: each holds a connection only for its query
+        self.locks = locks  # advisory locks: one connection per session being applied, apart from the reads
+        self.writer = writer  # the group-commit writer's own connection
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        super().__init__()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._held: dict[str, _Held] = {}  # session -> its advisory lock, while this process holds it
+        self._releasing: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def open(cls, url: str) -> PgStore:
+        writer = await asyncpg.connect(url)
+        try:
+            await migrate_postgres(writer, _without_password(url))
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
+            locks = await asyncpg.create_pool(url, min_size=0, max_size=32)
+        except BaseException:
+            await writer.close()
+            raise
+        store = cls(url, pool, locks, writer)
+        await store.beat()
+        store._heartbeat = asyncio.create_task(store._beat_forever())
+        return store
+
+    async def close(self) -> None:
+        try:
+            await self.flush()
+            await asyncio.gather(*self._releasing, return_exceptions=True)
+        finally:
+            self._writer.cancel()
+            if self._heartbeat is not None:
+                self._heartbeat.cancel()
+            with contextlib.suppress(Exception):  # a clean stop: what it still owes goes to the others now
+                await self.pool.execute("DELETE FROM workers WHERE id = $1", self.worker)
+            await self.writer.close()
+            await self.pool.close()
+            await self.locks.close()
+
+    async def _commit(self, ops: list[Op]) -> None:
+        # Each statement is a round trip, so the batch goes grouped by statement, each group as one executemany
+        # (a batch of ten events is a handful of trips, not forty). The sort is stable, so the order within a
+        # statement is kept; across statements it does not matter within one batch: effect keys are unique in
+        # their session, an entry is marked or removed only after the commit that wrote it, and snapshots never
+        # go back in time.
+        ops = sorted(ops, key=lambda op: op[0])
+        async with self.writer.transaction():
+            i = 0
+            while i < len(ops):
+                j = i
+                while j < len(ops) and ops[j][0] == ops[i][0]:
+                    j += 1
+                if j - i == 1:
+                    await self.writer.execute(ops[i][0], *ops[i][1])
+                else:
+                    await self.writer.executemany(ops[i][0], [params for _, params in ops[i:j]])
+                i = j
+
+    # --- liveness and locks ---------------------------------------------------------------------------------
+
+    async def beat(self) -> None:
+        await self.pool.execute("INSERT INTO workers VALUES ($1, now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                                self.worker)
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self.beat()
+            except Exception as exc:  # noqa: BLE001 - the database may be back in a moment
+                log.warning("heartbeat to %s failed: %s", self.path, exc)
+
+    @contextlib.asynccontextmanager
+    async def session_lock(self, session_id: str) -> AsyncIterator[None]:
+        """The session's advisory lock, held by one process at a time across all of them. It is kept while
+        this process has more of the session's events coming, and let go once everything it queued is
+        committed: so the next process to take it finds every event stored, and the events of a busy session
+        still share commits (group commit) instead of paying one each."""
+        held = self._held.get(session_id)
+        if held is None:
+            conn = await self.locks.acquire()
+            try:
+                await conn.execute("SELECT pg_advisory_lock($1)", lock_key(session_id))
+            except BaseException:
+                await self.locks.release(conn)
+                raise
+            held = self._held[session_id] = _Held(conn)
+        held.users += 1
+        try:
+            yield
+        finally:
+            held.users -= 1
+            if not held.users:
+                self._releasing.add(asyncio.create_task(self._release_when_written(session_id, held)))
+
+    def lock_is_new(self, session_id: str) -> bool:
+        """True once after the session's lock was taken afresh: another process may have written since."""
+        held = self._held.get(session_id)
+        if held is None or held.caught_up:
+            return False
+        held.caught_up = True
+        return True
+
+    async def _release_when_written(self, session_id: str, held: _Held) -> None:
+        try:
+            await asyncio.gather(*[done for _, done in self._queue], return_exceptions=True)
+        finally:
+            if not held.users and self._held.get(session_id) is held:
+                del self._held[session_id]
+                try:
+                    await held.conn.execute("SELECT pg_advisory_unlock($1)", lock_key(session_id))
+                finally:
+                    await self.locks.release(held.conn)
+
+    # --- sessions and events ------------------------------------------------------------------------------
+
+    async def create_session(self, session_id: str, channel: str) -> None:
+        await self.write([numbered(op) for op in Store.create_ops(session_id, channel)])
+
+    @staticmethod
+    def close_ops(session_id: str) -> list[Op]:
+        return [numbered(op) for op in Store.close_ops(session_id)] + [
+            ("DELETE FROM timers WHERE session_id = $1", (session_id,))]
+
+    async def open_sessions(self) -> list[str]:
+        rows = await self.pool.fetch("SELECT id FROM sessions WHERE status = 'open' ORDER BY created_at")
+        return [row[0] for row in rows]
+
+    async def heads(self) -> dict[str, int]:
+        """Each open session and the last event number handed out for it (by any process)."""
+        rows = await self.pool.fetch("SELECT s.id, COALESCE(q.last, 0) FROM sessions s "
+                                     "LEFT JOIN seqs q ON q.session_id = s.id WHERE s.status = 'open'")
+        return {row[0]: row[1] for row in rows}
+
+    async def next_seq(self, session_id: str) -> int:
+        """The session's next event number: the counter row is locked until this statement commits, so two
+        processes never get the same number (a failed commit leaves a gap, which replays skip over)."""
+        return int(await self.pool.fetchval(
+            "INSERT INTO seqs VALUES ($1, 1) ON CONFLICT (session_id) DO UPDATE SET last = seqs.last + 1 "
+            "RETURNING last", session_id))
+
+    @staticmethod
+    def event_op(session_id: str, seq: int, event: Event) -> Op:
+        return numbered(Store.event_op(session_id, seq, event))
+
+    async def events(self, session_id: str, after: int = 0) -> list[tuple[int, Event]]:
+        rows = await self.pool.fetch("SELECT seq, payload FROM events WHERE session_id = $1 AND seq > $2 "
+                                     "ORDER BY seq", session_id, after)
+        return [(row[0], _EVENT.validate_json(row[1])) for row in rows]
+
+    # --- snapshots ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def snapshot_op(session_id: str, seq: int, payload: str) -> Op:
+        # Never back in time: a process restoring a session may write an older one than another just did.
+        return ("INSERT INTO snapshots VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO UPDATE SET "
+                "seq = EXCLUDED.seq, version = EXCLUDED.version, payload = EXCLUDED.payload "
+                "WHERE snapshots.seq <= EXCLUDED.seq OR snapshots.version <> EXCLUDED.version",
+                (session_id, seq, ENGINE_VERSION, payload))
+
+    async def snapshot(self, session_id: str) -> tuple[int, Session] | None:
+        row = await self.pool.fetchrow("SELECT seq, version, payload FROM snapshots WHERE session_id = $1",
+                                       session_id)
+        return read_snapshot(session_id, row)
+
+    async def set_aside(self, session_id: str, seq: int, error: str) -> None:
+        await self.write([("INSERT INTO set_aside VALUES ($1, $2, $3) ON CONFLICT (session_id, seq) DO UPDATE "
+                           "SET error = EXCLUDED.error", (session_id, seq, error[:2000]))])
+
+    async def set_aside_seqs(self, session_id: str) -> set[int]:
+        rows = await self.pool.fetch("SELECT seq FROM set_aside WHERE session_id = $1", session_id)
+        return {row[0] for row in rows}
+
+    # --- deliveries, refs, messages, pairs -----------------------------------------------------------------
+
+    async def claim_delivery(self, event_id: str) -> bool:
+        """False if any process saw this platform delivery id before (a retry): the id's unique key decides."""
+        claimed = await self.pool.fetchval("INSERT INTO deliveries VALUES ($1, $2) ON CONFLICT DO NOTHING "
+                                           "RETURNING 1", event_id, datetime.now(UTC).isoformat())
+        return claimed is not None
+
+    @staticmethod
+    def delivery_op(event_id: str) -> Op:
+        return ("INSERT INTO deliveries VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                (event_id, datetime.now(UTC).isoformat()))
+
+    async def refs(self, session_id: str) -> dict[str, Outcome]:
+        rows = await self.pool.fetch("SELECT key, ref FROM refs WHERE session_id = $1", session_id)
+        return {k: from_text(r) for k, r in rows}
+
+    async def keys_of_ref(self, ref: str) -> list[tuple[str, str]]:
+        """(session, effect key) of the posts with this platform ref, whichever process made them."""
+        rows = await self.pool.fetch("SELECT session_id, key FROM refs WHERE ref = $1", ref)
+        return [(row[0], row[1]) for row in rows]
+
+    async def wait_ref(self, session_id: str, key: str, every: float = 0.05) -> Outcome | None:
+        """What became of an effect another process owes, once it is delivered; None if nobody owes it."""
+        while True:
+            ref = await self.pool.fetchval("SELECT ref FROM refs WHERE session_id = $1 AND key = $2", session_id, key)
+            if ref is not None:
+                return from_text(str(ref))
+            owed = await self.pool.fetchval("SELECT state FROM outbox WHERE session_id = $1 AND key = $2",
+                                            session_id, key)
+            if owed is None or owed == "failed":
+                return None
+            await asyncio.sleep(every)
+
+    # --- the outbox -----------------------------------------------------------------------------------------
+
+    def outbox_op(self, session_id: str, key: str, effect_json: str, after: str | None) -> Op:
+        return ("INSERT INTO outbox (session_id, key, effect, after, owner) VALUES ($1, $2, $3, $4, $5) "
+                "ON CONFLICT (session_id, key) DO UPDATE SET effect = EXCLUDED.effect, after = EXCLUDED.after, "
+                "state = 'queued', first_try = NULL, error = NULL, owner = EXCLUDED.owner, "
+                "pos = nextval(pg_get_serial_sequence('outbox', 'pos'))",
+                (session_id, key, effect_json, after, self.worker))
+
+    @staticmethod
+    def trying_op(session_id: str, key: str, first_try: float) -> Op:
+        return numbered(Store.trying_op(session_id, key, first_try))
+
+    @staticmethod
+    def failed_op(session_id: str, key: str, error: str) -> Op:
+        return numbered(Store.failed_op(session_id, key, error))
+
+    @staticmethod
+    def delivered_ops(session_id: str, key: str, outcome: Outcome) -> list[Op]:
+        return [("DELETE FROM outbox WHERE session_id = $1 AND key = $2", (session_id, key)),
+                ("INSERT INTO refs VALUES ($1, $2, $3) ON CONFLICT (session_id, key) DO UPDATE SET ref = EXCLUDED.ref",
+                 (session_id, key, to_text(outcome)))]
+
+    async def outbox(self, session_id: str) -> list[OutboxRow]:
+        """The session's undelivered effects that no live process owes (now this one's), in commit order."""
+        rows = await self.pool.fetch(
+            "UPDATE outbox o SET owner = $1 FROM (SELECT session_id, key FROM outbox o WHERE session_id = $3 AND "
+            f"{_ORPHAN} FOR UPDATE SKIP LOCKED) c WHERE o.session_id = c.session_id AND o.key = c.key "
+            "RETURNING o.pos, o.key, o.effect, o.after, o.state, o.first_try", self.worker, LEASE_SECONDS, session_id)
+        return [(r[1], r[2], r[3], r[4], r[5]) for r in sorted(rows, key=lambda r: r[0])]
+
+    async def claim_orphans(self) -> dict[str, list[OutboxRow]]:
+        """Entries of every session whose process died (or stopped), claimed by this one: session -> rows."""
+        rows = await self.pool.fetch(
+            "UPDATE outbox o SET owner = $1 FROM (SELECT session_id, key FROM outbox o WHERE o.owner <> $1 AND "
+            f"o.state <> 'failed' AND {_ORPHAN} FOR UPDATE SKIP LOCKED) c "
+            "WHERE o.session_id = c.session_id AND o.key = c.key "
+            "RETURNING o.pos, o.session_id, o.key, o.effect, o.after, o.state, o.first_try",
+            self.worker, LEASE_SECONDS)
+        out: dict[str, list[OutboxRow]] = {}
+        for r in sorted(rows, key=lambda r: r[0]):
+            out.setdefault(r[1], []).append((r[2], r[3], r[4], r[5], r[6]))
+        return out
+
+    # --- timers ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def timer_ops(session_id: str, event: Event, effects: list[Effect]) -> list[Op]:
+        """Timers as rows, in the transaction of the event that set, cancelled or fired them."""
+        ops: list[Op] = []
+        if isinstance(event, TimerFired):
+            ops.append(("DELETE FROM timers WHERE session_id = $1 AND timer_id = $2", (session_id, event.timer_id)))
+        for effect in effects:
+            if isinstance(effect, StartTimer):
+                ops.append(("INSERT INTO timers (session_id, timer_id, fire_at) VALUES ($1, $2, $3) ON CONFLICT "
+                            "(session_id, timer_id) DO UPDATE SET fire_at = EXCLUDED.fire_at, owner = NULL, "
+                            "claimed_until = NULL", (session_id, effect.timer_id, effect.fire_at)))
+            elif isinstance(effect, CancelTimer):
+                ops.append(("DELETE FROM timers WHERE session_id = $1 AND timer_id = $2",
+                            (session_id, effect.timer_id)))
+        return ops
+
+    async def claim_due_timers(self) -> list[tuple[str, str, datetime]]:
+        """Timers due now that nobody holds (or whose holder's claim lapsed): (session, timer, fire_at)."""
+        rows = await self.pool.fetch(
+            "UPDATE timers t SET owner = $1, claimed_until = now() + make_interval(secs => $2) FROM "
+            "(SELECT session_id, timer_id FROM timers WHERE fire_at <= now() AND "
+            "(claimed_until IS NULL OR claimed_until < now()) ORDER BY fire_at FOR UPDATE SKIP LOCKED) c "
+            "WHERE t.session_id = c.session_id AND t.timer_id = c.timer_id "
+            "RETURNING t.session_id, t.timer_id, t.fire_at", self.worker, LEASE_SECONDS)
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def timer_done(self, session_id: str, timer_id: str, fire_at: datetime) -> None:
+        """A claimed timer was fired (or is no longer in its session): its row goes, unless it was re-armed."""
+        await self.pool.execute("DELETE FROM timers WHERE session_id = $1 AND timer_id = $2 AND fire_at = $3",
+                                session_id, timer_id, fire_at)
+
+    # --- messages, pairs, retention --------------------------------------------------------------------------
+
+    @staticmethod
+    def message_op(ref: str, session_id: str) -> Op:
+        return "INSERT INTO messages VALUES ($1, $2) ON CONFLICT DO NOTHING", (ref, session_id)
+
+    async def session_for_message(self, ref: str) -> str | None:
+        return await self.pool.fetchval("SELECT session_id FROM messages WHERE ref = $1", ref)
+
+    async def highest_message_number(self, prefix: str) -> int:
+        rows = await self.pool.fetch("SELECT ref FROM messages WHERE left(ref, length($1)) = $1 "
+                                     "UNION SELECT ref FROM refs WHERE left(ref, length($1)) = $1", prefix)
+        numbers = [row[0][len(prefix):] for row in rows]
+        return max((int(n) for n in numbers if n.isascii() and n.isdigit() and len(n) < 12), default=0)
+
+    async def purge_closed(self, approved_before: datetime) -> tuple[int, int]:
+        """As the SQLite store's: the content of sessions approved before `approved_before` goes, counts stay."""
+        closed = [row[0] for row in await self.pool.fetch("SELECT id FROM sessions WHERE status = 'closed'")]
+        sessions = events = 0
+        now = datetime.now(UTC).isoformat()
+        for session_id in closed:
+            at = await self.pool.fetchval("SELECT payload::jsonb ->> 'at' FROM events WHERE session_id = $1 "
+                                          "ORDER BY seq DESC LIMIT 1", session_id)
+            if at is None or datetime.fromisoformat(at) >= approved_before:
+                continue
+            by_type = {kind: n for kind, n in await self.pool.fetch(
+                "SELECT type, COUNT(*) FROM events WHERE session_id = $1 GROUP BY type", session_id)}
+            people = await self.pool.fetchval("SELECT COUNT(DISTINCT payload::jsonb ->> 'person') FROM events "
+                                              "WHERE session_id = $1", session_id)
+            counts = {"events": sum(by_type.values()), "people": people, "by_type": by_type}
+            ops: list[Op] = [("INSERT INTO purged VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO UPDATE SET "
+                              "approved_at = EXCLUDED.approved_at, purged_at = EXCLUDED.purged_at, "
+                              "counts = EXCLUDED.counts", (session_id, at, now, json.dumps(counts)))]
+            ops += [(f"DELETE FROM {table} WHERE session_id = $1", (session_id,))  # fixed names, no user input
+                    for table in ("events", "snapshots", "set_aside", "refs", "outbox", "messages", "timers")]
+            ops.append(("UPDATE sessions SET status = 'purged' WHERE id = $1", (session_id,)))
+            await self.write(ops)
+            sessions += 1
+            events += counts["events"]
+        since = (datetime.now(UTC) - DELIVERY_MEMORY).isoformat()
+        await self.write([("DELETE FROM deliveries WHERE seen_at < $1", (since,))])
+        return sessions, events
+
+    @staticmethod
+    def pair_op(channel: str, session_id: str, members: list[str]) -> Op:
+        return numbered(Store.pair_op(channel, session_id, members))
+
+    async def past_pairs(self, channel: str) -> list[list[str]]:
+        rows = await self.pool.fetch("SELECT members FROM pairs WHERE channel = $1", channel)
+        return [json.loads(row[0]) for row in rows]
+
+
+def _without_password(url: str) -> str:
+    """The URL for logs and messages: a password never prints."""
+    head, sep, tail = url.rpartition("@")
+    if not sep or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, user = head.partition("//")
+    return f"{scheme}//{user.split(':', 1)[0]}:***@{tail}"
