@@ -10,11 +10,12 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from adapters.base import CommandIssued, UserMessage
+from adapters.base import UserMessage
 from adapters.console import ConsoleAdapter
 from bot.assembly import assembled
 from bot.storage import is_postgres
 from tests.pg import PgServer
+from tests.runtime.two_ideas import start_with_two_ideas
 
 
 def _backup(database: Path | str, folder: Path, postgres: PgServer | None) -> Path | str:
@@ -39,12 +40,7 @@ async def test_a_backup_restores_into_a_working_bot(database: Path | str, tmp_pa
     postgres = request.getfixturevalue("postgres") if is_postgres(database) else None
     first = ConsoleAdapter(out=io.StringIO())
     async with assembled(first, database=database) as runtime:
-        await first.send(CommandIssued(channel=first.channel, person=first.person("Fay"),
-                                       text="start own=open What should we learn?"))
-        root = next(m.ref for m in first.messages if m.where == "channel")
-        for n, text in enumerate(["Listen more", "Pay people"]):
-            await first.send(UserMessage(channel=first.channel, person=first.person(f"P{n}"), text=text,
-                                         message_ref=f"m{n}", reply_to_ref=root))
+        root = await start_with_two_ideas(first)
         await runtime.store.flush()
         restored = _backup(database, tmp_path, postgres)
     second = ConsoleAdapter(out=io.StringIO())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.base import CommandIssued, UserMessage
+from adapters.base import UserMessage
 from adapters.console import ConsoleAdapter
 from bot.assembly import assembled
 from bot.configuration import default_options, engine_config, load_structure
@@ -24,6 +24,7 @@ from facilitation import engine
 from facilitation.events import ReplyPosted, SessionStarted, TimerFired
 from facilitation.models import Session
 from tests.pg import PgServer
+from tests.runtime.two_ideas import start_with_two_ideas
 
 
 def _reply(text: str, person: str = "ana", at: datetime | None = None) -> ReplyPosted:
@@ -202,12 +203,7 @@ async def test_a_session_restarted_on_either_store_comes_back_whole_and_posts_no
         database: Path | str, tmp_path: Path) -> None:
     first = ConsoleAdapter(out=io.StringIO())
     async with assembled(first, database=database) as runtime:
-        await first.send(CommandIssued(channel=first.channel, person=first.person("Fay"),
-                                       text="start own=open What should we learn?"))
-        root = next(m.ref for m in first.messages if m.where == "channel")
-        for n, text in enumerate(["Listen more", "Pay people"]):
-            await first.send(UserMessage(channel=first.channel, person=first.person(f"P{n}"), text=text,
-                                         message_ref=f"m{n}", reply_to_ref=root, event_id=f"e{n}"))
+        root = await start_with_two_ideas(first)
         before = next(iter(runtime.sessions.values())).model_dump()
     second = ConsoleAdapter(out=io.StringIO())
     async with assembled(second, database=database) as runtime:
