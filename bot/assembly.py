@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from adapters.base import Adapter, StartRefused
-from adapters.formbook import FormBook, forms_path
+from adapters.formbook import FormBook
 from bot.configuration import engine_config, list_structures, load_messages, load_structure
+from bot.pgforms import form_storage
 from bot.runtime import Runtime
 from bot.scheduler import AsyncTimers, Timers
 from bot.settings import Settings
@@ -95,7 +96,7 @@ def slack_adapter(settings: Settings, http: bool, port: int) -> SlackAdapter:
         raise SystemExit("Socket Mode needs SLACK_APP_TOKEN (an xapp- token with connections:write); "
                          "or use --http.")
     client = make_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    adapter = SlackAdapter(client, forms=FormBook(_forms_file(settings, "slack")),
+    adapter = SlackAdapter(client, forms=FormBook(form_storage(settings.database, "slack")),
                            messages=load_messages(settings))  # its own words, in the bot's language
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = build_app(adapter, signing_secret=secret, command=settings.slack_command,
@@ -115,7 +116,7 @@ def discord_adapter(settings: Settings) -> DiscordAdapter:
         api_url=settings.discord_api_url,
         gateway_url=settings.discord_gateway_url,
         command_name=settings.discord_command,
-        forms_path=_forms_file(settings, "discord"),
+        forms=FormBook(form_storage(settings.database, "discord")),
         structures=list_structures(settings),
         messages=load_messages(settings),  # its own words (commands, start form, refusals) in the bot's language
     )
@@ -136,10 +137,3 @@ def start_defaults(settings: Settings) -> StartDefaults:
         own_private=own.private if own else True,
     )
 
-
-def _forms_file(settings: Settings, platform: str) -> Path:
-    """The small SQLite file of which form each button opens: beside an SQLite database; in the working folder
-    with PostgreSQL (processes on one machine share it; across machines a form must be answered by the process
-    that opened it, docs/deploy.md)."""
-    database = settings.database if isinstance(settings.database, Path) else Path("facilitator.sqlite3")
-    return forms_path(database, platform)

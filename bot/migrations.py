@@ -91,6 +91,15 @@ CREATE TABLE timers (
 );
 CREATE INDEX timers_due ON timers (fire_at);
 """,
+    # 2: which form each button opens (bot/pgforms.py), so a press reaching any process finds the form the
+    # process that posted the message saved. SQLite keeps its forms in files of their own (adapters/formbook.py).
+    """
+CREATE TABLE forms (
+    platform TEXT NOT NULL, message TEXT NOT NULL, custom_id TEXT NOT NULL, form TEXT NOT NULL,
+    saved_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (platform, message, custom_id)
+);
+CREATE INDEX forms_by_saved_at ON forms (saved_at);
+""",
 ]
 
 _TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"

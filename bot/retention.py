@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 
-from adapters.formbook import FORM_TABLES, forms_path, purge_forms
+from adapters.formbook import FORM_TABLES, forms_path
+from bot.pgforms import form_storage
 from bot.settings import Settings
 from bot.storage import is_postgres, open_store
 
@@ -30,10 +31,13 @@ async def purge(settings: Settings, now: datetime | None = None, days: int | Non
     finally:
         await store.close()
     forms = 0
-    if is_postgres(settings.database):  # the saved forms are files beside an SQLite database only
-        return Purged(sessions=sessions, events=events, forms=forms)
-    for platform, table in FORM_TABLES.items():
-        path = forms_path(settings.database, platform)
-        if path.exists():
-            forms += await purge_forms(path, table, before)
+    for platform in FORM_TABLES:
+        if not is_postgres(settings.database) and not forms_path(settings.database, platform).exists():
+            continue  # no file to purge, and none made by looking
+        storage = form_storage(settings.database, platform)
+        await storage.open()
+        try:
+            forms += await storage.purge(before)
+        finally:
+            await storage.close()
     return Purged(sessions=sessions, events=events, forms=forms)

@@ -100,6 +100,7 @@ class DiscordAdapter:
         gateway_url: str | None = None,
         command_name: str = "opera",
         forms_path: Path | None = None,
+        forms: FormBook | None = None,
         sync_commands: bool = True,
         structures: dict[str, str] | None = None,
         messages: Mapping[str, str] | None = None,
@@ -109,7 +110,8 @@ class DiscordAdapter:
         self.menu = start_menu(self.say)
         self._api_url = api_url
         self.structures = structures or {}
-        self.forms = FormBook(forms_path, table=FORM_TABLES["discord"])
+        # Which form each button opens: `forms` where the bot keeps them, else a file of its own (or memory).
+        self.forms = forms or FormBook(forms_path, table=FORM_TABLES["discord"])
         self.app = DiscordApp(self)
         self.client = OperaClient(self.app, command_name, sync_commands, structures, api_url=api_url,
                                   gateway_url=gateway_url)

@@ -4,6 +4,7 @@ keeps the counts; the in-memory form cache stays bounded."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import pytest
 from adapters import formbook
 from adapters.formbook import FORM_TABLES, FormBook, purge_forms
 from bot.cli import main
+from bot.pgforms import form_storage
 from bot.retention import purge
 from bot.settings import Settings
 from facilitation.effects import Choice, Form, FormField
@@ -87,3 +89,38 @@ async def test_the_form_cache_stays_bounded_and_forgets_nothing(tmp_path: Path,
         assert await book.get("m0", "pick") == form  # read back from the file
     finally:
         await book.close()
+
+
+async def test_saved_forms_are_purged_from_postgresql_too(pg_url: str) -> None:
+    """With PostgreSQL the forms are in the database (any process may need them): purge removes them there."""
+    form = Form(title="Pick", submit_label="Pick", fields=[FormField(id="ideas", label="Ideas", kind="select",
+                                                                     choices=[Choice(value="i1", label=SECRET)])])
+    book = FormBook(form_storage(pg_url, "discord"))
+    await book.open()
+    try:
+        await book.put("m1", "pick", form)
+    finally:
+        await book.close()
+    settings = Settings(database=pg_url)
+    assert (await purge(settings)).forms == 0  # inside the 30 days: kept
+    assert (await purge(settings, now=LATER)).forms == 1
+    reader = FormBook(form_storage(pg_url, "discord"))
+    await reader.open()
+    try:
+        assert await reader.get("m1", "pick") is None
+    finally:
+        await reader.close()
+
+
+def test_facilitator_purge_counts_the_forms_it_removed_from_postgresql(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    async def save() -> None:
+        book = FormBook(form_storage(pg_url, "slack"))
+        await book.open()
+        await book.put("C1:1.0", "pick", Form(title="Pick", submit_label="Pick", fields=[]))
+        await book.close()
+
+    asyncio.run(save())
+    monkeypatch.setenv("FACILITATOR_DATABASE", pg_url)
+    assert main(["purge", "--days", "0"]) == 0
+    assert "Purged 0 sessions (0 events) and 1 saved forms" in capsys.readouterr().out
