@@ -7,7 +7,10 @@ it, which a restart finds again.
   connection, as another process or a restart would), per platform, and retention removes it by when it was saved.
 - End to end: two real `facilitator run slack --http` processes on one PostgreSQL, each in a working folder of
   its own (two machines); a pair's pick list too long for Slack's button value, posted by one, opens its full
-  form when the press reaches the other."""
+  form when the press reaches the other.
+- On Discord (whose buttons never carry their form), a bot moved to another machine (a rolling restart, both
+  put together by bot/assembly.py as `facilitator run discord` does) opens the forms of the buttons the first
+  one posted."""
 
 from __future__ import annotations
 
@@ -22,17 +25,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import ClientSession
 
 from adapters.formbook import FormBook
 from adapters.slack import render
+from bot.assembly import assembled, discord_adapter
 from bot.pgforms import form_storage
+from bot.settings import Settings
 from facilitation.effects import Choice, Form, FormField
+from tests.contract.discord_harness import NAMES as DISCORD_NAMES
+from tests.contract.discord_harness import DiscordHarness
 from tests.contract.slack_harness import CHANNEL, NAMES, TOKEN, _element_state
+from tests.discord.fake_discord import FakeDiscord
 from tests.pg import PgServer, _free_port
 from tests.runtime.test_process import HANG, _env, _facilitator, _read_until, _until
 from tests.slack.fake_slack import BOT_ID, BOT_USER, TEAM, FakeSlack, Message
 from tests.slack.signed import APP_ID, SECRET, SignedSlack
+from tests.trust.platforms import last_with, start_with_ideas
 
 
 def _pick(*ideas: str) -> Form:
@@ -120,8 +130,7 @@ async def _bots(database: str, fake: FakeSlack, tmp_path: Path, count: int) -> A
     async with ClientSession() as http:
         try:
             for n in range(count):
-                folder = tmp_path / f"machine{n}"
-                folder.mkdir()
+                folder = _machine(tmp_path, n)
                 port = _free_port()
                 env = _env(folder, FACILITATOR_DATABASE=database, SLACK_BOT_TOKEN=TOKEN,
                            SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url)
@@ -135,6 +144,13 @@ async def _bots(database: str, fake: FakeSlack, tmp_path: Path, count: int) -> A
                 if bot.proc.returncode is None:
                     bot.proc.kill()
                     await bot.proc.wait()
+
+
+def _machine(tmp_path: Path, n: int) -> Path:
+    """The working folder of the bot on machine `n` (what a forms file would go in, were one made)."""
+    folder = tmp_path / f"machine{n}"
+    folder.mkdir()
+    return folder
 
 
 class _At:
@@ -241,3 +257,44 @@ async def test_a_pick_list_posted_by_one_process_opens_whole_when_the_press_reac
             assert sorted(p.name for p in (tmp_path / f"machine{n}").iterdir()) == []
     finally:
         await fake.stop()
+
+
+@asynccontextmanager
+async def _discord_bot(fake: FakeDiscord) -> AsyncIterator[DiscordHarness]:
+    """`facilitator run discord` as bot/assembly.py puts it together, from the environment."""
+    settings = Settings()
+    adapter = discord_adapter(settings)
+    try:
+        await adapter.start(ready_timeout=10)
+        harness = DiscordHarness(fake, adapter)
+        async with assembled(adapter, settings) as runtime:
+            harness.runtime = runtime
+            harness.wrap()
+            yield harness
+    finally:
+        await adapter.close()
+
+
+async def test_a_discord_form_posted_on_one_machine_opens_on_another(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeDiscord()
+    for name in DISCORD_NAMES:
+        fake.add_user(name)
+    await fake.start()
+    for key, value in {"FACILITATOR_DATABASE": pg_url, "DISCORD_TOKEN": "fake-token",
+                       "DISCORD_API_URL": fake.api_url, "DISCORD_GATEWAY_URL": fake.gateway_url}.items():
+        monkeypatch.setenv(key, value)
+    try:
+        monkeypatch.chdir(_machine(tmp_path, 0))
+        async with _discord_bot(fake) as first:
+            await start_with_ideas(first, first.people[:2])
+            own = last_with(first, "**Own**")  # its Add an idea button's form: saved by the first bot
+        monkeypatch.chdir(_machine(tmp_path, 1))  # the first has stopped: a rolling restart
+        async with _discord_bot(fake) as second:
+            await second.click(second.people[2], own.ref, "Add an idea", {"idea": "Idea 3: from the other machine"})
+            assert second.runtime is not None
+            session = next(iter(second.runtime.sessions.values()))
+            assert [i.text for i in session.live_ideas()][-1] == "Idea 3: from the other machine"
+    finally:
+        await fake.stop()
+    assert sorted(p.name for p in tmp_path.rglob("*forms*")) == [], "no forms file beside a PostgreSQL database"
