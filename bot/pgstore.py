@@ -2,11 +2,14 @@
 processes at once. PostgreSQL is then the one place that orders a session's events, de-duplicates platform
 deliveries and hands out outbox entries and due timers to whichever process is alive:
 
-- event numbers come from a counter row per session, taken under its row lock (never MAX(seq)+1), and the
-  runtime holds the session's advisory lock (`session_lock`) from reading the events other processes wrote,
-  through the engine's step, to the commit: one writer per session at a time, one order;
+- the runtime holds the session's advisory lock (`session_lock`) from reading the events other processes wrote,
+  through the engine's step, to the commit: one writer per session at a time, one order. Event numbers are
+  counted in memory from the last stored one read when the lock was taken (the events' key refuses a number
+  taken twice). The lock stays with a process while the session is busy there, and is handed over when
+  another process asks for it (NOTIFY), so a reply pays for neither a lock nor a number in round trips;
 - a platform delivery id is claimed by inserting it (a unique key): a retry that reaches another process is
-  recognised there too;
+  recognised there too. The claim and the open sessions' heads are one round trip (`arrive`), and a commit
+  is one statement (`facilitator_write`, migration 2), so a reply costs about two round trips in all;
 - each process heartbeats a row in `workers`; each outbox entry names the process that owes it. Entries whose
   process stopped heartbeating for LEASE_SECONDS are claimed by another (FOR UPDATE SKIP LOCKED) and sent by it,
   looking first where an attempt may have reached the platform, as after a restart;
