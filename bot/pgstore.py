@@ -194,12 +194,12 @@ class PgStore(GroupCommit):
         key = lock_key(session_id)
         conn = await self.locks.acquire()
         try:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                await conn.execute("SELECT pg_notify($1, $2)", WANTED_CHANNEL, session_id)
+            # Taken at once, or the holder is told (the notice goes when this statement ends) and then waited for.
+            taken = await conn.fetchval(
+                "SELECT CASE WHEN pg_try_advisory_lock($1) THEN true ELSE (SELECT false FROM pg_notify($2, $3)) END",
+                key, WANTED_CHANNEL, session_id)
+            if not taken:
                 await conn.execute("SELECT pg_advisory_lock($1)", key)
-            # Whoever held it before has committed everything: from here on the numbers are counted here.
-            self._seq[session_id] = await conn.fetchval(
-                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = $1", session_id)
         except BaseException:
             await self.locks.release(conn)  # the pool's reset lets go of the lock if it was taken
             raise
@@ -290,16 +290,17 @@ class PgStore(GroupCommit):
 
     async def next_seq(self, session_id: str) -> int:
         """The session's next event number. Under the session's advisory lock (the runtime's case) it is
-        counted in memory from the last stored number read when the lock was taken: only the holder writes
-        the session's events. Without it (or after a failed commit) it is read from the events; the events'
-        primary key refuses a number taken twice."""
-        if session_id in self._seq:
-            self._seq[session_id] += 1
-            return self._seq[session_id]
-        last = await self.pool.fetchval("SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = $1", session_id)
-        if session_id in self._held:
-            self._seq[session_id] = last + 1
-        return int(last) + 1
+        counted in memory from the last stored number, read when catching up after the lock was taken (or
+        here, the first time): only the holder writes the session's events. Without the lock it is read from
+        the events; the events' primary key refuses a number taken twice."""
+        if session_id not in self._seq:
+            last = int(await self.pool.fetchval("SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = $1",
+                                                session_id))
+            if session_id not in self._held:
+                return last + 1
+            self._seq.setdefault(session_id, last)  # several may have read it at once: the first one counts
+        self._seq[session_id] += 1
+        return self._seq[session_id]
 
     @staticmethod
     def event_op(session_id: str, seq: int, event: Event) -> Op:
@@ -353,12 +354,18 @@ class PgStore(GroupCommit):
 
     async def tail(self, session_id: str, after: int) -> tuple[list[tuple[int, Event]], set[int], dict[str, Outcome]]:
         """What catching up on a session needs, in one round trip: its events after `after`, the numbers of
-        those set aside, and the refs made since this process last read them."""
+        those set aside, and the refs made since this process last read them (and, under the session's lock,
+        the last event number, which the next ones follow)."""
         rows = await self.pool.fetch(
             "SELECT 'e', seq, payload, NULL FROM events WHERE session_id = $1 AND seq > $2 "
             "UNION ALL SELECT 's', seq, NULL, NULL FROM set_aside WHERE session_id = $1 AND seq > $2 "
-            "UNION ALL SELECT 'r', pos, key, ref FROM refs WHERE session_id = $1 AND pos > $3",
+            "UNION ALL SELECT 'r', pos, key, ref FROM refs WHERE session_id = $1 AND pos > $3 "
+            "UNION ALL SELECT 'm', COALESCE(MAX(seq), 0), NULL, NULL FROM events WHERE session_id = $1",
             session_id, after, self._ref_pos.get(session_id, 0))
+        if session_id in self._held:  # read under the lock: the numbers go on from the last stored one (or
+            # from the last queued here, still being committed)
+            stored = next(n for kind, n, _, _ in rows if kind == "m")
+            self._seq[session_id] = max(self._seq.get(session_id, 0), stored)
         events = sorted((n, _EVENT.validate_json(a)) for kind, n, a, _ in rows if kind == "e")
         refs = {a: from_text(b) for kind, _, a, b in rows if kind == "r"}
         if refs:
