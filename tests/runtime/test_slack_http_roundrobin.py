@@ -1,0 +1,74 @@
+"""Two bot processes (`facilitator run slack --http`) on one PostgreSQL behind a loopback round-robin load
+balancer, Slack's signed requests alternating between them (tests/runtime/slack_fleet.py).
+
+- A 60-person session (start, join, private ideas, Pair, Arrange, end, the note approved by its button), every
+  idea's event also sent again as Slack's retry, to the other process, at the same time: the note drafted and
+  posted is complete and the one a single process gives for the script without retries (each idea taken once),
+  and so is everything else the bot posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+from tests.contract.slack_harness import posts_by_place
+from tests.runtime.slack_fleet import Fleet, fleet
+from tests.runtime.test_shared import _note
+
+FAY = "UFAY"
+QUESTION = "What should the network do first?"
+
+
+def _idea(n: int) -> str:
+    return f"Person {n}'s idea {n}: open the hall late"
+
+
+async def _session(h: Fleet, crowd: list[str], retries: bool) -> tuple[str, str]:
+    """The script, through the load balancer; the draft note (Markdown file) and the note posted. `retries`:
+    each idea's event is sent twice at once, as Slack's retry of an event not answered within 3 s."""
+    h.fake.users.update({p: f"Person {n}" for n, p in enumerate(crowd)})
+    await h.command(FAY, f"start own=private minutes=pair:0.05 {QUESTION}")
+    await h.wait_for(h.session_thread, "the session's post")
+    for person in crowd:
+        await h.command(person, "join")
+        assert h.last_status == 200
+    for n, person in enumerate(crowd):
+        event, event_id = h.dm_event(person, _idea(n)), f"EvIdea{n}"
+        if retries:  # behind the round-robin, the retry reaches the other process
+            sent = await asyncio.gather(h.deliver(event, event_id), h.deliver(event, event_id, retry=1))
+            assert sent == [200, 200]
+        else:
+            assert await h.deliver(event, event_id) == 200
+    await h.command(FAY, "next")  # Pair, 3 s; then Explain and Rank have nothing to do, and Arrange opens
+    await h.wait_for(lambda: h.posted("all ideas grouped into themes"), "Arrange")
+    await h.command(FAY, "end")
+    draft = await h.wait_for(h.notes, "the draft note")
+    await h.wait_for(lambda: any(str(u["filename"]).endswith(".md") and u["data"] for u in h.fake.uploads.values()),
+                     "the note's file")
+    await h.click(FAY, draft[-1].ref, "Approve")
+    published = await h.wait_for(h.published, "the note in the channel")
+    await h.stop()  # SIGTERM: each sends what it still owes, then exits
+    return _note(h.fake), published[-1].text
+
+
+async def test_a_60_person_session_through_a_round_robin_gives_the_note_one_process_gives(
+        postgres, tmp_path: Path) -> None:
+    crowd = [f"U{n:02d}" for n in range(60)]
+    runs = {}
+    for processes in (1, 2):
+        folder = tmp_path / f"{processes}"
+        folder.mkdir()
+        async with fleet(postgres.database(), folder, processes) as h:
+            note, published = await _session(h, crowd, retries=processes == 2)
+            runs[processes] = (note, published, posts_by_place(h), list(h.proxy.routed))
+    expected_note, expected_published, expected_posts, _ = runs[1]
+    note, published, posts, routed = runs[2]
+    assert routed == [n % 2 for n in range(len(routed))], "requests alternated between the two processes"
+    for n in range(60):
+        assert _idea(n) in note, f"idea {n} is missing from the note"
+    assert note == expected_note, "the note differs from one process's"
+    assert published == expected_published, "the note posted differs from one process's"
+    assert posts - expected_posts == Counter(), "posted twice, or posted what one process does not"
+    assert expected_posts - posts == Counter(), "never posted"
