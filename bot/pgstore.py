@@ -184,6 +184,19 @@ class PgStore(GroupCommit):
                 finally:
                     await self.locks.release(held.conn)
 
+    @contextlib.asynccontextmanager
+    async def channel_lock(self, channel: str) -> AsyncIterator[None]:
+        """Starting a session in `channel`, one process at a time across all of them: the check that none runs
+        there yet and the commit of the new one happen under it (a process that dies lets go with its
+        connection)."""
+        key = lock_key(f"start:{channel}")
+        async with self.locks.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", key)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
     # --- sessions and events ------------------------------------------------------------------------------
 
     async def create_session(self, session_id: str, channel: str) -> None:

@@ -12,6 +12,7 @@ docs/scale.md and docs/delivery.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import random
@@ -38,7 +39,7 @@ from bot.delivery import EFFECT, Deliveries, Entry, describe
 from bot.outcomes import Made, Outcome, platform_ref
 from bot.scheduler import Timers
 from bot.settings import Settings
-from bot.shared import SharedWork, catch_up, freshen
+from bot.shared import SharedWork, catch_up, freshen, starting
 from bot.storage import EventStore, Op, StoreError
 from facilitation import engine
 from facilitation.config import EngineConfig
@@ -425,6 +426,11 @@ class Runtime:
         return chosen[0] if chosen else "runtime_dm_no_session"
 
     async def _start(self, inbound: CommandIssued, args: str) -> Reply | None:
+        # Several processes: until the new session is committed, no other may start one in the channel.
+        async with starting(self, inbound.channel) if self.store.shared else contextlib.nullcontext():
+            return await self._start_here(inbound, args)
+
+    async def _start_here(self, inbound: CommandIssued, args: str) -> Reply | None:
         async with self._start_lock:
             if self._running_in(inbound.channel):
                 return Reply(text=self.cfg.say("runtime_already_running"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from adapters.base import Inbound, UserMessage
@@ -95,6 +96,16 @@ async def freshen(rt: Runtime, inbound: Inbound) -> None:
         if ref and ref not in rt._by_ref:
             for session_id, key in await store.keys_of_ref(ref):
                 rt._index_ref(session_id, key, ref)
+
+
+@contextlib.asynccontextmanager
+async def starting(rt: Runtime, channel: str) -> AsyncIterator[None]:
+    """A session being started in `channel`: one process at a time, each first loading what the others started,
+    so two `start`s at once on two processes give one session and the second is told it runs already."""
+    store: PgStore = rt.store  # type: ignore[assignment]
+    async with store.channel_lock(channel):
+        await sync_sessions(rt)
+        yield
 
 
 class SharedWork:

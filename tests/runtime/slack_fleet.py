@@ -3,9 +3,10 @@ on the real slack-bolt and slack_sdk against the loopback fake of Slack; the tes
 to the load balancer (tests/slack/signed.py), which hands request n to process n % N.
 
 Each process is the bot's own CLI, `facilitator run slack --http --port P`, started as
-`python -m tests.runtime.slack_fleet run slack --http --port P`: the same `bot.cli.main`, with one difference,
-a seeded random generator, so that a session's id and pairs are drawn the same in every run of a script
-(whichever process takes `start`), and a run on two processes can be compared with a run on one. Settings come
+`python -m tests.runtime.slack_fleet SEED run slack --http --port P`: the same `bot.cli.main`, with one
+difference, a seeded random generator (SEED + the process's number), so that a session started by the first
+process has the same id and pairs in every run of a script, and a run on two processes can be compared with a
+run on one. Settings come
 from the environment as in production: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_API_URL (the fake) and
 FACILITATOR_DATABASE (the test's PostgreSQL).
 """
@@ -96,7 +97,8 @@ class BotProcess:
                    SLACK_API_URL=fake.api_url, FACILITATOR_DATABASE=database)
         with log.open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tests.runtime.slack_fleet", "run", "slack", "--http", "--port", str(port),
+                sys.executable, "-m", "tests.runtime.slack_fleet", str(SEED + number), "run", "slack", "--http",
+                "--port", str(port),
                 cwd=folder, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out)
         bot = cls(proc, port, log)
         deadline = time.monotonic() + WAIT_SECONDS
@@ -194,18 +196,18 @@ async def fleet(database: str, folder: Path, processes: int, fake: FakeSlack | N
         await fake.stop()
 
 
-def _seeded_cli(argv: list[str]) -> int:
+def _seeded_cli(seed: int, argv: list[str]) -> int:
     """`bot.cli.main` with the runtime's random generator seeded (see the module's docstring)."""
     from bot import assembly, cli
 
     unseeded = assembly.assembled
 
     def assembled(*args: Any, **kwargs: Any) -> Any:
-        return unseeded(*args, **{**kwargs, "rng": random.Random(SEED)})
+        return unseeded(*args, **{**kwargs, "rng": random.Random(seed)})
 
     assembly.assembled = assembled  # type: ignore[assignment]
     return cli.main(argv)
 
 
 if __name__ == "__main__":
-    sys.exit(_seeded_cli(sys.argv[1:]))
+    sys.exit(_seeded_cli(int(sys.argv[1]), sys.argv[2:]))

@@ -72,3 +72,19 @@ async def test_a_60_person_session_through_a_round_robin_gives_the_note_one_proc
     assert published == expected_published, "the note posted differs from one process's"
     assert posts - expected_posts == Counter(), "posted twice, or posted what one process does not"
     assert expected_posts - posts == Counter(), "never posted"
+
+
+async def test_two_starts_at_once_in_one_channel_on_two_processes_start_one_session(postgres, tmp_path: Path) -> None:
+    channels = [f"C0RACE{n}" for n in range(8)]  # each pair of starts may or may not interleave
+    async with fleet(postgres.database(), tmp_path, 2) as h:
+        for channel in channels:  # two facilitators type start in the same channel at the same moment
+            await asyncio.gather(h.command(FAY, f"start {QUESTION}", channel),
+                                 h.command("UAMARA", "start Where next?", channel))
+            assert h.last_status == 200
+        await h.stop()  # everything they owe is posted by then
+    for channel in channels:
+        started = [m for m in h.posted("Breakout session:", channel) if not m.thread_ts]
+        refused = [m for m in h.fake.messages if m.channel == channel and m.ephemeral_to
+                   and "A session is already running in this channel" in h._display(m)]
+        assert len(started) == 1, f"{len(started)} sessions started in {channel}"
+        assert len(refused) == 1, "the second start is told one is running, as on one process"
