@@ -334,6 +334,22 @@ class PgStore(GroupCommit):
             out.setdefault(r[1], []).append((r[2], r[3], r[4], r[5], r[6]))
         return out
 
+    async def claim_failed(self, session_id: str) -> list[OutboxRow]:
+        """For `retry`: the session's entries that failed for good, in whichever process, now this one's to send
+        again. A claimed entry is failed no longer, so each goes to one process, however many are asked."""
+        rows = await self.pool.fetch(
+            "UPDATE outbox o SET owner = $1, state = 'queued' FROM (SELECT session_id, key FROM outbox "
+            "WHERE session_id = $2 AND state = 'failed' FOR UPDATE SKIP LOCKED) c "
+            "WHERE o.session_id = c.session_id AND o.key = c.key "
+            "RETURNING o.pos, o.key, o.effect, o.after, o.state, o.first_try", self.worker, session_id)
+        return [(r[1], r[2], r[3], r[4], r[5]) for r in sorted(rows, key=lambda r: r[0])]
+
+    async def failed_in(self, channel: str) -> set[str]:
+        """The sessions of `channel` with entries that failed for good (in any process)."""
+        rows = await self.pool.fetch("SELECT DISTINCT o.session_id FROM outbox o JOIN sessions s ON s.id = "
+                                     "o.session_id WHERE s.channel = $1 AND o.state = 'failed'", channel)
+        return {row[0] for row in rows}
+
     # --- timers ---------------------------------------------------------------------------------------------
 
     @staticmethod

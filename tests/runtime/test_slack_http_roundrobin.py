@@ -88,3 +88,38 @@ async def test_two_starts_at_once_in_one_channel_on_two_processes_start_one_sess
                    and "A session is already running in this channel" in h._display(m)]
         assert len(started) == 1, f"{len(started)} sessions started in {channel}"
         assert len(refused) == 1, "the second start is told one is running, as on one process"
+
+
+async def test_retry_given_to_the_other_process_sends_what_failed_in_the_first_once(postgres, tmp_path: Path) -> None:
+    async with fleet(postgres.database(), tmp_path, 2) as h:
+        channel, ana = h.channel, h.people[0]
+        await h.command(FAY, f"start own=private {QUESTION}")
+        await h.wait_for(h.session_thread, "the session's post")
+        await h.command(ana, "join")
+        assert await h.deliver(h.dm_event(ana, "Open the hall on Sundays")) == 200
+        await h.command(FAY, "end")
+        draft = await h.wait_for(h.notes, "the draft note")
+        h.fake.refuse[channel] = "not_in_channel"  # the bot was removed from the channel meanwhile
+        await h.click(FAY, draft[-1].ref, "Approve")
+        failed_in = h.proxy.routed[-1]
+        await h.wait_for(lambda: h.posted("type retry", h.fake.im_of(FAY)), "the facilitator told of the failure")
+        assert not h.published()
+
+        del h.fake.refuse[channel]  # invited back
+        before = len(h.fake.messages)
+        await h.command(FAY, "retry")
+        assert h.proxy.routed[-1] != failed_in, "retry reached the process where the post did not fail"
+        told = await h.wait_for(lambda: h.told(FAY, before), "the answer to retry")
+        assert "Sending again" in told[0]
+        await h.wait_for(h.published, "the note in the channel")
+        await h.wait_for(lambda: h.posted("has been posted", h.fake.im_of(FAY)), "the convenor told it is posted")
+
+        before = len(h.fake.messages)
+        await h.command(FAY, "retry")  # now to the process where it failed: it holds it no longer
+        assert h.proxy.routed[-1] == failed_in
+        told = await h.wait_for(lambda: h.told(FAY, before), "the answer to the second retry")
+        assert "Nothing is waiting" in told[0], told
+        await h.stop()  # each sends what it still owes
+    assert len(h.published()) == 1, "the note was posted once"
+    assert "Open the hall on Sundays" in h.published()[0].text
+    assert len(h.posted("has been posted", h.fake.im_of(FAY))) == 1
