@@ -1,15 +1,21 @@
 """Two bot processes (`facilitator run slack --http`) on one PostgreSQL behind a loopback round-robin load
 balancer, Slack's signed requests alternating between them (tests/runtime/slack_fleet.py).
 
-- A 60-person session (start, join, private ideas, Pair, Arrange, end, the note approved by its button), every
-  idea's event also sent again as Slack's retry, to the other process, at the same time: the note drafted and
-  posted is complete and the one a single process gives for the script without retries (each idea taken once),
-  and so is everything else the bot posted.
+- A 60-person OPERA session (start, join, private ideas by DM, picks typed in the pair spaces, a comment on a
+  proposal, votes in the ballot's form, Arrange, end, the note approved by its button), each idea's event sent
+  again at the same time as Slack's retry, which reaches the other process: the note drafted and the note
+  posted are complete and the ones a single process gives for the script without retries, and so is
+  everything else the bot posted (each idea taken once).
+- Two `start`s at once in one channel, one to each process: one session starts, and the other facilitator is
+  told one is running, as on one process.
+- A post that failed for good in one process (the bot removed from the channel), `retry` given to the other
+  once it is fixed: the other sends it, once, and the first no longer holds it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -21,27 +27,47 @@ FAY = "UFAY"
 QUESTION = "What should the network do first?"
 
 
+TOPICS = ("open the hall late on Fridays", "a creche during every meeting", "bus fares paid for volunteers",
+          "plain English in all our letters", "a youth seat on the board", "meetings in the evening")
+
+
 def _idea(n: int) -> str:
-    return f"Person {n}'s idea {n}: open the hall late"
+    return f"{TOPICS[n % len(TOPICS)]} (idea {n})"
 
 
 async def _session(h: Fleet, crowd: list[str], retries: bool) -> tuple[str, str]:
-    """The script, through the load balancer; the draft note (Markdown file) and the note posted. `retries`:
-    each idea's event is sent twice at once, as Slack's retry of an event not answered within 3 s."""
+    """A whole OPERA session through the load balancer; the draft note (its Markdown file) and the note posted.
+    `retries`: each idea's event is sent twice at once, as Slack retries an event it had no answer to in 3 s."""
     h.fake.users.update({p: f"Person {n}" for n, p in enumerate(crowd)})
-    await h.command(FAY, f"start own=private minutes=pair:0.05 {QUESTION}")
+    await h.command(FAY, f"start own=private {QUESTION}")
     await h.wait_for(h.session_thread, "the session's post")
     for person in crowd:
         await h.command(person, "join")
         assert h.last_status == 200
-    for n, person in enumerate(crowd):
+    for n, person in enumerate(crowd):  # Own: private ideas, by DM
         event, event_id = h.dm_event(person, _idea(n)), f"EvIdea{n}"
         if retries:  # behind the round-robin, the retry reaches the other process
             sent = await asyncio.gather(h.deliver(event, event_id), h.deliver(event, event_id, retry=1))
             assert sent == [200, 200]
         else:
             assert await h.deliver(event, event_id) == 200
-    await h.command(FAY, "next")  # Pair, 3 s; then Explain and Rank have nothing to do, and Arrange opens
+    await h.command(FAY, "next")  # Pair: each pair types its pick in its group DM
+    pairs = len(crowd) // 2
+    intros = await h.wait_for(lambda: len(found := h.posted("Your pair")) == pairs and found, "every pair's intro")
+    for intro in sorted(intros, key=lambda m: m.channel):
+        first = re.search(r"#(\d+) ", h._display(intro))
+        assert first, h._display(intro)
+        member = h.fake.conversations[intro.channel][0]
+        await h.say_in_pair(member, f"pick #{first.group(1)} because {h.name(member)} says so")
+    await h.wait_for(lambda: len(h.posted("picked for the pair")) == pairs, "every pair's pick")
+    await h.command(FAY, "next")  # Explain: a question on the first proposal
+    first = await h.wait_for(lambda: h.posted("Proposal 1:"), "the proposals")
+    await h.reply_to(crowd[1], first[0].ref, "1: Who pays for the late opening?")
+    await h.command(FAY, "next")  # Rank: everyone votes in the ballot's form
+    ballot = await h.wait_for(lambda: [m for m in h.posted("Vote") if m.buttons()], "the ballot")
+    for n, person in enumerate(crowd):
+        await h.click(person, ballot[-1].ref, "Vote", {f"P{n % 7 + 1}": "1", f"P{n % 11 + 1}": "2"})
+    await h.command(FAY, "next")  # Arrange
     await h.wait_for(lambda: h.posted("all ideas grouped into themes"), "Arrange")
     await h.command(FAY, "end")
     draft = await h.wait_for(h.notes, "the draft note")
@@ -68,6 +94,7 @@ async def test_a_60_person_session_through_a_round_robin_gives_the_note_one_proc
     assert routed == [n % 2 for n in range(len(routed))], "requests alternated between the two processes"
     for n in range(60):
         assert _idea(n) in note, f"idea {n} is missing from the note"
+    assert "Who pays for the late opening?" in note and "60 ballots cast" in note
     assert note == expected_note, "the note differs from one process's"
     assert published == expected_published, "the note posted differs from one process's"
     assert posts - expected_posts == Counter(), "posted twice, or posted what one process does not"
@@ -77,9 +104,9 @@ async def test_a_60_person_session_through_a_round_robin_gives_the_note_one_proc
 async def test_two_starts_at_once_in_one_channel_on_two_processes_start_one_session(postgres, tmp_path: Path) -> None:
     channels = [f"C0RACE{n}" for n in range(8)]  # each pair of starts may or may not interleave
     async with fleet(postgres.database(), tmp_path, 2) as h:
-        for channel in channels:  # two facilitators type start in the same channel at the same moment
-            await asyncio.gather(h.command(FAY, f"start {QUESTION}", channel),
-                                 h.command("UAMARA", "start Where next?", channel))
+        for n, channel in enumerate(channels):  # two facilitators type start in the same channel at the same moment
+            await asyncio.gather(h.command(f"UF{n}A", f"start {QUESTION}", channel),
+                                 h.command(f"UF{n}B", "start Where next?", channel))
             assert h.last_status == 200
         await h.stop()  # everything they owe is posted by then
     for channel in channels:
