@@ -126,6 +126,7 @@ async def test_retry_given_to_the_other_process_sends_what_failed_in_the_first_o
         assert await h.deliver(h.dm_event(ana, "Open the hall on Sundays")) == 200
         await h.command(FAY, "end")
         draft = await h.wait_for(h.notes, "the draft note")
+        await h.wait_for(lambda: h.posted("The session has ended", channel), "the end in the channel")
         h.fake.refuse[channel] = "not_in_channel"  # the bot was removed from the channel meanwhile
         await h.click(FAY, draft[-1].ref, "Approve")
         failed_in = h.proxy.routed[-1]
