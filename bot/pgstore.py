@@ -54,6 +54,9 @@ HEARTBEAT_SECONDS = 1.0
 LINGER_SECONDS = 1.0
 # Asked for by another process, it is still used here this long (what is already waiting here goes first).
 HANDOFF_SECONDS = 0.02
+# Starts in one process holding their channel's lock at once: each then needs a session's lock from the same
+# pool of connections, so they must never hold all of it.
+STARTS_AT_ONCE = 4
 WANTED_CHANNEL = "facilitator_lock_wanted"
 # A process silent this long is taken for dead: its unsent posts and claimed timers go to the others.
 LEASE_SECONDS = 3.0
@@ -96,6 +99,7 @@ class PgStore(GroupCommit):
         self._held: dict[str, _Held] = {}  # session -> its advisory lock, while this process holds it
         self._releasing: set[asyncio.Task[None]] = set()
         self._taking: dict[str, asyncio.Lock] = {}
+        self._starts = asyncio.Semaphore(STARTS_AT_ONCE)
         self._ref_pos: dict[str, int] = {}  # session -> the newest ref this process has read
 
     @classmethod
@@ -259,7 +263,7 @@ class PgStore(GroupCommit):
         there yet and the commit of the new one happen under it (a process that dies lets go with its
         connection)."""
         key = lock_key(f"start:{channel}")
-        async with self.locks.acquire() as conn:
+        async with self._starts, self.locks.acquire() as conn:
             await conn.execute("SELECT pg_advisory_lock($1)", key)
             try:
                 yield

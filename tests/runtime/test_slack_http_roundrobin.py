@@ -7,7 +7,8 @@ balancer, Slack's signed requests alternating between them (tests/runtime/slack_
   posted are complete and the ones a single process gives for the script without retries, and so is
   everything else the bot posted (each idea taken once).
 - Two `start`s at once in one channel, one to each process: one session starts, and the other facilitator is
-  told one is running, as on one process.
+  told one is running, as on one process; forty at once in forty channels on one process all start (each holds
+  its channel's lock while it takes its session's, from the same connections).
 - A post that failed for good in one process (the bot removed from the channel), `retry` given to the other
   once it is fixed: the other sends it, once, and the first no longer holds it.
 """
@@ -151,3 +152,12 @@ async def test_retry_given_to_the_other_process_sends_what_failed_in_the_first_o
     assert len(h.published()) == 1, "the note was posted once"
     assert "Open the hall on Sundays" in h.published()[0].text
     assert len(h.posted("has been posted", h.fake.im_of(FAY))) == 1
+
+
+async def test_forty_starts_at_once_in_forty_channels_on_one_process_all_start(postgres, tmp_path: Path) -> None:
+    channels = [f"C0MANY{n}" for n in range(40)]  # more than the process's connections for locks
+    async with fleet(postgres.database(), tmp_path, 1) as h:
+        await asyncio.gather(*(h.command(f"UF{n}", f"start {QUESTION}", channel) for n, channel in enumerate(channels)))
+        for channel in channels:
+            await h.wait_for(lambda channel=channel: h.posted("Breakout session:", channel), f"a session in {channel}")
+        await h.stop()
