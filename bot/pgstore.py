@@ -55,6 +55,9 @@ HEARTBEAT_SECONDS = 1.0
 LINGER_SECONDS = 1.0
 # Asked for by another process, it is still used here this long (what is already waiting here goes first).
 HANDOFF_SECONDS = 0.02
+# Starts in one process holding their channel's lock at once: each then needs a session's lock from the same
+# pool of connections, so they must never hold all of it.
+STARTS_AT_ONCE = 4
 WANTED_CHANNEL = "facilitator_lock_wanted"
 STARTED_CHANNEL = "facilitator_session_started"
 # A process silent this long is taken for dead: its unsent posts and claimed timers go to the others.
@@ -98,6 +101,7 @@ class PgStore(GroupCommit):
         self._held: dict[str, _Held] = {}  # session -> its advisory lock, while this process holds it
         self._releasing: set[asyncio.Task[None]] = set()
         self._taking: dict[str, asyncio.Lock] = {}
+        self._starts = asyncio.Semaphore(STARTS_AT_ONCE)
         # Sessions started (by any process) since the runtime last loaded the open ones: a process learns of a
         # new session as it is committed, without asking at every message.
         self.started: set[str] = set()
@@ -261,6 +265,19 @@ class PgStore(GroupCommit):
                 finally:
                     await self.locks.release(held.conn)
                     held.released.set()
+
+    @contextlib.asynccontextmanager
+    async def channel_lock(self, channel: str) -> AsyncIterator[None]:
+        """Starting a session in `channel`, one process at a time across all of them: the check that none runs
+        there yet and the commit of the new one happen under it (a process that dies lets go with its
+        connection)."""
+        key = lock_key(f"start:{channel}")
+        async with self._starts, self.locks.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", key)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
     # --- sessions and events ------------------------------------------------------------------------------
 
@@ -432,6 +449,22 @@ class PgStore(GroupCommit):
         for r in sorted(rows, key=lambda r: r[0]):
             out.setdefault(r[1], []).append((r[2], r[3], r[4], r[5], r[6]))
         return out
+
+    async def claim_failed(self, session_id: str) -> list[OutboxRow]:
+        """For `retry`: the session's entries that failed for good, in whichever process, now this one's to send
+        again. A claimed entry is failed no longer, so each goes to one process, however many are asked."""
+        rows = await self.pool.fetch(
+            "UPDATE outbox o SET owner = $1, state = 'queued' FROM (SELECT session_id, key FROM outbox "
+            "WHERE session_id = $2 AND state = 'failed' FOR UPDATE SKIP LOCKED) c "
+            "WHERE o.session_id = c.session_id AND o.key = c.key "
+            "RETURNING o.pos, o.key, o.effect, o.after, o.state, o.first_try", self.worker, session_id)
+        return [(r[1], r[2], r[3], r[4], r[5]) for r in sorted(rows, key=lambda r: r[0])]
+
+    async def failed_in(self, channel: str) -> set[str]:
+        """The sessions of `channel` with entries that failed for good (in any process)."""
+        rows = await self.pool.fetch("SELECT DISTINCT o.session_id FROM outbox o JOIN sessions s ON s.id = "
+                                     "o.session_id WHERE s.channel = $1 AND o.state = 'failed'", channel)
+        return {row[0] for row in rows}
 
     # --- timers ---------------------------------------------------------------------------------------------
 
