@@ -32,8 +32,8 @@ import discord
 
 from adapters.base import DELIVERING, DeliveryError, Inbound, NotDelivered, Reply, Sink, StartRefused, Target
 from adapters.discord.app import DiscordApp
-from adapters.discord.client import OperaButton, OperaClient
-from adapters.discord.invite import INTENT_FIX, TOKEN_FIX
+from adapters.discord.client import OperaButton, opera_client
+from adapters.discord.invite import INTENT_FIX, TOKEN_FIX, shard_refused
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
 from adapters.formbook import FORM_TABLES, FormBook
 from adapters.words import speaker
@@ -103,6 +103,8 @@ class DiscordAdapter:
         sync_commands: bool = True,
         structures: dict[str, str] | None = None,
         messages: Mapping[str, str] | None = None,
+        shard_ids: list[int] | None = None,
+        shard_count: int | None = None,
     ) -> None:
         self._token = token  # never logged; discord.py keeps it out of its own logs too
         self.say = speaker(messages)  # what the adapter says itself: commands, the start form, Discord's refusals
@@ -111,8 +113,9 @@ class DiscordAdapter:
         self.structures = structures or {}
         self.forms = FormBook(forms_path, table=FORM_TABLES["discord"])
         self.app = DiscordApp(self)
-        self.client = OperaClient(self.app, command_name, sync_commands, structures, api_url=api_url,
-                                  gateway_url=gateway_url)
+        # Sharded: only the shards given, so several processes share the bot's servers (docs/deploy.md).
+        self.client = opera_client(self.app, command_name, sync_commands, structures, api_url=api_url,
+                                   gateway_url=gateway_url, shard_ids=shard_ids, shard_count=shard_count)
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
         self._titles: dict[str, str] = {}  # channel post ref -> its text (names its thread)
@@ -155,6 +158,11 @@ class DiscordAdapter:
                     self._task.result()  # re-raise the connection error
                 except discord.PrivilegedIntentsRequired:
                     raise StartRefused(f"Discord refused the connection: {INTENT_FIX}") from None
+                except discord.ConnectionClosed as exc:
+                    refused = shard_refused(exc.code, exc.shard_id, self.client.shard_count)
+                    if refused is None:
+                        raise
+                    raise StartRefused(refused) from None
             raise TimeoutError("Discord gateway did not become ready")
 
     async def wait_closed(self) -> None:
