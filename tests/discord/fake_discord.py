@@ -126,6 +126,7 @@ class FakeDiscord:
         self._rate_limits: list[tuple[str, re.Pattern[str], int, float, bool]] = []
         self._sockets: list[web.WebSocketResponse] = []
         self.connections: list[Connection] = []  # open gateway connections, in the order they came
+        self.deliveries: list[tuple[str, str, list[str]]] = []  # (event, its data's id, the connections it went to)
         self.identify: dict[str, Any] = {}  # the client's last IDENTIFY payload
         self.shard_multiple = 1  # large bot sharding: a shard count not a multiple of this is refused (4010)
         self.guilds_per_connection = 2500  # more guilds than this on one connection: sharding required (4011)
@@ -303,6 +304,7 @@ class FakeDiscord:
             if connection.identified and connection.serves(guild):
                 await self._send_event(connection.ws, name, data)
                 sent.append(connection.name)
+        self.deliveries.append((name, str(data.get("id", "")), sent))
         return sent
 
     def _user(self, uid: str) -> dict[str, Any]:
