@@ -30,7 +30,7 @@ DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "config" / "scenarios" 
 
 RUN_ENV = """environment:
   Slack:   SLACK_BOT_TOKEN (xoxb-...), and SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET (--http)
-  Discord: DISCORD_TOKEN
+  Discord: DISCORD_TOKEN; FACILITATOR_DISCORD_SHARDS=ID/COUNT for one of several processes (docs/deploy.md)
   both:    FACILITATOR_DATABASE (default facilitator.sqlite3, here), FACILITATOR_LANGUAGE (default en)
 `facilitator doctor` checks them. Step by step: docs/slack.md, docs/discord.md."""
 
