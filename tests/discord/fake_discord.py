@@ -77,7 +77,7 @@ class Connection:
 
     @property
     def name(self) -> str:
-        return self.caller + (f" shard {self.shard[0]}/{self.shard[1]}" if self.shard else "")
+        return (self.caller or "bot") + (f" shard {self.shard[0]}/{self.shard[1]}" if self.shard else "")
 
     def serves(self, guild_id: str | None) -> bool:
         """Discord's sharding formula; events with no guild (DMs) go to shard 0 only."""
