@@ -91,6 +91,23 @@ CREATE TABLE timers (
 );
 CREATE INDEX timers_due ON timers (fire_at);
 """,
+    # 2: a commit is one statement, so one round trip: the store sends the batch's statements with their values
+    # as JSON and this runs them in order, in the statement's own transaction (bot/pgstore.py `_commit`).
+    # Event numbers are counted under the session's lock since, so the counter rows went. Refs are numbered, so
+    # a process catching up on a session reads only those made since it last looked.
+    """
+CREATE FUNCTION facilitator_write(batch jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    op jsonb;
+BEGIN
+    FOR op IN SELECT value FROM jsonb_array_elements(batch) LOOP
+        EXECUTE op ->> 0 USING op -> 1;
+    END LOOP;
+END
+$$;
+DROP TABLE seqs;
+ALTER TABLE refs ADD COLUMN pos BIGSERIAL;
+""",
 ]
 
 _TABLE = "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"

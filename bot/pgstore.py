@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from pydantic import TypeAdapter
@@ -44,6 +47,11 @@ log = logging.getLogger("facilitator.store")
 _EVENT = TypeAdapter(Event)
 
 HEARTBEAT_SECONDS = 1.0
+# A session's lock is kept this long after its last event here, unless another process asks for it.
+LINGER_SECONDS = 1.0
+# Asked for by another process, it is still used here this long (what is already waiting here goes first).
+HANDOFF_SECONDS = 0.02
+WANTED_CHANNEL = "facilitator_lock_wanted"
 # A process silent this long is taken for dead: its unsent posts and claimed timers go to the others.
 LEASE_SECONDS = 3.0
 
@@ -62,35 +70,51 @@ class _Held:
         self.conn = conn
         self.users = 0  # events of the session being applied under it now
         self.caught_up = False
+        self.wanted_at: float | None = None  # when another process asked for it (loop time)
+        self.released = asyncio.Event()
+        self.linger: asyncio.TimerHandle | None = None
 
 
 class PgStore(GroupCommit):
     shared = True
     _errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
-    def __init__(self, url: str, pool: asyncpg.Pool, locks: asyncpg.Pool, writer: asyncpg.Connection) -> None:
+    def __init__(self, url: str, pool: asyncpg.Pool, locks: asyncpg.Pool, writer: asyncpg.Connection,
+                 listener: asyncpg.Connection) -> None:
         self.url = url
         self.path = _without_password(url)
         self.pool = pool  # reads: each holds a connection only for its query
         self.locks = locks  # advisory locks: one connection per session being applied, apart from the reads
         self.writer = writer  # the group-commit writer's own connection
+        self.listener = listener  # hears other processes asking for a session's lock
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         super().__init__()
         self._heartbeat: asyncio.Task[None] | None = None
         self._held: dict[str, _Held] = {}  # session -> its advisory lock, while this process holds it
         self._releasing: set[asyncio.Task[None]] = set()
+        self._taking: dict[str, asyncio.Lock] = {}
+        self._ref_pos: dict[str, int] = {}  # session -> the newest ref this process has read
 
     @classmethod
     async def open(cls, url: str) -> PgStore:
         writer = await asyncpg.connect(url)
         try:
             await migrate_postgres(writer, _without_password(url))
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=8)
+            # Reads set no session state, so a connection goes back to the pool as it is (asyncpg's default
+            # reset is a round trip of its own on every release). Lock connections are reset as usual: that
+            # is what lets go of an advisory lock whose unlock failed.
+            # What the pool writes (delivery ids, claims, heartbeats) need not wait for the disk: a commit of
+            # the writer's, which does, comes after it in the log, and an event is only acted on once that
+            # commit is durable. So a crash loses nothing of it that mattered.
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=8, reset=_as_it_is,
+                                             server_settings={"synchronous_commit": "off"})
             locks = await asyncpg.create_pool(url, min_size=0, max_size=32)
+            listener = await asyncpg.connect(url)
         except BaseException:
             await writer.close()
             raise
-        store = cls(url, pool, locks, writer)
+        store = cls(url, pool, locks, writer, listener)
+        await listener.add_listener(WANTED_CHANNEL, store._wanted)
         await store.beat()
         store._heartbeat = asyncio.create_task(store._beat_forever())
         return store
@@ -98,6 +122,9 @@ class PgStore(GroupCommit):
     async def close(self) -> None:
         try:
             await self.flush()
+            for session_id, held in list(self._held.items()):
+                if not held.users:
+                    self._release(session_id, held)
             await asyncio.gather(*self._releasing, return_exceptions=True)
         finally:
             self._writer.cancel()
@@ -106,27 +133,15 @@ class PgStore(GroupCommit):
             with contextlib.suppress(Exception):  # a clean stop: what it still owes goes to the others now
                 await self.pool.execute("DELETE FROM workers WHERE id = $1", self.worker)
             await self.writer.close()
+            await self.listener.close()
             await self.pool.close()
             await self.locks.close()
 
     async def _commit(self, ops: list[Op]) -> None:
-        # Each statement is a round trip, so the batch goes grouped by statement, each group as one executemany
-        # (a batch of ten events is a handful of trips, not forty). The sort is stable, so the order within a
-        # statement is kept; across statements it does not matter within one batch: effect keys are unique in
-        # their session, an entry is marked or removed only after the commit that wrote it, and snapshots never
-        # go back in time.
-        ops = sorted(ops, key=lambda op: op[0])
-        async with self.writer.transaction():
-            i = 0
-            while i < len(ops):
-                j = i
-                while j < len(ops) and ops[j][0] == ops[i][0]:
-                    j += 1
-                if j - i == 1:
-                    await self.writer.execute(ops[i][0], *ops[i][1])
-                else:
-                    await self.writer.executemany(ops[i][0], [params for _, params in ops[i:j]])
-                i = j
+        # One statement, one round trip, one transaction: facilitator_write (migration 2) runs each statement
+        # with its values, in order. A round trip costs more than the statements on a busy machine.
+        await self.writer.execute("SELECT facilitator_write($1::jsonb)",
+                                  json.dumps([_as_json_op(sql, params) for sql, params in ops]))
 
     # --- liveness and locks ---------------------------------------------------------------------------------
 
@@ -144,26 +159,75 @@ class PgStore(GroupCommit):
 
     @contextlib.asynccontextmanager
     async def session_lock(self, session_id: str) -> AsyncIterator[None]:
-        """The session's advisory lock, held by one process at a time across all of them. It is kept while
-        this process has more of the session's events coming, and let go once everything it queued is
-        committed: so the next process to take it finds every event stored, and the events of a busy session
-        still share commits (group commit) instead of paying one each."""
-        held = self._held.get(session_id)
-        if held is None:
-            conn = await self.locks.acquire()
-            try:
-                await conn.execute("SELECT pg_advisory_lock($1)", lock_key(session_id))
-            except BaseException:
-                await self.locks.release(conn)
-                raise
-            held = self._held[session_id] = _Held(conn)
-        held.users += 1
+        """The session's advisory lock, held by one process at a time across all of them. Once taken it is
+        kept while this process applies the session's events and for LINGER_SECONDS after, so a session busy
+        here pays for the lock once, not per event, and its events still share commits. A process that finds
+        it taken says so (NOTIFY); the holder then admits no new events under it and lets go as soon as what it
+        applied is committed, so the next holder finds every event stored and a steady stream here cannot keep
+        the other process out."""
+        async with self._taking.setdefault(session_id, asyncio.Lock()):  # one connection takes it, not several
+            while (held := self._held.get(session_id)) is not None and not self._admits(held):
+                await held.released.wait()  # behind the process that asked first
+            if held is None:
+                held = self._held[session_id] = _Held(await self._lock(session_id))
+            if held.linger is not None:
+                held.linger.cancel()
+                held.linger = None
+            held.users += 1
         try:
             yield
         finally:
             held.users -= 1
             if not held.users:
-                self._releasing.add(asyncio.create_task(self._release_when_written(session_id, held)))
+                self._let_go_later(session_id, held)
+
+    async def _lock(self, session_id: str) -> asyncpg.Connection:
+        key = lock_key(session_id)
+        conn = await self.locks.acquire()
+        try:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                await conn.execute("SELECT pg_notify($1, $2)", WANTED_CHANNEL, session_id)
+                await conn.execute("SELECT pg_advisory_lock($1)", key)
+            # Whoever held it before has committed everything: from here on the numbers are counted here.
+            self._seq[session_id] = await conn.fetchval(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = $1", session_id)
+        except BaseException:
+            await self.locks.release(conn)  # the pool's reset lets go of the lock if it was taken
+            raise
+        return conn
+
+    @staticmethod
+    def _admits(held: _Held) -> bool:
+        """Whether events of this process still go under the held lock: until another process asks for it,
+        and for HANDOFF_SECONDS after, so the events already waiting here go in one tenure instead of the
+        lock changing hands at every event."""
+        return held.wanted_at is None or asyncio.get_running_loop().time() - held.wanted_at < HANDOFF_SECONDS
+
+    def _let_go_later(self, session_id: str, held: _Held) -> None:
+        crowded = self.locks.get_idle_size() == 0 and self.locks.get_size() >= self.locks.get_max_size()
+        if crowded or not self._admits(held):
+            self._release(session_id, held)
+            return
+        loop = asyncio.get_running_loop()
+        wait = LINGER_SECONDS if held.wanted_at is None else HANDOFF_SECONDS - (loop.time() - held.wanted_at)
+        held.linger = loop.call_later(wait, self._release, session_id, held)
+
+    def _release(self, session_id: str, held: _Held) -> None:
+        if held.linger is not None:
+            held.linger.cancel()
+            held.linger = None
+        task = asyncio.create_task(self._release_when_written(session_id, held))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    def _wanted(self, _conn: object, _pid: int, _channel: str, session_id: object) -> None:
+        """Another process waits for a session's lock this one holds."""
+        held = self._held.get(str(session_id))
+        if held is None or held.wanted_at is not None:
+            return
+        held.wanted_at = asyncio.get_running_loop().time()
+        if not held.users:
+            self._release(str(session_id), held)
 
     def lock_is_new(self, session_id: str) -> bool:
         """True once after the session's lock was taken afresh: another process may have written since."""
@@ -175,14 +239,16 @@ class PgStore(GroupCommit):
 
     async def _release_when_written(self, session_id: str, held: _Held) -> None:
         try:
-            await asyncio.gather(*[done for _, done in self._queue], return_exceptions=True)
+            await asyncio.gather(*self.unwritten(), return_exceptions=True)
         finally:
             if not held.users and self._held.get(session_id) is held:
                 del self._held[session_id]
+                self._seq.pop(session_id, None)  # another process may write the next ones
                 try:
                     await held.conn.execute("SELECT pg_advisory_unlock($1)", lock_key(session_id))
                 finally:
                     await self.locks.release(held.conn)
+                    held.released.set()
 
     # --- sessions and events ------------------------------------------------------------------------------
 
@@ -199,17 +265,35 @@ class PgStore(GroupCommit):
         return [row[0] for row in rows]
 
     async def heads(self) -> dict[str, int]:
-        """Each open session and the last event number handed out for it (by any process)."""
-        rows = await self.pool.fetch("SELECT s.id, COALESCE(q.last, 0) FROM sessions s "
-                                     "LEFT JOIN seqs q ON q.session_id = s.id WHERE s.status = 'open'")
-        return {row[0]: row[1] for row in rows}
+        """Each open session and the number of its last stored event (by any process)."""
+        return (await self.arrive(None))[1]
+
+    async def arrive(self, event_id: str | None) -> tuple[bool, dict[str, int]]:
+        """What an inbound message needs first, in one round trip: whether its platform delivery id is new to
+        every process (claimed now; True without one), and the heads of the open sessions."""
+        rows = await self.pool.fetch(
+            "WITH claim AS (INSERT INTO deliveries SELECT $1::text, $2::text WHERE $1::text IS NOT NULL ON CONFLICT "
+            "DO NOTHING RETURNING 1) SELECT $1::text IS NULL OR EXISTS (SELECT 1 FROM claim), s.id, "
+            "COALESCE((SELECT MAX(seq) FROM events e WHERE e.session_id = s.id), 0) "
+            "FROM (SELECT 1) one LEFT JOIN sessions s ON s.status = 'open'", event_id, datetime.now(UTC).isoformat())
+        return bool(rows[0][0]), {row[1]: row[2] for row in rows if row[1] is not None}
+
+    async def append(self, session_id: str, event: Event) -> int:
+        async with self.session_lock(session_id):
+            return await super().append(session_id, event)
 
     async def next_seq(self, session_id: str) -> int:
-        """The session's next event number: the counter row is locked until this statement commits, so two
-        processes never get the same number (a failed commit leaves a gap, which replays skip over)."""
-        return int(await self.pool.fetchval(
-            "INSERT INTO seqs VALUES ($1, 1) ON CONFLICT (session_id) DO UPDATE SET last = seqs.last + 1 "
-            "RETURNING last", session_id))
+        """The session's next event number. Under the session's advisory lock (the runtime's case) it is
+        counted in memory from the last stored number read when the lock was taken: only the holder writes
+        the session's events. Without it (or after a failed commit) it is read from the events; the events'
+        primary key refuses a number taken twice."""
+        if session_id in self._seq:
+            self._seq[session_id] += 1
+            return self._seq[session_id]
+        last = await self.pool.fetchval("SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = $1", session_id)
+        if session_id in self._held:
+            self._seq[session_id] = last + 1
+        return int(last) + 1
 
     @staticmethod
     def event_op(session_id: str, seq: int, event: Event) -> Op:
@@ -257,8 +341,23 @@ class PgStore(GroupCommit):
                 (event_id, datetime.now(UTC).isoformat()))
 
     async def refs(self, session_id: str) -> dict[str, Outcome]:
-        rows = await self.pool.fetch("SELECT key, ref FROM refs WHERE session_id = $1", session_id)
-        return {k: from_text(r) for k, r in rows}
+        rows = await self.pool.fetch("SELECT key, ref, pos FROM refs WHERE session_id = $1", session_id)
+        self._ref_pos[session_id] = max((row[2] for row in rows), default=0)
+        return {k: from_text(r) for k, r, _ in rows}
+
+    async def tail(self, session_id: str, after: int) -> tuple[list[tuple[int, Event]], set[int], dict[str, Outcome]]:
+        """What catching up on a session needs, in one round trip: its events after `after`, the numbers of
+        those set aside, and the refs made since this process last read them."""
+        rows = await self.pool.fetch(
+            "SELECT 'e', seq, payload, NULL FROM events WHERE session_id = $1 AND seq > $2 "
+            "UNION ALL SELECT 's', seq, NULL, NULL FROM set_aside WHERE session_id = $1 AND seq > $2 "
+            "UNION ALL SELECT 'r', pos, key, ref FROM refs WHERE session_id = $1 AND pos > $3",
+            session_id, after, self._ref_pos.get(session_id, 0))
+        events = sorted((n, _EVENT.validate_json(a)) for kind, n, a, _ in rows if kind == "e")
+        refs = {a: from_text(b) for kind, _, a, b in rows if kind == "r"}
+        if refs:
+            self._ref_pos[session_id] = max(n for kind, n, _, _ in rows if kind == "r")
+        return events, {n for kind, n, _, _ in rows if kind == "s"}, refs
 
     async def keys_of_ref(self, ref: str) -> list[tuple[str, str]]:
         """(session, effect key) of the posts with this platform ref, whichever process made them."""
@@ -404,6 +503,38 @@ class PgStore(GroupCommit):
     async def past_pairs(self, channel: str) -> list[list[str]]:
         rows = await self.pool.fetch("SELECT members FROM pairs WHERE channel = $1", channel)
         return [json.loads(row[0]) for row in rows]
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+def _cast(value: Any) -> str | None:
+    """How a value read back from JSON is cast to what its column holds (None: the value is NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return "::timestamptz"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"no column of the store holds {type(value).__name__}")
+    return "::bigint" if isinstance(value, int) else "::float8" if isinstance(value, float) else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _json_sql(sql: str, casts: tuple[str | None, ...]) -> str:
+    """The statement reading its values from one JSON array ($1), each cast back to its column's type."""
+    def value(m: re.Match[str]) -> str:
+        n = int(m.group(1)) - 1
+        return "NULL" if casts[n] is None else f"(($1 ->> {n}){casts[n]})"
+    return _PLACEHOLDER.sub(value, sql)
+
+
+def _as_json_op(sql: str, params: Sequence[Any]) -> list[Any]:
+    values = [v.isoformat() if isinstance(v, datetime) else v for v in params]
+    return [_json_sql(sql, tuple(_cast(v) for v in params)), values]
+
+
+async def _as_it_is(conn: asyncpg.Connection) -> None:
+    """Pool reset for connections that only ever run single statements outside transactions."""
 
 
 def _without_password(url: str) -> str:

@@ -19,7 +19,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from adapters.base import Inbound, UserMessage
+from adapters.base import ActionSubmitted, CommandIssued, Inbound, UserMessage
+from bot import commands
 from bot.delivery import EFFECT, Entry
 from bot.outcomes import platform_ref
 from facilitation import engine
@@ -46,10 +47,8 @@ async def catch_up(rt: Runtime, session_id: str, locked: bool = False) -> None:
     if state is None or session_id in rt._dirty:
         await rt._load(session_id)
         return
-    tail = await rt.store.events(session_id, after=rt._seq.get(session_id, 0))
-    if not tail:
-        return
-    skip = await rt.store.set_aside_seqs(session_id)
+    store: PgStore = rt.store  # type: ignore[assignment]
+    tail, skip, refs = await store.tail(session_id, after=rt._seq.get(session_id, 0))
     for n, event in tail:
         if n in skip:
             continue
@@ -65,16 +64,17 @@ async def catch_up(rt: Runtime, session_id: str, locked: bool = False) -> None:
         rt._seq[session_id] = n
     if state is not None:
         rt.sessions[session_id] = state
-    for key, outcome in (await rt.store.refs(session_id)).items():
+    for key, outcome in refs.items():
         rt._refs.setdefault(session_id, {}).setdefault(key, outcome)
         if (ref := platform_ref(outcome)) is not None:
             rt._index_ref(session_id, key, ref)
 
 
-async def sync_sessions(rt: Runtime) -> None:
-    """Load the open sessions other processes started and catch up those they moved on."""
+async def sync_sessions(rt: Runtime, heads: dict[str, int] | None = None) -> None:
+    """Load the open sessions other processes started and catch up those they moved on (`heads`: each open
+    session's last event number, if just read)."""
     store: PgStore = rt.store  # type: ignore[assignment]
-    for session_id, last in (await store.heads()).items():
+    for session_id, last in (heads if heads is not None else await store.heads()).items():
         if rt._lock(session_id).locked():  # being applied here: that catches up under the session's lock
             continue
         if session_id not in rt.sessions or rt._seq.get(session_id, 0) < last:
@@ -82,9 +82,11 @@ async def sync_sessions(rt: Runtime) -> None:
                 await catch_up(rt, session_id)
 
 
-async def freshen(rt: Runtime, inbound: Inbound) -> None:
-    """What routing an inbound message needs to know of the other processes' work."""
-    await sync_sessions(rt)
+async def freshen(rt: Runtime, inbound: Inbound, heads: dict[str, int]) -> None:
+    """What routing an inbound message needs to know of the other processes' work. Sessions another process
+    started are loaded; the ones it only moved on are caught up here only when this process's view cannot
+    route the message (say, a person who joined there): an event is applied after catching up on its session
+    anyway, under its lock, so catching up on every session for every message would only cost round trips."""
     store: PgStore = rt.store  # type: ignore[assignment]
     # The post replied to, and the place a command or button came from (it may be a pair space); a DM that
     # replies to nothing is routed by who sent it.
@@ -95,6 +97,25 @@ async def freshen(rt: Runtime, inbound: Inbound) -> None:
         if ref and ref not in rt._by_ref:
             for session_id, key in await store.keys_of_ref(ref):
                 rt._index_ref(session_id, key, ref)
+    if any(session_id not in rt.sessions for session_id in heads) or not _routes_here(rt, inbound):
+        await sync_sessions(rt, heads)
+
+
+def _routes_here(rt: Runtime, inbound: Inbound) -> bool:
+    """Whether this process's view of the sessions finds where the message goes."""
+    if isinstance(inbound, UserMessage):
+        if inbound.reply_to_ref:
+            return inbound.reply_to_ref in rt._by_ref
+        return not inbound.private or not isinstance(
+            rt._session_for_private_message(inbound.person.id, inbound.channel), str)
+    if isinstance(inbound, CommandIssued):
+        if commands.split(inbound.text)[0] == "start":  # whether one runs here already
+            return False
+        return (rt._running_in(inbound.channel) or rt._running_with_space(inbound.channel)
+                or (inbound.private and rt._only_session_of(inbound.person.id))) is not None
+    if isinstance(inbound, ActionSubmitted):
+        return inbound.session_id in rt.sessions
+    return True  # edits and deletions are found by the message's ref in the store
 
 
 class SharedWork:

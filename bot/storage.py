@@ -44,6 +44,10 @@ class EventStore(Protocol):
     path: str
 
     def write(self, ops: list[Op], lazy: bool = False) -> asyncio.Future[None]: ...
+    def unwritten(self) -> list[asyncio.Future[None]]:
+        """The futures of everything queued or being committed now (not lazy writes)."""
+        return [f for f in self._committing if not f.done()] + [f for _, f in self._queue]
+
     async def flush(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -96,6 +100,7 @@ class GroupCommit:
         self._seq: dict[str, int] = {}  # session -> last sequence number written (or queued)
         self._queue: list[tuple[list[Op], asyncio.Future[None]]] = []
         self._lazy: list[tuple[list[Op], asyncio.Future[None]]] = []
+        self._committing: list[asyncio.Future[None]] = []  # the batch being committed now
         self._lazy_timer: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._writer = asyncio.create_task(self._write_forever())
@@ -129,6 +134,10 @@ class GroupCommit:
             self._wake.set()
         return done
 
+    def unwritten(self) -> list[asyncio.Future[None]]:
+        """The futures of everything queued or being committed now (not lazy writes)."""
+        return [f for f in self._committing if not f.done()] + [f for _, f in self._queue]
+
     async def flush(self) -> None:
         """Wait until everything queued so far (lazy writes too) is committed (or has failed)."""
         waiting = [f for _, f in self._queue + self._lazy]
@@ -146,6 +155,7 @@ class GroupCommit:
                 self._lazy_timer = None
             if not batch:
                 continue
+            self._committing = [done for _, done in batch]
             try:
                 await self._commit([op for ops, _ in batch for op in ops])
             except self._errors as exc:
