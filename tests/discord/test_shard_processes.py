@@ -11,7 +11,9 @@ shards it runs.
   which posts the note in the channel on shard 1.
 - At the same time, a session in a server on shard 0 runs on process 0.
 - Shard 1's process restarted mid-session: while it is down nothing answers in its server, DMs still reach
-  process 0 and land in the session; once back, it takes the session to its note with every idea."""
+  process 0 and land in the session; once back, it takes the session to its note with every idea.
+- Shard 1's process killed mid-Pair: shard 0's process sends what it owed in that server, once, and fires Pair's
+  timer."""
 
 from __future__ import annotations
 
@@ -303,3 +305,46 @@ async def test_private_ideas_sent_together_to_shard_0_all_land_in_the_session_jo
         await fake.stop()
     answers = [t for p in room.people for t in _dm_texts(fake, p)]
     assert all(t.startswith("Saved") for t in answers), answers
+
+
+async def test_a_shard_killed_mid_pair_has_its_posts_and_timer_taken_over_by_the_other(
+        postgres, tmp_path: Path) -> None:
+    """Shard 1's process is killed (SIGKILL) while Discord holds its answer to opening Ann's pair thread: shard 0's
+    process, which has none of that server in its gateway cache, takes over what it owed (finding the thread
+    Discord made, not opening a second), and fires Pair's timer."""
+    fake = FakeDiscord()
+    ids = {name: fake.add_user(name) for name in ("Fay", "Ann", "Ben", "Cat", "Dan")}
+    room = Room(fake, fake.add_guild("A network on shard 1", shard=(1, 2)), ids["Fay"],
+                [ids["Ann"], ids["Ben"], ids["Cat"], ids["Dan"]])
+    fake.hold_thread = lambda name: "Ann" in name  # stored, then the answer never comes
+    await fake.start()
+    try:
+        async with _bots(fake, postgres.database(), tmp_path) as bots:
+            await room.slash(room.facilitator, "start",
+                             {"question": "own=private minutes=pair:0.05 What should we fix first?"})
+            question = await _until(lambda: room.post_with("Join"), "the question with its Join")
+            for person in room.people:
+                await room.click(person, question, "Join")
+            for person in room.people:
+                await _idea_by_dm(fake, person, f"{fake.users[person]['global_name']}'s idea: a repair cafe")
+            await fake.slash(room.facilitator, room.channel, "next")  # Pair, opened by shard 1's process
+            await asyncio.wait_for(fake.holding.wait(), WAIT)
+            killed = bots.pop()
+            await killed.kill()
+
+            def pair_threads() -> list[str]:
+                return [t for t, c in fake.channels.items() if c["type"] == 12]
+
+            def intro_in(thread: str) -> list[dict[str, Any]]:
+                return [m for m in fake.bot_messages() if m["channel_id"] == thread and "Your pair" in m["content"]]
+
+            await _until(lambda: len(pair_threads()) == 2 and all(intro_in(t) for t in pair_threads()),
+                         "both pairs introduced")
+            await _until(lambda: any("**Explain**" in m["content"] for m in fake.bot_messages()), "Explain")
+    finally:
+        await fake.stop()
+    held = next(t for t in pair_threads() if "Ann" in fake.channels[t]["name"])
+    assert [len(intro_in(t)) for t in pair_threads()] == [1, 1], "each pair introduced once"
+    assert {c.caller for c in fake.message_calls() if c.path == f"/channels/{held}/messages"} == {"p0"}
+    assert ids["Ann"] in fake.thread_members[held]
+    assert sum("**Explain**" in m["content"] for m in fake.bot_messages()) == 1, "Pair's timer fired once"
