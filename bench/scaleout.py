@@ -3,8 +3,9 @@ and 4 bot processes on one PostgreSQL against 1 process on SQLite: same script, 
 
 The script: SESSIONS sessions of PEOPLE people each (started and joined beforehand), every person sends IDEAS
 private ideas, AT_ONCE at a time per process. Each process is a real `Runtime` in a process of its own, on an
-adapter whose platform answers at once (so what is measured is the bot's and the store's own cost), taking the
-ideas of every N-th person, as a load balancer would spread them. PostgreSQL runs with fsync on (as in
+adapter whose platform answers at once (so what is measured is the bot's and the store's own cost), taking
+every N-th message, as a round-robin load balancer spreads them: each session's replies reach every process,
+which take turns with its lock. PostgreSQL runs with fsync on (as in
 production), in a temporary directory, started by this script (tests/pg.py); SQLite has synchronous=FULL.
 Ratios are against 1 process on SQLite. Ideas are grouped lexically (see below).
 
@@ -72,12 +73,12 @@ async def setup(database: str, sessions: int, people: int) -> None:
 async def worker(database: str, index: int, count: int, sessions: int, people: int, ideas: int,
                  at_once: int) -> None:
     runtime, store = await _runtime(database)
-    # People of all sessions in turn, so the replies in flight at once are spread over the sessions.
-    mine = [p for n in range(people) for k in range(sessions) for p in [_people(k, people)[n]]
-            if (n * sessions + k) % count == index]
+    # People of all sessions in turn, so the replies in flight at once are spread over the sessions; every
+    # count-th message is this process's, so each session's messages reach every process (round robin).
+    everyone = [p for n in range(people) for k in range(sessions) for p in [_people(k, people)[n]]]
     messages = [UserMessage(channel="D", person=p, text=f"Idea {i} from {p.id}: fund the youth club", private=True,
                             message_ref=f"m-{p.id}-{i}", event_id=f"ev-{p.id}-{i}")
-                for i in range(ideas) for p in mine]
+                for i in range(ideas) for p in everyone][index::count]
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go": all start together
     latencies: list[float] = []

@@ -2,11 +2,15 @@
 processes at once. PostgreSQL is then the one place that orders a session's events, de-duplicates platform
 deliveries and hands out outbox entries and due timers to whichever process is alive:
 
-- event numbers come from a counter row per session, taken under its row lock (never MAX(seq)+1), and the
-  runtime holds the session's advisory lock (`session_lock`) from reading the events other processes wrote,
-  through the engine's step, to the commit: one writer per session at a time, one order;
+- the runtime holds the session's advisory lock (`session_lock`) from reading the events other processes wrote,
+  through the engine's step, to the commit: one writer per session at a time, one order. Event numbers are
+  counted in memory from the last stored one read when the lock was taken (the events' key refuses a number
+  taken twice). The lock stays with a process while the session is busy there, and is handed over when
+  another process asks for it (NOTIFY), so a reply pays for neither a lock nor a number in round trips;
 - a platform delivery id is claimed by inserting it (a unique key): a retry that reaches another process is
-  recognised there too;
+  recognised there too. A commit is one statement (`facilitator_write`, migration 2), so a reply costs about
+  two round trips in all; a new session is announced to the other processes as it is committed (NOTIFY),
+  so they need not ask at every message which sessions there are;
 - each process heartbeats a row in `workers`; each outbox entry names the process that owes it. Entries whose
   process stopped heartbeating for LEASE_SECONDS are claimed by another (FOR UPDATE SKIP LOCKED) and sent by it,
   looking first where an attempt may have reached the platform, as after a restart;
@@ -52,6 +56,7 @@ LINGER_SECONDS = 1.0
 # Asked for by another process, it is still used here this long (what is already waiting here goes first).
 HANDOFF_SECONDS = 0.02
 WANTED_CHANNEL = "facilitator_lock_wanted"
+STARTED_CHANNEL = "facilitator_session_started"
 # A process silent this long is taken for dead: its unsent posts and claimed timers go to the others.
 LEASE_SECONDS = 3.0
 
@@ -93,6 +98,9 @@ class PgStore(GroupCommit):
         self._held: dict[str, _Held] = {}  # session -> its advisory lock, while this process holds it
         self._releasing: set[asyncio.Task[None]] = set()
         self._taking: dict[str, asyncio.Lock] = {}
+        # Sessions started (by any process) since the runtime last loaded the open ones: a process learns of a
+        # new session as it is committed, without asking at every message.
+        self.started: set[str] = set()
         self._ref_pos: dict[str, int] = {}  # session -> the newest ref this process has read
 
     @classmethod
@@ -106,15 +114,16 @@ class PgStore(GroupCommit):
             # What the pool writes (delivery ids, claims, heartbeats) need not wait for the disk: a commit of
             # the writer's, which does, comes after it in the log, and an event is only acted on once that
             # commit is durable. So a crash loses nothing of it that mattered.
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=8, reset=_as_it_is,
+            pool = await asyncpg.create_pool(url, min_size=8, max_size=8, reset=_as_it_is,
                                              server_settings={"synchronous_commit": "off"})
-            locks = await asyncpg.create_pool(url, min_size=0, max_size=32)
+            locks = await asyncpg.create_pool(url, min_size=4, max_size=32)
             listener = await asyncpg.connect(url)
         except BaseException:
             await writer.close()
             raise
         store = cls(url, pool, locks, writer, listener)
         await listener.add_listener(WANTED_CHANNEL, store._wanted)
+        await listener.add_listener(STARTED_CHANNEL, store._started)
         await store.beat()
         store._heartbeat = asyncio.create_task(store._beat_forever())
         return store
@@ -229,6 +238,9 @@ class PgStore(GroupCommit):
         if not held.users:
             self._release(str(session_id), held)
 
+    def _started(self, _conn: object, _pid: int, _channel: str, session_id: object) -> None:
+        self.started.add(str(session_id))
+
     def lock_is_new(self, session_id: str) -> bool:
         """True once after the session's lock was taken afresh: another process may have written since."""
         held = self._held.get(session_id)
@@ -253,7 +265,9 @@ class PgStore(GroupCommit):
     # --- sessions and events ------------------------------------------------------------------------------
 
     async def create_session(self, session_id: str, channel: str) -> None:
-        await self.write([numbered(op) for op in Store.create_ops(session_id, channel)])
+        # The other processes hear of it when it is committed (`started`), and load it before routing.
+        await self.write([*(numbered(op) for op in Store.create_ops(session_id, channel)),
+                          ("SELECT pg_notify($1, $2)", (STARTED_CHANNEL, session_id))])
 
     @staticmethod
     def close_ops(session_id: str) -> list[Op]:
@@ -266,17 +280,9 @@ class PgStore(GroupCommit):
 
     async def heads(self) -> dict[str, int]:
         """Each open session and the number of its last stored event (by any process)."""
-        return (await self.arrive(None))[1]
-
-    async def arrive(self, event_id: str | None) -> tuple[bool, dict[str, int]]:
-        """What an inbound message needs first, in one round trip: whether its platform delivery id is new to
-        every process (claimed now; True without one), and the heads of the open sessions."""
-        rows = await self.pool.fetch(
-            "WITH claim AS (INSERT INTO deliveries SELECT $1::text, $2::text WHERE $1::text IS NOT NULL ON CONFLICT "
-            "DO NOTHING RETURNING 1) SELECT $1::text IS NULL OR EXISTS (SELECT 1 FROM claim), s.id, "
-            "COALESCE((SELECT MAX(seq) FROM events e WHERE e.session_id = s.id), 0) "
-            "FROM (SELECT 1) one LEFT JOIN sessions s ON s.status = 'open'", event_id, datetime.now(UTC).isoformat())
-        return bool(rows[0][0]), {row[1]: row[2] for row in rows if row[1] is not None}
+        rows = await self.pool.fetch("SELECT s.id, COALESCE((SELECT MAX(seq) FROM events e WHERE e.session_id = s.id), "
+                                     "0) FROM sessions s WHERE s.status = 'open'")
+        return {row[0]: row[1] for row in rows}
 
     async def append(self, session_id: str, event: Event) -> int:
         async with self.session_lock(session_id):

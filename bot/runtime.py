@@ -282,27 +282,22 @@ class Runtime:
         """The adapters' entry point. Returns text to show only to the sender, if any."""
         if not self._restored.is_set():  # the adapter listens before sessions are restored (bot/assembly.py)
             await self._restored.wait()
-        heads: dict[str, int] | None = None
-        if self.store.shared:  # the delivery id claimed, and what other processes did, in one round trip
-            fresh, heads = await self.store.arrive(inbound.event_id)  # type: ignore[attr-defined]
-        else:
-            fresh = not inbound.event_id or await self.store.claim_delivery(inbound.event_id)
-        if not fresh:
+        if inbound.event_id and not await self.store.claim_delivery(inbound.event_id):
             log.info("duplicate delivery %s ignored", inbound.event_id)
             return None
         size = _size(inbound)
         if size > self.cfg.limits.message_chars:  # refused before it is stored or applied: nothing to replay
             return Reply(text=self.cfg.say("runtime_too_long", length=size, limit=self.cfg.limits.message_chars))
         try:
-            return await self._receive(inbound, heads)
+            return await self._receive(inbound)
         except StoreError:
             return Reply(text=self.cfg.say("runtime_try_again"))
         except EventRefused:
             return Reply(text=self.cfg.say("runtime_event_refused"))
 
-    async def _receive(self, inbound: Inbound, heads: dict[str, int] | None) -> Reply | None:
-        if heads is not None:  # other processes may have started or moved on sessions, or made the post replied to
-            await freshen(self, inbound, heads)
+    async def _receive(self, inbound: Inbound) -> Reply | None:
+        if self.store.shared:  # other processes may have started or moved on sessions, or made the post replied to
+            await freshen(self, inbound)
         if isinstance(inbound, CommandIssued):
             return await self._command(inbound)
         if isinstance(inbound, UserMessage):

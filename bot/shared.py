@@ -4,8 +4,9 @@ process and none of this runs.
 
 - Before an event is applied, the runtime holds the session's advisory lock and applies the events other
   processes committed since its own last one (`catch_up`): one writer per session, one order of events.
-- Before an inbound message is routed, the sessions other processes started or moved on are brought in
-  (`freshen`), and a reply to a post another process made finds its session by the post's ref in the store.
+- Before an inbound message is routed, the sessions other processes started are loaded, and those they moved
+  on are caught up when this process's view cannot route the message (`freshen`); a reply to a post another
+  process made finds its session by the post's ref in the store.
 - Every SWEEP_SECONDS (and whenever a local timer falls due), `SharedWork` claims what no live process owes:
   outbox entries of a process that stopped heartbeating (sent by this one, looking first where an attempt may
   have reached the platform) and due timers (fired here, once: a fired timer is gone from the session's state
@@ -70,35 +71,38 @@ async def catch_up(rt: Runtime, session_id: str, locked: bool = False) -> None:
             rt._index_ref(session_id, key, ref)
 
 
-async def sync_sessions(rt: Runtime, heads: dict[str, int] | None = None) -> None:
-    """Load the open sessions other processes started and catch up those they moved on (`heads`: each open
-    session's last event number, if just read)."""
+async def sync_sessions(rt: Runtime) -> None:
+    """Load the open sessions other processes started and catch up those they moved on."""
     store: PgStore = rt.store  # type: ignore[assignment]
-    for session_id, last in (heads if heads is not None else await store.heads()).items():
+    announced = set(store.started)
+    for session_id, last in (await store.heads()).items():
         if rt._lock(session_id).locked():  # being applied here: that catches up under the session's lock
             continue
         if session_id not in rt.sessions or rt._seq.get(session_id, 0) < last:
             async with rt._lock(session_id):
                 await catch_up(rt, session_id)
+    store.started -= announced
 
 
-async def freshen(rt: Runtime, inbound: Inbound, heads: dict[str, int]) -> None:
+async def freshen(rt: Runtime, inbound: Inbound) -> None:
     """What routing an inbound message needs to know of the other processes' work. Sessions another process
-    started are loaded; the ones it only moved on are caught up here only when this process's view cannot
-    route the message (say, a person who joined there): an event is applied after catching up on its session
-    anyway, under its lock, so catching up on every session for every message would only cost round trips."""
+    started (it announces them as they are committed) are loaded; the ones it only moved on are caught up here
+    only when this process's view cannot route the message (say, a person who joined there): an event is
+    applied after catching up on its session anyway, under its lock, so reading every session's head for every
+    message would cost a round trip that grows with the number of open sessions. The sweep catches up on all of
+    them every SWEEP_SECONDS as well (an announcement lost with a dropped connection costs at most that)."""
     store: PgStore = rt.store  # type: ignore[assignment]
     # The post replied to, and the place a command or button came from (it may be a pair space); a DM that
     # replies to nothing is routed by who sent it.
     wanted = {getattr(inbound, "reply_to_ref", None)}
-    if not isinstance(inbound, UserMessage):
-        wanted.add(getattr(inbound, "channel", None))
+    if not isinstance(inbound, UserMessage) and rt._running_in(inbound.channel) is None:
+        wanted.add(inbound.channel)
     for ref in wanted:
         if ref and ref not in rt._by_ref:
             for session_id, key in await store.keys_of_ref(ref):
                 rt._index_ref(session_id, key, ref)
-    if any(session_id not in rt.sessions for session_id in heads) or not _routes_here(rt, inbound):
-        await sync_sessions(rt, heads)
+    if any(session_id not in rt.sessions for session_id in store.started) or not _routes_here(rt, inbound):
+        await sync_sessions(rt)
 
 
 def _routes_here(rt: Runtime, inbound: Inbound) -> bool:

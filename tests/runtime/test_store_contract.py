@@ -199,6 +199,37 @@ async def test_two_writers_on_postgresql_never_share_or_lose_an_event_number(pg_
         await two.close()
 
 
+async def test_a_steady_stream_in_one_process_does_not_keep_another_out_of_the_session(pg_url: str) -> None:
+    """One process keeps a busy session's lock between its events; another that asks for it gets it while
+    the first is still streaming (not once it pauses), and both go on: their events interleave."""
+    one, two = await open_store(pg_url), await open_store(pg_url)
+    stop = asyncio.Event()
+    sent = 0
+
+    async def stream() -> None:
+        nonlocal sent
+        while not stop.is_set():
+            await one.append("s1", _reply(f"one {sent}"))
+            sent += 1
+
+    task = asyncio.create_task(stream())
+    try:
+        while sent < 20:
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(two.append("s1", _reply("two")), 60)  # only a guard against waiting for ever
+        got_in = sent
+        while sent < got_in + 20:  # the stream goes on after the other process's event
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await task
+    texts = [e.text for _, e in await one.events("s1")]
+    assert 20 <= texts.index("two") < len(texts) - 20
+    assert [n for n, _ in await one.events("s1")] == list(range(1, len(texts) + 1))
+    await one.close()
+    await two.close()
+
+
 async def test_a_session_restarted_on_either_store_comes_back_whole_and_posts_nothing_again(
         database: Path | str, tmp_path: Path) -> None:
     first = ConsoleAdapter(out=io.StringIO())
