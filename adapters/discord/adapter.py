@@ -55,6 +55,7 @@ FOLLOWUP_SECONDS = 14 * 60  # interaction tokens live 15 minutes
 NONCE_SECONDS = 120
 LOOKUP_MARGIN = 5.0  # seconds before the first attempt that a look for what it made starts (clock skew)
 PUBLISH_PIECES = 5  # a note longer than this many messages is posted as a summary plus the file
+IDENTIFY_SPACING = 5.0  # seconds discord.py waits before identifying each shard after a process's first
 
 
 class _NoThread(Exception):
@@ -143,14 +144,17 @@ class DiscordAdapter:
         self._logged_in = True
 
     async def start(self, ready_timeout: float = 30) -> None:
-        """Log in, connect the gateway, and return once the guilds are loaded."""
+        """Log in, connect the gateway, and return once the guilds are loaded (of every shard this runs)."""
         if self._task is not None:
             return
         await self.check()
         await self.forms.open()
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
-        done, _ = await asyncio.wait({ready, self._task}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
+        # discord.py identifies a process's shards one after another, 5 s apart (Discord's identify limit).
+        shards = len(getattr(self.client, "shard_ids", None) or [0])
+        done, _ = await asyncio.wait({ready, self._task}, timeout=ready_timeout + IDENTIFY_SPACING * (shards - 1),
+                                     return_when=asyncio.FIRST_COMPLETED)
         if ready not in done:
             ready.cancel()
             if self._task in done:

@@ -28,10 +28,10 @@ def _adapter(fake: FakeDiscord, caller: str, tmp_path: Path, shards: DiscordShar
 
 
 @contextlib.asynccontextmanager
-async def _started(*adapters: DiscordAdapter) -> AsyncIterator[None]:
+async def _started(*adapters: DiscordAdapter, ready_timeout: float = 10) -> AsyncIterator[None]:
     try:
         for adapter in adapters:
-            await adapter.start(ready_timeout=10)
+            await adapter.start(ready_timeout=ready_timeout)
         yield
     finally:
         for adapter in adapters:
@@ -90,6 +90,34 @@ async def test_each_process_gets_the_events_of_its_own_shard_and_answers_its_int
     assert texts["p1"] == ["status", "in the channel on shard 1"]
     assert texts["p0"] == ["status", "a private idea"]
     assert [getattr(i, "private", False) for i in heard["p0"]] == [False, True]
+
+
+async def test_one_process_can_run_several_shards_including_shard_0s_dms(tmp_path: Path) -> None:
+    fake = FakeDiscord()
+    ben = fake.add_user("Ben")
+    for shard in range(3):
+        fake.add_guild(f"On shard {shard}", shard=(shard, 3))
+    await fake.start()
+    low, high = _adapter(fake, "p01", tmp_path, DiscordShards((0, 1), 3)), _adapter(fake, "p2", tmp_path,
+                                                                                   DiscordShards((2,), 3))
+    heard: list[Inbound] = []
+
+    async def sink(inbound: Inbound) -> Reply | None:
+        heard.append(inbound)
+        return None
+
+    low.bind(sink)
+    try:
+        # discord.py identifies the second shard 5 s after the first: the start waits for both, even when the
+        # time it is given for one (3 s) is shorter.
+        async with _started(low, high, ready_timeout=3):
+            assert sorted(c.name for c in fake.connections) == ["p01 shard 0/3", "p01 shard 1/3", "p2 shard 2/3"]
+            assert {str(g.id) for g in low.client.guilds} == {g for g in fake.guild_names if (int(g) >> 22) % 3 < 2}
+            await fake.user_says(ben, fake.dm_channel(ben), "a private idea")
+            await _quiet(fake)
+    finally:
+        await fake.stop()
+    assert [getattr(i, "text", "") for i in heard] == ["a private idea"]
 
 
 async def test_unsharded_a_process_gets_every_server_and_sends_no_shard(tmp_path: Path) -> None:
