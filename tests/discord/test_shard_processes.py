@@ -225,6 +225,8 @@ async def test_two_processes_split_discord_by_shard_and_fill_one_note(postgres, 
     assert form_idea in note_text and "People: 3. Ideas: 4 " in note_text
     assert not any(dm_ideas[p] in note_text for p in on_zero.people), "the other server's ideas stayed out"
     assert dm_ideas[on_zero.people[0]] not in published[0]["content"]
+    assert {c.caller for c in fake.message_calls() if c.path == f"/channels/{on_one.channel}/messages"
+            and "Round-up" in str((c.body or {}).get("content"))} == {"p0"}, "posted by the process that got Approve"
 
     # Which process got what: every interaction in the server on shard 1 went to process 1 only, and was answered
     # by it; those in the server on shard 0 to process 0; the Approve pressed in a DM to process 0.
