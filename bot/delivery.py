@@ -168,6 +168,11 @@ class Deliveries:
         self.refs.setdefault(entry.session_id, {})[entry.key] = FAILED
         self._failed[(entry.session_id, entry.key)] = entry
 
+    def let_go(self, session_id: str, key: str) -> None:
+        """A held entry that another process took to send again (its `retry`): no longer this one's."""
+        self._failed.pop((session_id, key), None)
+        self.refs.get(session_id, {}).pop(key, None)
+
     def retry(self, session_id: str) -> int:
         """Queue again what failed in this session (and what waited on it); the number of entries."""
         again = self.failed(session_id)
@@ -271,7 +276,9 @@ class Deliveries:
         entry = group[0]
         sid, key = entry.session_id, entry.key
         if entry.after and (await self._waited(sid, entry.after)) in (FAILED, BLOCKED):
-            # Held with what it waits on (the convenor is not told "posted" while the note is not).
+            # Held with what it waits on (the convenor is not told "posted" while the note is not), and marked so
+            # in the store, where another process's `retry` can take both (bot/shared.py).
+            self.store.write([self.store.failed_op(sid, key, f"waits on {entry.after}")])
             self._finish(entry, BLOCKED, held=True)
             return
         backoff = FIRST_BACKOFF

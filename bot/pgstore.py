@@ -55,6 +55,9 @@ HEARTBEAT_SECONDS = 1.0
 LINGER_SECONDS = 1.0
 # Asked for by another process, it is still used here this long (what is already waiting here goes first).
 HANDOFF_SECONDS = 0.02
+# Starts in one process holding their channel's lock at once: each then needs a session's lock from the same
+# pool of connections, so they must never hold all of it.
+STARTS_AT_ONCE = 4
 WANTED_CHANNEL = "facilitator_lock_wanted"
 STARTED_CHANNEL = "facilitator_session_started"
 # A process silent this long is taken for dead: its unsent posts and claimed timers go to the others.
@@ -98,6 +101,7 @@ class PgStore(GroupCommit):
         self._held: dict[str, _Held] = {}  # session -> its advisory lock, while this process holds it
         self._releasing: set[asyncio.Task[None]] = set()
         self._taking: dict[str, asyncio.Lock] = {}
+        self._starts = asyncio.Semaphore(STARTS_AT_ONCE)
         # Sessions started (by any process) since the runtime last loaded the open ones: a process learns of a
         # new session as it is committed, without asking at every message.
         self.started: set[str] = set()
@@ -194,12 +198,12 @@ class PgStore(GroupCommit):
         key = lock_key(session_id)
         conn = await self.locks.acquire()
         try:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
-                await conn.execute("SELECT pg_notify($1, $2)", WANTED_CHANNEL, session_id)
+            # Taken at once, or the holder is told (the notice goes when this statement ends) and then waited for.
+            taken = await conn.fetchval(
+                "SELECT CASE WHEN pg_try_advisory_lock($1) THEN true ELSE (SELECT false FROM pg_notify($2, $3)) END",
+                key, WANTED_CHANNEL, session_id)
+            if not taken:
                 await conn.execute("SELECT pg_advisory_lock($1)", key)
-            # Whoever held it before has committed everything: from here on the numbers are counted here.
-            self._seq[session_id] = await conn.fetchval(
-                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = $1", session_id)
         except BaseException:
             await self.locks.release(conn)  # the pool's reset lets go of the lock if it was taken
             raise
@@ -262,6 +266,19 @@ class PgStore(GroupCommit):
                     await self.locks.release(held.conn)
                     held.released.set()
 
+    @contextlib.asynccontextmanager
+    async def channel_lock(self, channel: str) -> AsyncIterator[None]:
+        """Starting a session in `channel`, one process at a time across all of them: the check that none runs
+        there yet and the commit of the new one happen under it (a process that dies lets go with its
+        connection)."""
+        key = lock_key(f"start:{channel}")
+        async with self._starts, self.locks.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", key)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
     # --- sessions and events ------------------------------------------------------------------------------
 
     async def create_session(self, session_id: str, channel: str) -> None:
@@ -290,16 +307,17 @@ class PgStore(GroupCommit):
 
     async def next_seq(self, session_id: str) -> int:
         """The session's next event number. Under the session's advisory lock (the runtime's case) it is
-        counted in memory from the last stored number read when the lock was taken: only the holder writes
-        the session's events. Without it (or after a failed commit) it is read from the events; the events'
-        primary key refuses a number taken twice."""
-        if session_id in self._seq:
-            self._seq[session_id] += 1
-            return self._seq[session_id]
-        last = await self.pool.fetchval("SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = $1", session_id)
-        if session_id in self._held:
-            self._seq[session_id] = last + 1
-        return int(last) + 1
+        counted in memory from the last stored number, read when catching up after the lock was taken (or
+        here, the first time): only the holder writes the session's events. Without the lock it is read from
+        the events; the events' primary key refuses a number taken twice."""
+        if session_id not in self._seq:
+            last = int(await self.pool.fetchval("SELECT COALESCE(MAX(seq), 0) FROM events WHERE session_id = $1",
+                                                session_id))
+            if session_id not in self._held:
+                return last + 1
+            self._seq.setdefault(session_id, last)  # several may have read it at once: the first one counts
+        self._seq[session_id] += 1
+        return self._seq[session_id]
 
     @staticmethod
     def event_op(session_id: str, seq: int, event: Event) -> Op:
@@ -353,12 +371,18 @@ class PgStore(GroupCommit):
 
     async def tail(self, session_id: str, after: int) -> tuple[list[tuple[int, Event]], set[int], dict[str, Outcome]]:
         """What catching up on a session needs, in one round trip: its events after `after`, the numbers of
-        those set aside, and the refs made since this process last read them."""
+        those set aside, and the refs made since this process last read them (and, under the session's lock,
+        the last event number, which the next ones follow)."""
         rows = await self.pool.fetch(
             "SELECT 'e', seq, payload, NULL FROM events WHERE session_id = $1 AND seq > $2 "
             "UNION ALL SELECT 's', seq, NULL, NULL FROM set_aside WHERE session_id = $1 AND seq > $2 "
-            "UNION ALL SELECT 'r', pos, key, ref FROM refs WHERE session_id = $1 AND pos > $3",
+            "UNION ALL SELECT 'r', pos, key, ref FROM refs WHERE session_id = $1 AND pos > $3 "
+            "UNION ALL SELECT 'm', COALESCE(MAX(seq), 0), NULL, NULL FROM events WHERE session_id = $1",
             session_id, after, self._ref_pos.get(session_id, 0))
+        if session_id in self._held:  # read under the lock: the numbers go on from the last stored one (or
+            # from the last queued here, still being committed)
+            stored = next(n for kind, n, _, _ in rows if kind == "m")
+            self._seq[session_id] = max(self._seq.get(session_id, 0), stored)
         events = sorted((n, _EVENT.validate_json(a)) for kind, n, a, _ in rows if kind == "e")
         refs = {a: from_text(b) for kind, _, a, b in rows if kind == "r"}
         if refs:
@@ -425,6 +449,22 @@ class PgStore(GroupCommit):
         for r in sorted(rows, key=lambda r: r[0]):
             out.setdefault(r[1], []).append((r[2], r[3], r[4], r[5], r[6]))
         return out
+
+    async def claim_failed(self, session_id: str) -> list[OutboxRow]:
+        """For `retry`: the session's entries that failed for good, in whichever process, now this one's to send
+        again. A claimed entry is failed no longer, so each goes to one process, however many are asked."""
+        rows = await self.pool.fetch(
+            "UPDATE outbox o SET owner = $1, state = 'queued' FROM (SELECT session_id, key FROM outbox "
+            "WHERE session_id = $2 AND state = 'failed' FOR UPDATE SKIP LOCKED) c "
+            "WHERE o.session_id = c.session_id AND o.key = c.key "
+            "RETURNING o.pos, o.key, o.effect, o.after, o.state, o.first_try", self.worker, session_id)
+        return [(r[1], r[2], r[3], r[4], r[5]) for r in sorted(rows, key=lambda r: r[0])]
+
+    async def failed_in(self, channel: str) -> set[str]:
+        """The sessions of `channel` with entries that failed for good (in any process)."""
+        rows = await self.pool.fetch("SELECT DISTINCT o.session_id FROM outbox o JOIN sessions s ON s.id = "
+                                     "o.session_id WHERE s.channel = $1 AND o.state = 'failed'", channel)
+        return {row[0] for row in rows}
 
     # --- timers ---------------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ docs/scale.md and docs/delivery.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import random
@@ -38,7 +39,7 @@ from bot.delivery import EFFECT, Deliveries, Entry, describe
 from bot.outcomes import Made, Outcome, platform_ref
 from bot.scheduler import Timers
 from bot.settings import Settings
-from bot.shared import SharedWork, catch_up, freshen
+from bot.shared import SharedWork, catch_up, claim_failed, failed_in, freshen, starting
 from bot.storage import EventStore, Op, StoreError
 from facilitation import engine
 from facilitation.config import EngineConfig
@@ -358,8 +359,9 @@ class Runtime:
         # with the bot) the one session they are in. Never a session in another channel or server.
         session = self._running_in(inbound.channel) or self._running_with_space(inbound.channel)
         if session is None:  # the channel's ended session whose note is still a draft, or still owed to it
+            owed = await failed_in(self, inbound.channel) if self.store.shared and word == "retry" else set()
             ended = [s for s in self.sessions.values() if s.channel == inbound.channel and s.status == "ended"
-                     and (s.note_status == "draft" or self.deliveries.failed(s.id))]
+                     and (s.note_status == "draft" or self.deliveries.failed(s.id) or s.id in owed)]
             session = max(ended, key=lambda s: s.started_at, default=None)
         if session is None and inbound.private:
             session = self._only_session_of(inbound.person.id)
@@ -373,7 +375,7 @@ class Runtime:
         if session is None:
             return Reply(text=self.cfg.say("runtime_no_session"))
         if word == "retry":
-            return self._retry(session, inbound.person.id)
+            return await self._retry(session, inbound.person.id)
         # In a session, help is the session's: what this person can do in this phase
         await self.apply(session.id, CommandGiven(at=self.clock(), person=inbound.person.id,
                                                   name=inbound.person.name, command=word or "help", args=args,
@@ -381,10 +383,13 @@ class Runtime:
                          sender=inbound.person.id)
         return None
 
-    def _retry(self, s: Session, person: str) -> Reply:
-        """Send again what failed to be delivered (a facilitator's or the convenor's call)."""
+    async def _retry(self, s: Session, person: str) -> Reply:
+        """Send again what failed to be delivered (a facilitator's or the convenor's call), in whichever process
+        it failed."""
         if not (s.is_facilitator(person) or s.convenor == person):
             return Reply(text=self.cfg.say("runtime_retry_not_yours"))
+        if self.store.shared:
+            await claim_failed(self, s.id)
         count = self.deliveries.retry(s.id)
         return Reply(text=self.cfg.say("runtime_retry_started", count=count) if count
                      else self.cfg.say("runtime_retry_nothing"))
@@ -425,6 +430,11 @@ class Runtime:
         return chosen[0] if chosen else "runtime_dm_no_session"
 
     async def _start(self, inbound: CommandIssued, args: str) -> Reply | None:
+        # Several processes: until the new session is committed, no other may start one in the channel.
+        async with starting(self, inbound.channel) if self.store.shared else contextlib.nullcontext():
+            return await self._start_here(inbound, args)
+
+    async def _start_here(self, inbound: CommandIssued, args: str) -> Reply | None:
         async with self._start_lock:
             if self._running_in(inbound.channel):
                 return Reply(text=self.cfg.say("runtime_already_running"))

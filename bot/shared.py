@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from adapters.base import ActionSubmitted, CommandIssued, Inbound, UserMessage
@@ -120,6 +121,40 @@ def _routes_here(rt: Runtime, inbound: Inbound) -> bool:
     if isinstance(inbound, ActionSubmitted):
         return inbound.session_id in rt.sessions
     return True  # edits and deletions are found by the message's ref in the store
+
+
+@contextlib.asynccontextmanager
+async def starting(rt: Runtime, channel: str) -> AsyncIterator[None]:
+    """A session being started in `channel`: one process at a time, each first loading what the others started,
+    so two `start`s at once on two processes give one session and the second is told it runs already."""
+    store: PgStore = rt.store  # type: ignore[assignment]
+    async with store.channel_lock(channel):
+        await sync_sessions(rt)
+        yield
+
+
+async def claim_failed(rt: Runtime, session_id: str) -> None:
+    """Before `retry`: the session's posts that failed for good, in this process or another, become this one's
+    to send again, each claimed by one process only (so `retry` given to two sends it once); what another
+    process claimed is no longer held here."""
+    store: PgStore = rt.store  # type: ignore[assignment]
+    await store.flush()  # this process's own failures are in the store before it claims
+    rows = await store.claim_failed(session_id)
+    claimed = {row[0] for row in rows}
+    held = {entry.key for entry in rt.deliveries.failed(session_id)}
+    for key in held - claimed:
+        rt.deliveries.let_go(session_id, key)
+    channel = rt.sessions[session_id].channel
+    for key, effect_json, after, _, first_try in rows:
+        if key not in held:
+            rt.deliveries.hold(Entry(session_id, channel, EFFECT.validate_json(effect_json), after=after,
+                                     first_try=first_try))
+
+
+async def failed_in(rt: Runtime, channel: str) -> set[str]:
+    """The sessions of `channel` that owe posts which failed, in any process (for `retry` there)."""
+    store: PgStore = rt.store  # type: ignore[assignment]
+    return await store.failed_in(channel)
 
 
 class SharedWork:

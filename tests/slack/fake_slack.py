@@ -87,6 +87,8 @@ class FakeSlack:
         # (channel, text) -> True: that chat.postMessage is stored, then its answer is held for good, as when
         # the bot's process dies while Slack is answering; `holding` is set then.
         self.hold_post: Callable[[str, str], bool] | None = None
+        # channel -> the error chat.postMessage there answers (as when the bot was removed: not_in_channel)
+        self.refuse: dict[str, str] = {}
         self.storm_until = 0.0  # time.monotonic() until which every post and DM/group DM opening is answered 429
         self.holding = asyncio.Event()
         self._released = asyncio.Event()
@@ -304,6 +306,8 @@ class FakeSlack:
     def _m_chat_postMessage(self, p: dict[str, Any]) -> dict[str, Any]:
         if not p.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
+        if str(p["channel"]) in self.refuse:
+            return {"ok": False, "error": self.refuse[str(p["channel"])]}
         if str(p["channel"])[:1] in ("U", "W"):  # a user id: Slack posts in the app's DM with that person
             user = str(p["channel"])
             if user.startswith("UGONE"):
