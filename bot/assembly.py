@@ -77,7 +77,8 @@ async def serve(settings: Settings, platform: Literal["slack", "discord"], *, ht
     adapter: Adapter = slack_adapter(settings, http, port) if platform == "slack" else discord_adapter(settings)
     try:
         async with assembled(adapter, settings):
-            log.info("serving sessions on %s", platform.capitalize())
+            shards = settings.discord_shards if platform == "discord" else None
+            log.info("serving sessions on %s%s", platform.capitalize(), f", gateway shards {shards}" if shards else "")
             await adapter.wait_closed()
     except StartRefused as refused:  # one line that says what to fix, rather than a traceback on every retry
         raise SystemExit(f"facilitator: {refused}") from None
@@ -119,6 +120,8 @@ def discord_adapter(settings: Settings) -> DiscordAdapter:
         forms=FormBook(form_storage(settings.database, "discord")),
         structures=list_structures(settings),
         messages=load_messages(settings),  # its own words (commands, start form, refusals) in the bot's language
+        shard_ids=list(settings.discord_shards.ids) if settings.discord_shards else None,
+        shard_count=settings.discord_shards.count if settings.discord_shards else None,
     )
 
 

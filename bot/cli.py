@@ -15,10 +15,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from adapters.console import BOT_REF_PREFIX, USER_REF_PREFIX, ConsoleAdapter
 from bot.configuration import ConfigError, list_structures, load_messages, load_structure
 from bot.retention import purge
-from bot.settings import Settings
+from bot.settings import DiscordShards, Settings, parse_shards, setting_problems
 from bot.simulate import ScenarioError, load_scenario, run_scenario
 from bot.slack_manifest import ManifestError
 from bot.storage import is_postgres
@@ -28,7 +30,7 @@ DEMO_SCENARIO = Path(__file__).resolve().parent.parent / "config" / "scenarios" 
 
 RUN_ENV = """environment:
   Slack:   SLACK_BOT_TOKEN (xoxb-...), and SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET (--http)
-  Discord: DISCORD_TOKEN
+  Discord: DISCORD_TOKEN; FACILITATOR_DISCORD_SHARDS=ID/COUNT for one of several processes (docs/deploy.md)
   both:    FACILITATOR_DATABASE (default facilitator.sqlite3, here), FACILITATOR_LANGUAGE (default en)
 `facilitator doctor` checks them. Step by step: docs/slack.md, docs/discord.md."""
 
@@ -39,6 +41,13 @@ def _application_id(value: str) -> str:
         raise argparse.ArgumentTypeError(f"{value!r} is not an application id: copy the Application ID (17 to 20 "
                                          "digits) from the Developer Portal's General Information page")
     return value
+
+
+def _shards(value: str) -> DiscordShards:
+    try:
+        return parse_shards(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _version() -> str:
@@ -78,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("platform", choices=["slack", "discord"], help="the chat platform")
     run.add_argument("--http", action="store_true", help="Slack: HTTP mode (default: Socket Mode)")
     run.add_argument("--port", type=int, default=3000, help="Slack HTTP port (default: %(default)s)")
+    run.add_argument("--shards", type=_shards, metavar="ID/COUNT",
+                     help="Discord: the gateway shards this process runs, e.g. 1/4 or 0,1/4 (default: the "
+                          "FACILITATOR_DISCORD_SHARDS setting, else unsharded; docs/deploy.md)")
     command("structures", "list the facilitation structures available",
             "List the structures in config/structures/ with their descriptions; a broken file is named with the "
             "key at fault.")
@@ -113,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("facilitator").setLevel(logging.INFO)  # say at start how themes are grouped
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # a setting with a bad value: say which and why, not a traceback
+        print(f"facilitator: {setting_problems(exc)}", file=sys.stderr)
+        return 2
     try:
         if args.cmd in ("demo", "simulate", "console", "run"):
             load_messages(settings)  # a wrong language or a broken file stops here, before anything starts
@@ -241,6 +257,11 @@ def _until_stopped(main: Coroutine[Any, Any, int | None]) -> int:
 
 
 def _run_platform(settings: Settings, args: argparse.Namespace) -> int:
+    if args.shards is not None:
+        if args.platform != "discord":
+            print("facilitator: --shards is for Discord's gateway; Slack needs none (docs/deploy.md)", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"discord_shards": args.shards})
     # What is past its retention period goes before anything else runs (a first run has nothing to purge, and
     # leaves no file behind if its tokens are then refused).
     done = asyncio.run(purge(settings)) if is_postgres(settings.database) or settings.database.exists() else None

@@ -45,7 +45,7 @@ async def run_checks(settings: Settings, discord_channel: str | None = None) -> 
         from adapters.discord.checks import discord_checks
 
         out += await discord_checks(settings.discord_token.get_secret_value(), settings.discord_api_url,
-                                    discord_channel)
+                                    discord_channel, settings.discord_shards)
     return out
 
 

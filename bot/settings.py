@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -23,6 +24,36 @@ class SessionDefaults(BaseModel):
     attribution: bool = False
     reminder_seconds: int = 60
     empty_chair_seconds: int = 60
+
+
+class DiscordShards(NamedTuple):
+    """The Discord gateway shards one process runs: `ids` out of `count` (docs/deploy.md)."""
+
+    ids: tuple[int, ...]
+    count: int
+
+    def __str__(self) -> str:
+        return f"{','.join(map(str, self.ids))}/{self.count}"
+
+
+_SHARDS = re.compile(r"(\d+(?:,\d+)*)/(\d+)")
+
+
+def parse_shards(value: str) -> DiscordShards:
+    """`1/4` (shard 1 of 4) or `0,1/4` (shards 0 and 1 of 4): FACILITATOR_DISCORD_SHARDS and `--shards`."""
+    found = _SHARDS.fullmatch(value.replace(" ", ""))
+    if found is None:
+        raise ValueError(f"{value!r} is not a shard setting: write ID/COUNT, e.g. 1/4 for shard 1 of 4, or 0,1/4 "
+                         "for shards 0 and 1 of 4")
+    ids = [int(n) for n in found[1].split(",")]
+    count = int(found[2])
+    if count < 1:
+        raise ValueError(f"{value!r}: the shard count after the / must be at least 1")
+    if outside := [n for n in ids if n >= count]:
+        raise ValueError(f"{value!r}: there is no shard {outside[0]} of {count}: shard ids run from 0 to {count - 1}")
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{value!r}: a shard is named twice")
+    return DiscordShards(tuple(sorted(ids)), count)
 
 
 class Settings(BaseSettings):
@@ -50,6 +81,8 @@ class Settings(BaseSettings):
     discord_api_url: str | None = Field(default=None, validation_alias="DISCORD_API_URL")
     discord_gateway_url: str | None = Field(default=None, validation_alias="DISCORD_GATEWAY_URL")
     discord_command: str = Field(default="opera", validation_alias="DISCORD_COMMAND")
+    # The gateway shards this process runs, e.g. "1/4" (FACILITATOR_DISCORD_SHARDS); unset: one unsharded connection.
+    discord_shards: Annotated[DiscordShards | None, NoDecode] = None
 
     @field_validator("database", mode="before")
     @classmethod
@@ -58,6 +91,13 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.startswith(("postgresql://", "postgres://")):
             return value
         return Path(value) if isinstance(value, str) else value
+
+    @field_validator("discord_shards", mode="before")
+    @classmethod
+    def _shards(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_shards(value) if value.strip() else None
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -69,6 +109,16 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _TomlDefaults(settings_cls)
+
+
+def setting_problems(exc: ValidationError) -> str:
+    """What is wrong with the settings, each named by the environment variable that sets it."""
+    out = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        name = loc[0] if loc and loc[0].isupper() else "FACILITATOR_" + "__".join(loc).upper()  # an alias is its name
+        out.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(out)
 
 
 class _TomlDefaults(PydanticBaseSettingsSource):

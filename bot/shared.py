@@ -77,10 +77,12 @@ async def sync_sessions(rt: Runtime) -> None:
     store: PgStore = rt.store  # type: ignore[assignment]
     announced = set(store.started)
     for session_id, last in (await store.heads()).items():
-        if rt._lock(session_id).locked():  # being applied here: that catches up under the session's lock
+        if session_id in rt.sessions and rt._seq.get(session_id, 0) >= last:
             continue
-        if session_id not in rt.sessions or rt._seq.get(session_id, 0) < last:
-            async with rt._lock(session_id):
+        # An event of it being applied here now catches up first: wait for that rather than route on the view
+        # from before it (several DMs at once from people who joined through another process).
+        async with rt._lock(session_id):
+            if session_id not in rt.sessions or rt._seq.get(session_id, 0) < last:
                 await catch_up(rt, session_id)
     store.started -= announced
 

@@ -32,8 +32,8 @@ import discord
 
 from adapters.base import DELIVERING, DeliveryError, Inbound, NotDelivered, Reply, Sink, StartRefused, Target
 from adapters.discord.app import DiscordApp
-from adapters.discord.client import OperaButton, OperaClient
-from adapters.discord.invite import INTENT_FIX, TOKEN_FIX
+from adapters.discord.client import OperaButton, opera_client
+from adapters.discord.invite import INTENT_FIX, TOKEN_FIX, shard_refused
 from adapters.discord.rendering import NO_PINGS, discord_text, encode_custom_id, split_message, thread_name
 from adapters.formbook import FORM_TABLES, FormBook
 from adapters.words import speaker
@@ -55,6 +55,7 @@ FOLLOWUP_SECONDS = 14 * 60  # interaction tokens live 15 minutes
 NONCE_SECONDS = 120
 LOOKUP_MARGIN = 5.0  # seconds before the first attempt that a look for what it made starts (clock skew)
 PUBLISH_PIECES = 5  # a note longer than this many messages is posted as a summary plus the file
+IDENTIFY_SPACING = 5.0  # seconds discord.py waits before identifying each shard after a process's first
 
 
 class _NoThread(Exception):
@@ -104,6 +105,8 @@ class DiscordAdapter:
         sync_commands: bool = True,
         structures: dict[str, str] | None = None,
         messages: Mapping[str, str] | None = None,
+        shard_ids: list[int] | None = None,
+        shard_count: int | None = None,
     ) -> None:
         self._token = token  # never logged; discord.py keeps it out of its own logs too
         self.say = speaker(messages)  # what the adapter says itself: commands, the start form, Discord's refusals
@@ -113,8 +116,9 @@ class DiscordAdapter:
         # Which form each button opens: `forms` where the bot keeps them, else a file of its own (or memory).
         self.forms = forms or FormBook(forms_path, table=FORM_TABLES["discord"])
         self.app = DiscordApp(self)
-        self.client = OperaClient(self.app, command_name, sync_commands, structures, api_url=api_url,
-                                  gateway_url=gateway_url)
+        # Sharded: only the shards given, so several processes share the bot's servers (docs/deploy.md).
+        self.client = opera_client(self.app, command_name, sync_commands, structures, api_url=api_url,
+                                   gateway_url=gateway_url, shard_ids=shard_ids, shard_count=shard_count)
         self._sink: Sink | None = None
         self._task: asyncio.Task[None] | None = None
         self._titles: dict[str, str] = {}  # channel post ref -> its text (names its thread)
@@ -142,14 +146,17 @@ class DiscordAdapter:
         self._logged_in = True
 
     async def start(self, ready_timeout: float = 30) -> None:
-        """Log in, connect the gateway, and return once the guilds are loaded."""
+        """Log in, connect the gateway, and return once the guilds are loaded (of every shard this runs)."""
         if self._task is not None:
             return
         await self.check()
         await self.forms.open()
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
-        done, _ = await asyncio.wait({ready, self._task}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
+        # discord.py identifies a process's shards one after another, 5 s apart (Discord's identify limit).
+        shards = len(getattr(self.client, "shard_ids", None) or [0])
+        done, _ = await asyncio.wait({ready, self._task}, timeout=ready_timeout + IDENTIFY_SPACING * (shards - 1),
+                                     return_when=asyncio.FIRST_COMPLETED)
         if ready not in done:
             ready.cancel()
             if self._task in done:
@@ -157,6 +164,11 @@ class DiscordAdapter:
                     self._task.result()  # re-raise the connection error
                 except discord.PrivilegedIntentsRequired:
                     raise StartRefused(f"Discord refused the connection: {INTENT_FIX}") from None
+                except discord.ConnectionClosed as exc:
+                    refused = shard_refused(exc.code, exc.shard_id, self.client.shard_count)
+                    if refused is None:
+                        raise
+                    raise StartRefused(refused) from None
             raise TimeoutError("Discord gateway did not become ready")
 
     async def wait_closed(self) -> None:

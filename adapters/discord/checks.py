@@ -48,7 +48,8 @@ def channel_permissions(guild_id: str, member: dict, roles: list[dict], overwrit
     return discord.Permissions(perms)
 
 
-async def discord_checks(token: str, api_url: str | None, channel_id: str | None) -> list[Check]:
+async def discord_checks(token: str, api_url: str | None, channel_id: str | None,
+                         shards: tuple[tuple[int, ...], int] | None = None) -> list[Check]:
     http = PointedHTTPClient(asyncio.get_running_loop(), api_url)
     try:
         try:
@@ -64,6 +65,7 @@ async def discord_checks(token: str, api_url: str | None, channel_id: str | None
         out.append(Check(name="Discord message-content intent", status="ok" if intent else "fail",
                          detail="on: the bot can read replies" if intent else f"off: {INTENT_FIX}"))
         out.append(await _channel_check(http, str(me["id"]), channel_id))
+        out.append(await _shard_check(http, shards))
         return out
     finally:
         await http.close()
@@ -90,3 +92,18 @@ async def _channel_check(http: HTTPClient, bot_id: str, channel_id: str | None) 
         return Check(name=name, status="fail", detail=f"in {where} the bot lacks {names}: {INVITE_FIX}")
     return Check(name=name, status="ok", detail=f"in {where}: all {sum(1 for _, w in PERMISSIONS if w)} the invite "
                  "asks for")
+
+
+async def _shard_check(http: HTTPClient, shards: tuple[tuple[int, ...], int] | None) -> Check:
+    """This process's shards beside the count Discord recommends for the bot (GET /gateway/bot)."""
+    name = "Discord shards"
+    try:
+        recommended, _, _ = await http.get_bot_gateway()
+    except discord.GatewayNotFound:
+        return Check(name=name, status="note", detail="Discord did not say how many shards it recommends")
+    ids, count = shards or ((0,), 1)
+    running = f"this process runs shard {','.join(map(str, ids))} of {count}" if shards else "this process is unsharded"
+    if count < recommended:
+        return Check(name=name, status="note", detail=f"Discord recommends {recommended} shards and {running}: give "
+                     "each process FACILITATOR_DISCORD_SHARDS=ID/COUNT (docs/deploy.md)")
+    return Check(name=name, status="ok", detail=f"Discord recommends {recommended} and {running}")

@@ -188,11 +188,11 @@ def command_group(app: Listener, name: str, structures: dict[str, str] | None = 
 class OperaClient(discord.Client):
     def __init__(self, listener: Listener, command_name: str, sync_commands: bool = True,
                  structures: dict[str, str] | None = None, *, api_url: str | None = None,
-                 gateway_url: str | None = None) -> None:
+                 gateway_url: str | None = None, **shards: Any) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # privileged: needed to read replies in threads
         # guild_ready_timeout: don't wait for member chunks we never use; startup stays fast.
-        super().__init__(intents=intents, allowed_mentions=NO_PINGS, guild_ready_timeout=0.5)
+        super().__init__(intents=intents, allowed_mentions=NO_PINGS, guild_ready_timeout=0.5, **shards)
         # This client's own Discord (a loopback fake in tests), before anything holds on to the HTTP client.
         self.http = self._connection.http = PointedHTTPClient(self.loop, api_url, gateway_url)
         self.listener = listener
@@ -238,6 +238,24 @@ class OperaClient(discord.Client):
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         await self.listener.message_deleted(payload)
+
+
+class ShardedOperaClient(OperaClient, discord.AutoShardedClient):
+    """The same client on some of the bot's gateway shards (discord.py's AutoShardedClient with `shard_ids` and
+    `shard_count`): Discord sends it the events of the servers on those shards, and DMs if it runs shard 0."""
+
+
+def opera_client(listener: Listener, command_name: str, sync_commands: bool = True,
+                 structures: dict[str, str] | None = None, *, api_url: str | None = None,
+                 gateway_url: str | None = None, shard_ids: list[int] | None = None,
+                 shard_count: int | None = None) -> OperaClient:
+    """One unsharded gateway connection, or the given shards of `shard_count` (each identified by discord.py)."""
+    if shard_count is None:
+        return OperaClient(listener, command_name, sync_commands, structures, api_url=api_url,
+                           gateway_url=gateway_url)
+    return ShardedOperaClient(listener, command_name, sync_commands, structures, api_url=api_url,
+                              gateway_url=gateway_url, shard_ids=shard_ids or list(range(shard_count)),
+                              shard_count=shard_count)
 
 
 def _shape(commands: list[dict[str, Any]]) -> list[tuple[str, tuple[Any, ...]]]:

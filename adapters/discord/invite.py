@@ -28,3 +28,22 @@ INTENT_FIX = ("turn on Message Content Intent in the Developer Portal (your appl
 def invite_url(application_id: str) -> str:
     """The OAuth2 link that adds the bot to a server with the scopes and permissions it needs."""
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
+# Discord's gateway close codes for sharding (docs.discord.com/developers/events/gateway#sharding).
+INVALID_SHARD = 4010
+SHARDING_REQUIRED = 4011
+
+
+def shard_refused(code: int | None, shard: int | None, count: int | None) -> str | None:
+    """What to fix when Discord closes the gateway over sharding; None for any other close."""
+    if code == INVALID_SHARD:
+        which = f"shard {shard} of {count}" if count is not None else "the connection"
+        return (f"Discord refused {which} (close code 4010, invalid shard): give each process "
+                "FACILITATOR_DISCORD_SHARDS (or --shards) as ID/COUNT with every ID below COUNT; a bot Discord has "
+                "moved to large bot sharding must run a multiple of the shard number Discord gave it "
+                "(docs/deploy.md)")
+    if code == SHARDING_REQUIRED:
+        return ("Discord requires this bot to be sharded (close code 4011: one gateway connection serves at most "
+                "2,500 servers): run it as several processes, each with FACILITATOR_DISCORD_SHARDS=ID/COUNT, "
+                "COUNT at least the number Discord recommends (`facilitator doctor` shows it; docs/deploy.md)")
+    return None

@@ -5,6 +5,12 @@ then sees MESSAGE_CREATE/UPDATE/DELETE, THREAD_CREATE and INTERACTION_CREATE exa
 Every REST call is recorded with its JSON body, so tests can assert on what was sent (for example the
 `allowed_mentions` field). Test knobs: injected 429s, refused permissions, users who block DMs, a post or a
 new thread stored whose answer never comes.
+
+Sharding as Discord does it: a connection that IDENTIFYs with `shard: [id, count]` gets the events of the guilds
+with (guild_id >> 22) % count == id, and those with no guild (DMs) only if its id is 0; a bad shard is closed
+with 4010, a connection that would serve too many guilds with 4011. Several bot processes can share one fake:
+each given its own addresses (`api_url_for(name)`, `gateway_url_for(name)`), every REST call records the
+process that made it (`Call.caller`) and every interaction the connections it was delivered to.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ class Call:
     body: dict[str, Any] | None
     files: list[str] = field(default_factory=list)
     status: int = 200
+    caller: str = ""  # the process that made it: the NAME of the `/as/NAME/` address it used ("" for the plain one)
 
 
 @dataclass
@@ -50,6 +57,34 @@ class FakeInteraction:
     responses: list[dict[str, Any]] = field(default_factory=list)  # callback bodies
     followups: list[dict[str, Any]] = field(default_factory=list)  # message objects
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    delivered_to: list[str] = field(default_factory=list)  # the gateway connections that got it (Connection.name)
+
+
+# Discord's gateway close codes for sharding.
+INVALID_SHARD = 4010
+SHARDING_REQUIRED = 4011
+
+
+@dataclass
+class Connection:
+    """One gateway connection: the process that opened it and the shard it identified with (None: unsharded)."""
+
+    ws: web.WebSocketResponse
+    caller: str
+    url: str
+    shard: tuple[int, int] | None = None
+    identified: bool = False
+
+    @property
+    def name(self) -> str:
+        return (self.caller or "bot") + (f" shard {self.shard[0]}/{self.shard[1]}" if self.shard else "")
+
+    def serves(self, guild_id: str | None) -> bool:
+        """Discord's sharding formula; events with no guild (DMs) go to shard 0 only."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        return shard_id == 0 if guild_id is None else (int(guild_id) >> 22) % count == shard_id
 
 
 class _Drop(Exception):
@@ -90,7 +125,12 @@ class FakeDiscord:
         self.dm_blocked: set[str] = set()
         self._rate_limits: list[tuple[str, re.Pattern[str], int, float, bool]] = []
         self._sockets: list[web.WebSocketResponse] = []
+        self.connections: list[Connection] = []  # open gateway connections, in the order they came
+        self.deliveries: list[tuple[str, str, list[str]]] = []  # (event, its data's id, the connections it went to)
         self.identify: dict[str, Any] = {}  # the client's last IDENTIFY payload
+        self.shard_multiple = 1  # large bot sharding: a shard count not a multiple of this is refused (4010)
+        self.guilds_per_connection = 2500  # more guilds than this on one connection: sharding required (4011)
+        self.recommended_shards = 1  # GET /gateway/bot's `shards`
         self._seq = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -117,6 +157,8 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        app.router.add_get("/as/{caller}/gateway", self._gateway)
+        app.router.add_route("*", "/as/{caller}/api/v10/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -138,13 +180,30 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
-    def add_guild(self, name: str) -> str:
+    def api_url_for(self, caller: str) -> str:
+        """The REST API for the process `caller`: the same Discord, with its calls recorded as that process's."""
+        return f"http://127.0.0.1:{self.port}/as/{caller}/api/v10"
+
+    def gateway_url_for(self, caller: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/as/{caller}/gateway"
+
+    def add_guild(self, name: str, shard: tuple[int, int] | None = None) -> str:
         """Another server (with the same members and the bot) and one text channel in it; returns the channel id.
-        Call before start()."""
-        guild, channel = self.new_id(), self.new_id()
+        Given `shard` (id, count), the server's id puts it on that shard. Call before start()."""
+        guild, channel = self.new_id() if shard is None else self._id_on(shard), self.new_id()
         self.guild_names[guild] = name
         self.channels[channel] = {**self.channels[self.channel_id], "id": channel, "guild_id": guild}
         return channel
+
+    def _id_on(self, shard: tuple[int, int]) -> str:
+        """A snowflake whose guild would be on `shard`: its timestamp moved on by under `count` milliseconds."""
+        shard_id, count = shard
+        ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        ms += (shard_id - ms) % count
+        return str((ms << 22) + next(self._ids) % 4096)
+
+    def guild_of(self, channel_id: str) -> str | None:
+        return self.channels.get(channel_id, {}).get("guild_id")
 
     def add_user(self, name: str) -> str:
         uid = self.new_id()
@@ -163,7 +222,10 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        caller = request.match_info.get("caller", "")
+        connection = Connection(ws, caller, self.gateway_url_for(caller) if caller else self.gateway_url)
         self._sockets.append(ws)
+        self.connections.append(connection)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}, "s": None, "t": None}))
         try:
             async for msg in ws:
@@ -174,23 +236,46 @@ class FakeDiscord:
                     await ws.send_str(json.dumps({"op": 11, "d": None}))
                 elif frame["op"] == 2:
                     self.identify = frame["d"]
-                    await self._ready(ws)
+                    refused = self._refused(connection, frame["d"].get("shard"))
+                    if refused:
+                        await ws.close(code=refused[0], message=refused[1].encode())
+                        break
+                    connection.identified = True
+                    await self._ready(connection)
         finally:
             self._sockets.remove(ws)
+            self.connections.remove(connection)
         return ws
+
+    def _refused(self, connection: Connection, shard: Any) -> tuple[int, str] | None:
+        """Discord's close code and reason for an IDENTIFY it does not accept, or None."""
+        if shard is not None:
+            valid = (isinstance(shard, list) and len(shard) == 2 and all(isinstance(n, int) for n in shard)
+                     and 0 <= shard[0] < shard[1] and shard[1] % self.shard_multiple == 0)
+            if not valid:
+                return INVALID_SHARD, "Invalid shard."
+            connection.shard = (shard[0], shard[1])
+        if sum(connection.serves(g) for g in self.guild_names) > self.guilds_per_connection:
+            return SHARDING_REQUIRED, "Sharding required."
+        return None
 
     async def _send_event(self, ws: web.WebSocketResponse, name: str, data: dict[str, Any]) -> None:
         self._seq += 1
         await ws.send_str(json.dumps({"op": 0, "t": name, "s": self._seq, "d": data}))
 
-    async def _ready(self, ws: web.WebSocketResponse) -> None:
-        await self._send_event(ws, "READY", {
-            "v": 10, "user": self.bot, "guilds": [{"id": g, "unavailable": True} for g in self.guild_names],
-            "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
+    async def _ready(self, connection: Connection) -> None:
+        """READY lists only the guilds on the connection's shard (and says which shard it is); each then comes."""
+        guilds = {g: name for g, name in self.guild_names.items() if connection.serves(g)}
+        ready: dict[str, Any] = {
+            "v": 10, "user": self.bot, "guilds": [{"id": g, "unavailable": True} for g in guilds],
+            "session_id": "fake-session", "resume_gateway_url": connection.url,
             "application": {"id": self.application_id, "flags": 0}, "private_channels": [], "relationships": [],
-        })
-        for guild, name in self.guild_names.items():
-            await self._guild_create(ws, guild, name)
+        }
+        if connection.shard is not None:
+            ready["shard"] = list(connection.shard)
+        await self._send_event(connection.ws, "READY", ready)
+        for guild, name in guilds.items():
+            await self._guild_create(connection.ws, guild, name)
 
     async def _guild_create(self, ws: web.WebSocketResponse, guild: str, name: str) -> None:
         threads = [c for c in self.channels.values() if c["type"] in (11, 12) and c.get("guild_id") == guild]
@@ -211,9 +296,16 @@ class FakeDiscord:
         return [{"id": guild or self.guild_id, "name": "@everyone", "permissions": "2248473465835073", "position": 0,
                  "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}]
 
-    async def dispatch(self, name: str, data: dict[str, Any]) -> None:
-        for ws in list(self._sockets):
-            await self._send_event(ws, name, data)
+    async def dispatch(self, name: str, data: dict[str, Any]) -> list[str]:
+        """Send an event to each connection whose shard has its guild (DMs: shard 0); returns their names."""
+        guild = data.get("guild_id")
+        sent = []
+        for connection in list(self.connections):
+            if connection.identified and connection.serves(guild):
+                await self._send_event(connection.ws, name, data)
+                sent.append(connection.name)
+        self.deliveries.append((name, str(data.get("id", "")), sent))
+        return sent
 
     def _user(self, uid: str) -> dict[str, Any]:
         return self.bot if uid == self.bot["id"] else self.users[uid]
@@ -233,6 +325,7 @@ class FakeDiscord:
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]
+        caller = request.match_info.get("caller", "")
         body, files = await self._body(request)
         if request.method == "POST" and re.fullmatch(r"/channels/\d+/(messages|threads|messages/\d+/threads)", path) \
                 and time.monotonic() < self.storm_until:
@@ -240,7 +333,7 @@ class FakeDiscord:
         for n, (method, pattern, times, retry_after, is_global) in enumerate(self._rate_limits):
             if method == request.method and pattern.fullmatch(path) and times > 0:
                 self._rate_limits[n] = (method, pattern, times - 1, retry_after, is_global)
-                self.calls.append(Call(request.method, path, body, files, 429))
+                self.calls.append(Call(request.method, path, body, files, 429, caller))
                 body429 = {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}
                 headers = {"Content-Type": JSON, "Via": "1.1 google", "Retry-After": str(retry_after),
                            "X-RateLimit-Scope": "global" if is_global else "user"}
@@ -253,13 +346,13 @@ class FakeDiscord:
         posting = re.fullmatch(r"/channels/(\d+)/messages", path) if request.method == "POST" else None
         headers = self._channel_window(posting.group(1)) if posting and self.channel_rate else {}
         if headers.get("X-RateLimit-Remaining") == "-1":
-            self.calls.append(Call(request.method, path, body, files, 429))
+            self.calls.append(Call(request.method, path, body, files, 429, caller))
             wait = float(headers["X-RateLimit-Reset-After"])
             body429 = {"message": "You are being rate limited.", "retry_after": wait, "global": False}
             return web.Response(body=json.dumps(body429).encode(), status=429, headers={
                 **headers, "X-RateLimit-Remaining": "0", "Content-Type": JSON, "Via": "1.1 google",
                 "Retry-After": str(wait), "X-RateLimit-Scope": "user"})
-        call = Call(request.method, path, body, files)
+        call = Call(request.method, path, body, files, caller=caller)
         self.calls.append(call)
         try:
             response = await self._route(request.method, path, body or {}, files, request.query)
@@ -313,6 +406,10 @@ class FakeDiscord:
     ) -> web.Response:
         routes: list[tuple[str, str, Callable[..., Any]]] = [
             ("GET", r"/users/@me", lambda: self._json(self.bot)),
+            ("GET", r"/gateway/bot", lambda: self._json({
+                "url": self.gateway_url, "shards": self.recommended_shards,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000,
+                                        "max_concurrency": 1}})),
             ("GET", r"/oauth2/applications/@me", lambda: self._json(
                 {"id": self.application_id, "name": "OPERA", "description": "", "icon": None, "bot_public": True,
                  "bot_require_code_grant": False, "verify_key": "0" * 64, "flags": self.app_flags, "team": None,
@@ -413,7 +510,8 @@ class FakeDiscord:
 
     def _thread_data(self, thread_id: str, parent_id: str, name: str, kind: int) -> dict[str, Any]:
         return {
-            "id": thread_id, "guild_id": self.guild_id, "parent_id": parent_id, "owner_id": self.bot["id"],
+            "id": thread_id, "guild_id": self.guild_of(parent_id) or self.guild_id, "parent_id": parent_id,
+            "owner_id": self.bot["id"],
             "name": name, "type": kind, "member_count": 1, "message_count": 0, "rate_limit_per_user": 0,
             "flags": 0, "last_message_id": None,
             "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "archive_timestamp": _now(),
@@ -587,13 +685,13 @@ class FakeDiscord:
                                 "members": {u: {k: v for k, v in self._member(u).items() if k != "user"}
                                             for u in resolved_users}}
         ix, payload = self._interaction(2, user_id, channel_id, data)
-        await self.dispatch("INTERACTION_CREATE", payload)
+        ix.delivered_to = await self.dispatch("INTERACTION_CREATE", payload)
         return ix
 
     async def click(self, user_id: str, message: dict[str, Any], custom_id: str) -> FakeInteraction:
         ix, payload = self._interaction(3, user_id, message["channel_id"],
                                         {"custom_id": custom_id, "component_type": 2}, message)
-        await self.dispatch("INTERACTION_CREATE", payload)
+        ix.delivered_to = await self.dispatch("INTERACTION_CREATE", payload)
         return ix
 
     async def submit_modal(self, user_id: str, channel_id: str, modal: dict[str, Any],
@@ -615,10 +713,16 @@ class FakeDiscord:
                                                              "values": [c for c in chosen if c]}})
         ix, payload = self._interaction(5, user_id, channel_id, {"custom_id": modal["custom_id"],
                                                                   "components": components}, message)
-        await self.dispatch("INTERACTION_CREATE", payload)
+        ix.delivered_to = await self.dispatch("INTERACTION_CREATE", payload)
         return ix
 
     # --- reading back ------------------------------------------------------------------------------
+
+    def answered_by(self, ix: FakeInteraction) -> set[str]:
+        """The processes that answered an interaction: its callback and its follow-ups (by its token)."""
+        return {c.caller for c in self.calls if c.status < 300 and (
+            c.path.startswith(f"/interactions/{ix.id}/") or c.path.startswith(f"/webhooks/{self.application_id}/"
+                                                                               f"{ix.token}"))}
 
     def bot_messages(self) -> list[dict[str, Any]]:
         return [m for m in self.messages.values() if m["author"]["id"] == self.bot["id"]]

@@ -108,6 +108,21 @@ async def test_the_message_content_intent_turned_off_is_caught(
     assert lines["Discord permissions"].startswith("-- ") and "--discord-channel" in lines["Discord permissions"]
 
 
+async def test_the_discord_shards_are_set_beside_the_count_discord_recommends(
+    discord_fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, lines = await _doctor(capsys)
+    assert lines["Discord shards"].startswith("ok ") and "recommends 1 and this process is unsharded" in lines[
+        "Discord shards"]
+    discord_fake.recommended_shards = 4  # GET /gateway/bot: the bot is in more servers now
+    _, lines = await _doctor(capsys)
+    shards = lines["Discord shards"]
+    assert shards.startswith("note") and "recommends 4 shards" in shards and "FACILITATOR_DISCORD_SHARDS" in shards
+    monkeypatch.setenv("FACILITATOR_DISCORD_SHARDS", "1,3/4")
+    _, lines = await _doctor(capsys)
+    assert lines["Discord shards"].startswith("ok ") and "runs shard 1,3 of 4" in lines["Discord shards"]
+
+
 async def test_a_database_that_cannot_be_written_and_a_broken_structure_fail(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
