@@ -102,6 +102,9 @@ class PgStore(GroupCommit):
         self._releasing: set[asyncio.Task[None]] = set()
         self._taking: dict[str, asyncio.Lock] = {}
         self._starts = asyncio.Semaphore(STARTS_AT_ONCE)
+        self._lock_conns = 0  # connections of the lock pool in use or asked for
+        self._claims: dict[str, asyncio.Future[bool]] = {}  # delivery ids waiting for the next claim
+        self._claiming: asyncio.Task[None] | None = None
         # Sessions started (by any process) since the runtime last loaded the open ones: a process learns of a
         # new session as it is committed, without asking at every message.
         self.started: set[str] = set()
@@ -196,7 +199,7 @@ class PgStore(GroupCommit):
 
     async def _lock(self, session_id: str) -> asyncpg.Connection:
         key = lock_key(session_id)
-        conn = await self.locks.acquire()
+        conn = await self._lock_connection()
         try:
             # Taken at once, or the holder is told (the notice goes when this statement ends) and then waited for.
             taken = await conn.fetchval(
@@ -205,9 +208,27 @@ class PgStore(GroupCommit):
             if not taken:
                 await conn.execute("SELECT pg_advisory_lock($1)", key)
         except BaseException:
-            await self.locks.release(conn)  # the pool's reset lets go of the lock if it was taken
+            await self._release_connection(conn)  # the pool's reset lets go of the lock if it was taken
             raise
         return conn
+
+    async def _lock_connection(self) -> asyncpg.Connection:
+        """A connection of the lock pool. When none is left, the locks only lingering here are let go, so a
+        session waiting for a connection does not wait for sessions gone quiet."""
+        if self._lock_conns >= self.locks.get_max_size():
+            for session_id, held in list(self._held.items()):
+                if not held.users and held.linger is not None:
+                    self._release(session_id, held)
+        self._lock_conns += 1
+        try:
+            return await self.locks.acquire()
+        except BaseException:
+            self._lock_conns -= 1
+            raise
+
+    async def _release_connection(self, conn: asyncpg.Connection) -> None:
+        self._lock_conns -= 1
+        await self.locks.release(conn)
 
     @staticmethod
     def _admits(held: _Held) -> bool:
@@ -217,8 +238,7 @@ class PgStore(GroupCommit):
         return held.wanted_at is None or asyncio.get_running_loop().time() - held.wanted_at < HANDOFF_SECONDS
 
     def _let_go_later(self, session_id: str, held: _Held) -> None:
-        crowded = self.locks.get_idle_size() == 0 and self.locks.get_size() >= self.locks.get_max_size()
-        if crowded or not self._admits(held):
+        if self._lock_conns >= self.locks.get_max_size() or not self._admits(held):
             self._release(session_id, held)
             return
         loop = asyncio.get_running_loop()
@@ -263,7 +283,7 @@ class PgStore(GroupCommit):
                 try:
                     await held.conn.execute("SELECT pg_advisory_unlock($1)", lock_key(session_id))
                 finally:
-                    await self.locks.release(held.conn)
+                    await self._release_connection(held.conn)
                     held.released.set()
 
     @contextlib.asynccontextmanager
@@ -272,12 +292,16 @@ class PgStore(GroupCommit):
         there yet and the commit of the new one happen under it (a process that dies lets go with its
         connection)."""
         key = lock_key(f"start:{channel}")
-        async with self._starts, self.locks.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock($1)", key)
+        async with self._starts:
+            conn = await self._lock_connection()
             try:
-                yield
+                await conn.execute("SELECT pg_advisory_lock($1)", key)
+                try:
+                    yield
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", key)
             finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+                await self._release_connection(conn)
 
     # --- sessions and events ------------------------------------------------------------------------------
 
@@ -354,10 +378,31 @@ class PgStore(GroupCommit):
     # --- deliveries, refs, messages, pairs -----------------------------------------------------------------
 
     async def claim_delivery(self, event_id: str) -> bool:
-        """False if any process saw this platform delivery id before (a retry): the id's unique key decides."""
-        claimed = await self.pool.fetchval("INSERT INTO deliveries VALUES ($1, $2) ON CONFLICT DO NOTHING "
-                                           "RETURNING 1", event_id, datetime.now(UTC).isoformat())
-        return claimed is not None
+        """False if any process saw this platform delivery id before (a retry): the id's unique key decides.
+        Ids arriving while a claim is on its way go together in the next one: one round trip for a burst."""
+        if event_id in self._claims:  # the same delivery twice at once: the first one is the claim
+            return False
+        claim = self._claims[event_id] = asyncio.get_running_loop().create_future()
+        if self._claiming is None or self._claiming.done():
+            self._claiming = asyncio.create_task(self._claim_waiting())
+        return await claim
+
+    async def _claim_waiting(self) -> None:
+        while self._claims:
+            batch, self._claims = self._claims, {}
+            try:
+                rows = await self.pool.fetch("INSERT INTO deliveries SELECT unnest($1::text[]), $2 "
+                                             "ON CONFLICT DO NOTHING RETURNING event_id",
+                                             list(batch), datetime.now(UTC).isoformat())
+            except Exception as exc:  # noqa: BLE001 - each waiting receiver hears of it
+                for claim in batch.values():
+                    if not claim.done():  # its receiver may have been cancelled
+                        claim.set_exception(exc)
+                continue
+            claimed = {row[0] for row in rows}
+            for event_id, claim in batch.items():
+                if not claim.done():
+                    claim.set_result(event_id in claimed)
 
     @staticmethod
     def delivery_op(event_id: str) -> Op:
@@ -554,15 +599,17 @@ class PgStore(GroupCommit):
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+# How a value read back from JSON is cast to what its column holds (None: the value is NULL). By exact type: a
+# bool is an int to isinstance, and no column holds one.
+_CASTS: dict[type, str | None] = {str: "", int: "::bigint", float: "::float8", datetime: "::timestamptz",
+                                  type(None): None}
+
+
 def _cast(value: Any) -> str | None:
-    """How a value read back from JSON is cast to what its column holds (None: the value is NULL)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return "::timestamptz"
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise TypeError(f"no column of the store holds {type(value).__name__}")
-    return "::bigint" if isinstance(value, int) else "::float8" if isinstance(value, float) else ""
+    try:
+        return _CASTS[type(value)]
+    except KeyError:
+        raise TypeError(f"no column of the store holds {type(value).__name__}") from None
 
 
 @functools.lru_cache(maxsize=256)
@@ -575,8 +622,10 @@ def _json_sql(sql: str, casts: tuple[str | None, ...]) -> str:
 
 
 def _as_json_op(sql: str, params: Sequence[Any]) -> list[Any]:
-    values = [v.isoformat() if isinstance(v, datetime) else v for v in params]
-    return [_json_sql(sql, tuple(_cast(v) for v in params)), values]
+    casts = tuple(map(_cast, params))
+    if "::timestamptz" in casts:
+        return [_json_sql(sql, casts), [v.isoformat() if type(v) is datetime else v for v in params]]
+    return [_json_sql(sql, casts), list(params)]
 
 
 async def _as_it_is(conn: asyncpg.Connection) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import random
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -117,6 +118,25 @@ async def test_a_platform_retry_is_recognised_even_after_a_restart(database: Pat
         assert await second.claim_delivery("Ev1") is False
         assert await second.claim_delivery("Ev2") is True
     finally:
+        await second.close()
+
+
+async def test_a_burst_of_deliveries_with_retries_among_them_admits_each_delivery_once(store: EventStore) -> None:
+    ids = [f"Ev{n % 10}" for n in range(40)]  # each delivery and three retries of it, all at once
+    random.Random(5).shuffle(ids)
+    claimed = await asyncio.gather(*(store.claim_delivery(event_id) for event_id in ids))
+    assert sorted(i for i, first in zip(ids, claimed, strict=True) if first) == sorted({*ids})
+    assert not any(await asyncio.gather(*(store.claim_delivery(f"Ev{n}") for n in range(10))))
+
+
+async def test_retries_reaching_two_processes_at_once_are_admitted_by_one_of_them(pg_url: str) -> None:
+    first, second = await open_store(pg_url), await open_store(pg_url)
+    try:
+        ids = [f"Ev{n}" for n in range(30)]
+        claimed = await asyncio.gather(*(store.claim_delivery(i) for i in ids for store in (first, second)))
+        assert [a + b for a, b in zip(claimed[::2], claimed[1::2], strict=True)] == [1] * 30
+    finally:
+        await first.close()
         await second.close()
 
 
