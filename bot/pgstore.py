@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 import json
 import logging
 import os
-import re
 import socket
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,6 +60,8 @@ WANTED_CHANNEL = "facilitator_lock_wanted"
 STARTED_CHANNEL = "facilitator_session_started"
 # A process silent this long is taken for dead: its unsent posts and claimed timers go to the others.
 LEASE_SECONDS = 3.0
+# Statements prepared on the writer's connection at most (the code has a few dozen).
+PREPARED_AT_MOST = 500
 
 # An outbox entry is someone else's while its owner heartbeats.
 _ORPHAN = ("(o.owner IS NULL OR o.owner = $1 OR o.owner NOT IN "
@@ -85,7 +85,8 @@ class _Held:
 
 class PgStore(GroupCommit):
     shared = True
-    _errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+    # A value no column can hold (a NUL, say) fails its batch like a refused statement, not the writer.
+    _errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, ValueError, TypeError)
 
     def __init__(self, url: str, pool: asyncpg.Pool, locks: asyncpg.Pool, writer: asyncpg.Connection,
                  listener: asyncpg.Connection) -> None:
@@ -109,10 +110,12 @@ class PgStore(GroupCommit):
         # new session as it is committed, without asking at every message.
         self.started: set[str] = set()
         self._ref_pos: dict[str, int] = {}  # session -> the newest ref this process has read
+        self._prepared: dict[str, str] = {}  # statement -> its name on the writer's connection
 
     @classmethod
     async def open(cls, url: str) -> PgStore:
-        writer = await asyncpg.connect(url)
+        # The commit's script quotes values itself (_literal): only right with standard strings.
+        writer = await asyncpg.connect(url, server_settings={"standard_conforming_strings": "on"})
         try:
             await migrate_postgres(writer, _without_password(url))
             # Reads set no session state, so a connection goes back to the pool as it is (asyncpg's default
@@ -154,10 +157,21 @@ class PgStore(GroupCommit):
             await self.locks.close()
 
     async def _commit(self, ops: list[Op]) -> None:
-        # One statement, one round trip, one transaction: facilitator_write (migration 2) runs each statement
-        # with its values, in order. A round trip costs more than the statements on a busy machine.
-        await self.writer.execute("SELECT facilitator_write($1::jsonb)",
-                                  json.dumps([_as_json_op(sql, params) for sql, params in ops]))
+        # One round trip, one transaction, and no statement planned twice: each statement is prepared once on
+        # the writer's connection, and a commit is a script of EXECUTEs of them with their values, which the
+        # simple query protocol runs as one transaction (all or nothing). Planning every statement anew cost
+        # more than running it (docs/deploy.md, Figures).
+        new = [sql for sql in dict.fromkeys(sql for sql, _ in ops) if sql not in self._prepared]
+        if len(self._prepared) + len(new) > PREPARED_AT_MOST:  # statements are the code's own, so this is a guard
+            await self.writer.execute("DEALLOCATE ALL")
+            self._prepared.clear()
+            new = list(dict.fromkeys(sql for sql, _ in ops))
+        if new:
+            names = {sql: f"facilitator_{len(self._prepared) + n}" for n, sql in enumerate(new)}
+            await self.writer.execute(";".join(f"PREPARE {name} AS {sql}" for sql, name in names.items()))
+            self._prepared.update(names)
+        await self.writer.execute(";".join(f"EXECUTE {self._prepared[sql]}({', '.join(map(_literal, params))})"
+                                           if params else f"EXECUTE {self._prepared[sql]}" for sql, params in ops))
 
     # --- liveness and locks ---------------------------------------------------------------------------------
 
@@ -596,36 +610,20 @@ class PgStore(GroupCommit):
         return [json.loads(row[0]) for row in rows]
 
 
-_PLACEHOLDER = re.compile(r"\$(\d+)")
-
-
-# How a value read back from JSON is cast to what its column holds (None: the value is NULL). By exact type: a
-# bool is an int to isinstance, and no column holds one.
-_CASTS: dict[type, str | None] = {str: "", int: "::bigint", float: "::float8", datetime: "::timestamptz",
-                                  type(None): None}
-
-
-def _cast(value: Any) -> str | None:
-    try:
-        return _CASTS[type(value)]
-    except KeyError:
-        raise TypeError(f"no column of the store holds {type(value).__name__}") from None
-
-
-@functools.lru_cache(maxsize=256)
-def _json_sql(sql: str, casts: tuple[str | None, ...]) -> str:
-    """The statement reading its values from one JSON array ($1), each cast back to its column's type."""
-    def value(m: re.Match[str]) -> str:
-        n = int(m.group(1)) - 1
-        return "NULL" if casts[n] is None else f"(($1 ->> {n}){casts[n]})"
-    return _PLACEHOLDER.sub(value, sql)
-
-
-def _as_json_op(sql: str, params: Sequence[Any]) -> list[Any]:
-    casts = tuple(map(_cast, params))
-    if "::timestamptz" in casts:
-        return [_json_sql(sql, casts), [v.isoformat() if type(v) is datetime else v for v in params]]
-    return [_json_sql(sql, casts), list(params)]
+def _literal(value: Any) -> str:
+    """A value as an SQL literal of unknown type, which the prepared statement's parameter types then read (the
+    writer's connection has standard_conforming_strings on, so a backslash is an ordinary character and only
+    the quote is doubled). A NUL cannot be in a PostgreSQL text, so it is refused before anything is sent."""
+    if value is None:
+        return "NULL"
+    if type(value) is datetime:
+        value = value.isoformat()
+    elif type(value) not in (str, int, float):  # by exact type: a bool is an int to isinstance
+        raise TypeError(f"no column of the store holds {type(value).__name__}")
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("a NUL character cannot be stored")
+    return "'" + text.replace("'", "''") + "'"
 
 
 async def _as_it_is(conn: asyncpg.Connection) -> None:

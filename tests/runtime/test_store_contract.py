@@ -155,6 +155,32 @@ async def test_the_outbox_keeps_commit_order_and_a_delivered_entry_becomes_a_ref
     assert await store.refs("s1") == {"a": Made("ts-1"), "b": FAILED}
 
 
+HOSTILE = ["it's", "'); DROP TABLE events; --", "back\\slash\\'", "$$ $1 $tag$", "a;b", "\\x27",
+           "@everyone 'quoted' \"double\"", "emoji 🎉 and ŵ", "", "\u202eright-to-left", "x" * 30_000]
+
+
+async def test_any_text_is_stored_as_it_is(store: EventStore) -> None:
+    await store.create_session("s1", "#c")
+    await store.write([store.event_op("s1", n, _reply(text, person=text or "nobody"))
+                       for n, text in enumerate(HOSTILE, start=1)])
+    await store.write([store.outbox_op("s1", f"k{n}", text, text or None) for n, text in enumerate(HOSTILE)])
+    await store.write([store.message_op(text, "s1") for text in HOSTILE if text])
+    assert [(e.text, e.person) for _, e in await store.events("s1")] == [(t, t or "nobody") for t in HOSTILE]
+    assert [(row[1], row[2]) for row in await store.outbox("s1")] == [(t, t or None) for t in HOSTILE]
+    assert [await store.session_for_message(text) for text in HOSTILE if text] == ["s1"] * (len(HOSTILE) - 1)
+
+
+async def test_a_nul_which_postgresql_cannot_hold_fails_its_commit_and_the_store_goes_on(pg_url: str) -> None:
+    store = await open_store(pg_url)
+    try:
+        with pytest.raises(StoreError):
+            await store.write([store.message_op("nul\x00byte", "s1"), store.event_op("s1", 1, _reply("with it"))])
+        await store.append("s1", _reply("after"))
+        assert [(n, e.text) for n, e in await store.events("s1")] == [(1, "after")]
+    finally:
+        await store.close()
+
+
 async def test_messages_pairs_and_message_numbers(store: EventStore) -> None:
     await store.write([store.message_op("u7", "s1"), store.message_op("u12", "s1"), store.message_op("x99", "s2"),
                        *store.delivered_ops("s1", "question", Made("b30")),
