@@ -9,7 +9,11 @@ which take turns with its lock. PostgreSQL runs with fsync on (as in
 production), in a temporary directory, started by this script (tests/pg.py); SQLite has synchronous=FULL.
 Ratios are against 1 process on SQLite. Ideas are grouped lexically (see below).
 
-Run: python bench/scaleout.py [--sessions 4] [--people 50] [--ideas 4]
+A run on a shared 2-core machine varies from one to the next, so the four configurations are run in turn, ROUNDS
+times over (each round on fresh databases): the table gives each configuration's median, and the ratios are
+taken within each round (against that round's SQLite run) and given as the median and the range over rounds.
+
+Run: python bench/scaleout.py [--rounds 3] [--sessions 4] [--people 50] [--ideas 10]
 """
 
 from __future__ import annotations
@@ -118,11 +122,19 @@ def run(database: str, processes: int, args: argparse.Namespace) -> tuple[float,
     return total / seconds, statistics.quantiles(latencies, n=100)[98]
 
 
+CONFIGURATIONS = [("SQLite", 1), ("PostgreSQL", 1), ("PostgreSQL", 2), ("PostgreSQL", 4)]
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):5.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3, help="times each configuration is run, in turn")
     parser.add_argument("--sessions", type=int, default=4)
     parser.add_argument("--people", type=int, default=50)
-    parser.add_argument("--ideas", type=int, default=4)
+    parser.add_argument("--ideas", type=int, default=10)
     parser.add_argument("--at-once", type=int, default=10, help="replies in flight at once in each process")
     parser.add_argument("--no-fsync", action="store_true", help="PostgreSQL with fsync off (to see what syncs cost)")
     parser.add_argument("--worker", nargs=7)
@@ -134,23 +146,27 @@ def main() -> None:
     bins = bindir()
     if bins is None:
         sys.exit("PostgreSQL is not installed (apt-get install postgresql)")
-    server = PgServer(bins, durable="--no-fsync" not in sys.argv)
+    server = PgServer(bins, durable=not args.no_fsync)
     server.start()
+    rounds: list[list[tuple[float, float]]] = []  # per round, per configuration: (ideas/s, p99 s)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            rows = [("SQLite", 1, run(str(Path(tmp) / "bench.sqlite3"), 1, args))]
-            rows += [("PostgreSQL", n, run(server.database(), n, args)) for n in (1, 2, 4)]
+            for r in range(args.rounds):
+                rounds.append([run(str(Path(tmp) / f"bench-{r}.sqlite3") if name == "SQLite" else server.database(),
+                                   n, args) for name, n in CONFIGURATIONS])
     finally:
         server.stop()
-    base_rate, base_p99 = rows[0][2]
     print(f"{args.sessions} sessions x {args.people} people x {args.ideas} private ideas, {args.at_once} at once "
-          "per process")
-    print(f"{'store':12} {'processes':>9} {'ideas/s':>9} {'vs SQLite':>10} {'p99 ms':>8} {'vs SQLite':>10}")
-    for name, n, (rate, p99) in rows:
-        print(f"{name:12} {n:9d} {rate:9.0f} {rate / base_rate:9.2f}x {p99 * 1000:8.1f} {p99 / base_p99:9.2f}x")
-    one = rows[1][2][0]
-    print(f"PostgreSQL, 2 processes against 1: {rows[2][2][0] / one:.2f}x ideas/s; 4 against 1: "
-          f"{rows[3][2][0] / one:.2f}x")
+          f"per process; {args.rounds} rounds (median, and the range over rounds)")
+    print(f"{'store':12} {'processes':>9} {'ideas/s':>9} {'vs SQLite':>22} {'p99 ms':>8} {'vs SQLite':>22}")
+    for c, (name, n) in enumerate(CONFIGURATIONS):
+        rates = [one[c][0] for one in rounds]
+        p99s = [one[c][1] for one in rounds]
+        print(f"{name:12} {n:9d} {statistics.median(rates):9.0f} "
+              f"{_spread([one[c][0] / one[0][0] for one in rounds]):>22} {statistics.median(p99s) * 1000:8.1f} "
+              f"{_spread([one[c][1] / one[0][1] for one in rounds]):>22}")
+    print(f"PostgreSQL, 2 processes against 1: {_spread([one[2][0] / one[1][0] for one in rounds])} ideas/s; "
+          f"4 against 1: {_spread([one[3][0] / one[1][0] for one in rounds])}")
 
 
 if __name__ == "__main__":
