@@ -53,6 +53,9 @@ HEARTBEAT_SECONDS = 1.0
 LINGER_SECONDS = 1.0
 # Asked for by another process, it is still used here this long (what is already waiting here goes first).
 HANDOFF_SECONDS = 0.02
+# A process waiting for a session's lock asks for it again this often (milliseconds), should its first ask
+# have reached no holder (the lock was between two).
+REASK_MS = 200
 # Starts in one process holding their channel's lock at once: each then needs a session's lock from the same
 # pool of connections, so they must never hold all of it.
 STARTS_AT_ONCE = 4
@@ -62,6 +65,11 @@ STARTED_CHANNEL = "facilitator_session_started"
 LEASE_SECONDS = 3.0
 # Statements prepared on the writer's connection at most (the code has a few dozen).
 PREPARED_AT_MOST = 500
+
+# Whether a process is queued for the advisory lock $1 of this database (a bigint key is classid, objid).
+_QUEUED = ("EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objsubid = 1 AND "
+           "database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
+           "((classid::bigint << 32) | objid::bigint) = $1)")
 
 # An outbox entry is someone else's while its owner heartbeats.
 _ORPHAN = ("(o.owner IS NULL OR o.owner = $1 OR o.owner NOT IN "
@@ -77,6 +85,7 @@ class _Held:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
         self.users = 0  # events of the session being applied under it now
+        self.admitted = 0  # events ever admitted under it (so a release sees one that came while it waited)
         self.caught_up = False
         self.wanted_at: float | None = None  # when another process asked for it (loop time)
         self.released = asyncio.Event()
@@ -126,7 +135,9 @@ class PgStore(GroupCommit):
             # commit is durable. So a crash loses nothing of it that mattered.
             pool = await asyncpg.create_pool(url, min_size=8, max_size=8, reset=_as_it_is,
                                              server_settings={"synchronous_commit": "off"})
-            locks = await asyncpg.create_pool(url, min_size=4, max_size=32)
+            # A wait for a session's lock asks its holder again every REASK_MS (`_lock`).
+            locks = await asyncpg.create_pool(url, min_size=4, max_size=32,
+                                              server_settings={"lock_timeout": str(REASK_MS)})
             listener = await asyncpg.connect(url)
         except BaseException:
             await writer.close()
@@ -199,11 +210,15 @@ class PgStore(GroupCommit):
             while (held := self._held.get(session_id)) is not None and not self._admits(held):
                 await held.released.wait()  # behind the process that asked first
             if held is None:
-                held = self._held[session_id] = _Held(await self._lock(session_id))
+                conn, wanted = await self._lock(session_id)
+                held = self._held[session_id] = _Held(conn)
+                if wanted:
+                    held.wanted_at = asyncio.get_running_loop().time()
             if held.linger is not None:
                 held.linger.cancel()
                 held.linger = None
             held.users += 1
+            held.admitted += 1
         try:
             yield
         finally:
@@ -211,7 +226,8 @@ class PgStore(GroupCommit):
             if not held.users:
                 self._let_go_later(session_id, held)
 
-    async def _lock(self, session_id: str) -> asyncpg.Connection:
+    async def _lock(self, session_id: str) -> tuple[asyncpg.Connection, bool]:
+        """The session's lock on a connection of its own, and whether another process is waiting for it now."""
         key = lock_key(session_id)
         conn = await self._lock_connection()
         try:
@@ -219,12 +235,19 @@ class PgStore(GroupCommit):
             taken = await conn.fetchval(
                 "SELECT CASE WHEN pg_try_advisory_lock($1) THEN true ELSE (SELECT false FROM pg_notify($2, $3)) END",
                 key, WANTED_CHANNEL, session_id)
-            if not taken:
-                await conn.execute("SELECT pg_advisory_lock($1)", key)
+            if taken:
+                return conn, False  # granted at once: nobody was queued for it
+            while True:
+                try:
+                    # Those queued behind this one may have asked while the lock was changing hands, when no
+                    # process held it to hear them: once it is ours, they are counted here.
+                    waiting = await conn.fetchval(f"SELECT {_QUEUED} FROM (SELECT pg_advisory_lock($1)) l", key)
+                    return conn, bool(waiting)
+                except asyncpg.LockNotAvailableError:  # lock_timeout: ask again, in case the ask was not heard
+                    await conn.execute("SELECT pg_notify($1, $2)", WANTED_CHANNEL, session_id)
         except BaseException:
             await self._release_connection(conn)  # the pool's reset lets go of the lock if it was taken
             raise
-        return conn
 
     async def _lock_connection(self) -> asyncpg.Connection:
         """A connection of the lock pool. When none is left, the locks only lingering here are let go, so a
@@ -288,8 +311,16 @@ class PgStore(GroupCommit):
         return True
 
     async def _release_when_written(self, session_id: str, held: _Held) -> None:
+        """Let go of the lock once every event applied under it is committed: the next holder, here or in
+        another process, numbers its events after them. An event may still be admitted while this waits (the
+        hand-over's grace, or a lingering lock taken up again): its commit is waited for too, or, if it is
+        still being applied, the lock stays and its own end lets go."""
         try:
-            await asyncio.gather(*self.unwritten(), return_exceptions=True)
+            while True:
+                admitted = held.admitted
+                await asyncio.gather(*self.unwritten(), return_exceptions=True)
+                if held.users or held.admitted == admitted:
+                    break
         finally:
             if not held.users and self._held.get(session_id) is held:
                 del self._held[session_id]
@@ -309,7 +340,12 @@ class PgStore(GroupCommit):
         async with self._starts:
             conn = await self._lock_connection()
             try:
-                await conn.execute("SELECT pg_advisory_lock($1)", key)
+                while True:
+                    try:
+                        await conn.execute("SELECT pg_advisory_lock($1)", key)
+                        break
+                    except asyncpg.LockNotAvailableError:  # the lock pool's lock_timeout: a start waits on
+                        continue
                 try:
                     yield
                 finally:

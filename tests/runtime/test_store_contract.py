@@ -11,10 +11,12 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from adapters.base import UserMessage
 from adapters.console import ConsoleAdapter
+from bot import pgstore
 from bot.assembly import assembled
 from bot.configuration import default_options, engine_config, load_structure
 from bot.migrations import SchemaTooNew
@@ -243,6 +245,70 @@ async def test_two_writers_on_postgresql_never_share_or_lose_an_event_number(pg_
     finally:
         await one.close()
         await two.close()
+
+
+async def _event(store: EventStore, text: str) -> None:
+    """An event as the runtime writes it: numbered and queued under the session's lock, its commit awaited after
+    the lock is left."""
+    async with store.session_lock("s1"):
+        committed = store.write([store.event_op("s1", await store.next_seq("s1"), _reply(text))])
+    await committed
+
+
+async def test_a_lock_changes_hands_only_once_what_was_applied_under_it_is_committed(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Process A's event 1 is slow to commit when B asks for the lock; A's event 2 comes
+    while A is letting go. B must get the lock only once event 2 is committed too, and number its event 3
+    (before, B took it after event 1, numbered its event 2 as well, and one of the two was refused)."""
+    monkeypatch.setattr(pgstore, "HANDOFF_SECONDS", 2.0)  # room for A's second event after B asks
+    a, b = await open_store(pg_url), await open_store(pg_url)
+    blockers = [await asyncpg.connect(pg_url) for _ in range(2)]
+    try:
+        # A row with each of A's numbers, not yet committed (one per connection): A's commits wait for them
+        holds = [blocker.transaction() for blocker in blockers]
+        for n, (blocker, hold) in enumerate(zip(blockers, holds, strict=True), start=1):
+            await hold.start()
+            await blocker.execute(f"INSERT INTO events VALUES ('s1', {n}, 'x', '{{}}')")
+
+        first = asyncio.create_task(_event(a, "a1"))
+        await asyncio.sleep(0.3)
+        other = asyncio.create_task(_event(b, "b"))  # B asks; A lets go once what it applied is committed
+        await asyncio.sleep(0.3)
+        second = asyncio.create_task(_event(a, "a2"))  # within the hand-over's grace
+        await asyncio.sleep(0.3)
+        await holds[0].rollback()  # event 1 is committed; event 2 still waits
+        await asyncio.sleep(0.3)
+        await holds[1].rollback()
+        await asyncio.wait_for(asyncio.gather(first, second, other), 30)
+        assert [(n, e.text) for n, e in await a.events("s1")] == [(1, "a1"), (2, "a2"), (3, "b")]
+    finally:
+        for blocker in blockers:
+            await blocker.close()
+        await a.close()
+        await b.close()
+
+
+async def test_a_process_queued_for_a_lock_while_it_changed_hands_is_not_left_waiting(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """B asks for the session's lock while it is between holders (here a third connection has it and A waits
+    first), so no process hears B ask. A takes the lock, applies its event and would keep the lock idle for
+    as long as it lingers: B is seen queued and gets in all the same."""
+    monkeypatch.setattr(pgstore, "LINGER_SECONDS", 600.0)
+    a, b = await open_store(pg_url), await open_store(pg_url)
+    between = await asyncpg.connect(pg_url)
+    try:
+        await between.execute("SELECT pg_advisory_lock($1)", pgstore.lock_key("s1"))
+        first = asyncio.create_task(_event(a, "a"))
+        await asyncio.sleep(0.3)
+        second = asyncio.create_task(_event(b, "b"))
+        await asyncio.sleep(0.3)
+        await between.execute("SELECT pg_advisory_unlock($1)", pgstore.lock_key("s1"))
+        await asyncio.wait_for(asyncio.gather(first, second), 30)  # 600 s if B were not heard
+        assert [(n, e.text) for n, e in await a.events("s1")] == [(1, "a"), (2, "b")]
+    finally:
+        await between.close()
+        await a.close()
+        await b.close()
 
 
 async def test_a_steady_stream_in_one_process_does_not_keep_another_out_of_the_session(pg_url: str) -> None:
