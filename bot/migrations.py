@@ -92,7 +92,9 @@ CREATE TABLE timers (
 CREATE INDEX timers_due ON timers (fire_at);
 """,
     # 2: a commit is one statement, so one round trip: the store sends the batch's statements with their values
-    # as JSON and this runs them in order, in the statement's own transaction (bot/pgstore.py `_commit`).
+    # as JSON and this runs them in order, in the statement's own transaction. (No longer called: the writer
+    # now prepares its statements once, bot/pgstore.py `_commit`; kept so that a process of the release before,
+    # still running while the others are upgraded, can go on committing.)
     # Event numbers are counted under the session's lock since, so the counter rows went. Refs are numbered, so
     # a process catching up on a session reads only those made since it last looked.
     """

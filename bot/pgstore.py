@@ -8,9 +8,10 @@ deliveries and hands out outbox entries and due timers to whichever process is a
   taken twice). The lock stays with a process while the session is busy there, and is handed over when
   another process asks for it (NOTIFY), so a reply pays for neither a lock nor a number in round trips;
 - a platform delivery id is claimed by inserting it (a unique key): a retry that reaches another process is
-  recognised there too. A commit is one statement (`facilitator_write`, migration 2), so a reply costs about
-  two round trips in all; a new session is announced to the other processes as it is committed (NOTIFY),
-  so they need not ask at every message which sessions there are;
+  recognised there too (the ids arriving together in one insert). A commit is one round trip, a script of
+  EXECUTEs of statements prepared once on the writer's connection, so a reply costs a share of two round
+  trips in all; a new session is announced to the other processes as it is committed (NOTIFY), so they need
+  not ask at every message which sessions there are;
 - each process heartbeats a row in `workers`; each outbox entry names the process that owes it. Entries whose
   process stopped heartbeating for LEASE_SECONDS are claimed by another (FOR UPDATE SKIP LOCKED) and sent by it,
   looking first where an attempt may have reached the platform, as after a restart;
