@@ -149,7 +149,7 @@ class GroupCommit:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._queue, self._lazy = self._lazy + self._queue, [], []
+            lazy, batch, self._queue, self._lazy = self._lazy, self._lazy + self._queue, [], []
             if self._lazy_timer is not None:
                 self._lazy_timer.cancel()
                 self._lazy_timer = None
@@ -162,15 +162,37 @@ class GroupCommit:
                 log.error("could not write to %s: %s", self.path, exc)
                 # What was queued meanwhile may build on what failed (the next event of the same session):
                 # it fails too, and its senders are told to try again.
-                batch, self._queue = batch + self._queue, []
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(StoreError(str(exc)))
+                ordered, self._queue = batch[len(lazy):] + self._queue, []
                 self._seq.clear()  # read again from the disk: the queued numbers were not written
+                _settle(ordered, exc)
+                if lazy and len(lazy) < len(batch):
+                    # Bookkeeping builds on nothing (a post's ref, a delivery id): it is not lost with an event
+                    # it happened to ride with, but goes again on its own (and with nothing else, so a bad
+                    # value of its own cannot sink the next event's commit too).
+                    _settle(lazy, await self._commit_alone(lazy))
+                else:
+                    _settle(lazy, exc)
                 continue
-            for _, done in batch:
-                if not done.done():
-                    done.set_result(None)
+            _settle(batch, None)
+
+    async def _commit_alone(self, writes: list[tuple[list[Op], asyncio.Future[None]]]) -> BaseException | None:
+        try:
+            await self._commit([op for ops, _ in writes for op in ops])
+        except self._errors as exc:
+            log.error("could not write to %s: %s", self.path, exc)
+            return exc
+        return None
+
+
+def _settle(writes: list[tuple[list[Op], asyncio.Future[None]]], error: BaseException | None) -> None:
+    for _, done in writes:
+        if done.done():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(StoreError(str(error)))
+            done.exception()  # the error is logged here; a write nobody waits for need not be reported again
 
 
 async def open_store(database: Settings | Path | str, exclusive: bool = True) -> EventStore:

@@ -183,6 +183,33 @@ async def test_a_nul_which_postgresql_cannot_hold_fails_its_commit_and_the_store
         await store.close()
 
 
+async def test_a_posts_ref_riding_on_a_commit_that_fails_is_written_after_all(store: EventStore) -> None:
+    """A post was made (its ref waits for the next commit) and the next event's commit fails: the event is
+    refused, but the ref is kept, so the post is neither sent again after a restart nor lost to later edits."""
+    await store.create_session("s1", "#c")
+    await store.append("s1", _reply("first"))
+    await store.write([store.outbox_op("s1", "ballot", "{}", None)])
+    posted = store.write(store.delivered_ops("s1", "ballot", Made("m-ballot")), lazy=True)
+    with pytest.raises(StoreError):  # number 1 is taken: this commit fails whole
+        await store.write([store.event_op("s1", 1, _reply("again"))])
+    await posted
+    assert await store.refs("s1") == {"ballot": Made("m-ballot")}
+    assert await store.outbox("s1") == []
+    assert [e.text for _, e in await store.events("s1")] == ["first"]
+
+
+async def test_a_bad_value_in_a_posts_ref_does_not_sink_the_next_events(store: EventStore) -> None:
+    await store.create_session("s1", "#c")
+    await store.append("s1", _reply("first"))
+    posted = store.write([store.event_op("s1", 1, _reply("bookkeeping that cannot be written"))], lazy=True)
+    with pytest.raises(StoreError):
+        await store.write([store.event_op("s1", 2, _reply("second"))])
+    with pytest.raises(StoreError):
+        await posted
+    await store.append("s1", _reply("second, sent again"))
+    assert [(n, e.text) for n, e in await store.events("s1")] == [(1, "first"), (2, "second, sent again")]
+
+
 async def test_messages_pairs_and_message_numbers(store: EventStore) -> None:
     await store.write([store.message_op("u7", "s1"), store.message_op("u12", "s1"), store.message_op("x99", "s2"),
                        *store.delivered_ops("s1", "question", Made("b30")),
