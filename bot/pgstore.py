@@ -64,6 +64,8 @@ WANTED_CHANNEL = "facilitator_lock_wanted"
 STARTED_CHANNEL = "facilitator_session_started"
 # A process silent this long is taken for dead: its unsent posts and claimed timers go to the others.
 LEASE_SECONDS = 3.0
+# The listening connection, lost with a server restart, is opened again this often until it can be.
+RECONNECT_SECONDS = 0.5
 # Statements prepared on the writer's connection at most (the code has a few dozen).
 PREPARED_AT_MOST = 500
 
@@ -109,6 +111,8 @@ class PgStore(GroupCommit):
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         super().__init__()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._closing = False
+        self._relistening: asyncio.Task[None] | None = None
         self._held: dict[str, _Held] = {}  # session -> its advisory lock, while this process holds it
         self._releasing: set[asyncio.Task[None]] = set()
         self._taking: dict[str, asyncio.Lock] = {}
@@ -124,8 +128,7 @@ class PgStore(GroupCommit):
 
     @classmethod
     async def open(cls, url: str) -> PgStore:
-        # The commit's script quotes values itself (_literal): only right with standard strings.
-        writer = await asyncpg.connect(url, server_settings={"standard_conforming_strings": "on"})
+        writer = await _writer_connection(url)
         try:
             await migrate_postgres(writer, _without_password(url))
             # Reads set no session state, so a connection goes back to the pool as it is (asyncpg's default
@@ -144,13 +147,13 @@ class PgStore(GroupCommit):
             await writer.close()
             raise
         store = cls(url, pool, locks, writer, listener)
-        await listener.add_listener(WANTED_CHANNEL, store._wanted)
-        await listener.add_listener(STARTED_CHANNEL, store._started)
+        await store._hear(listener)
         await store.beat()
         store._heartbeat = asyncio.create_task(store._beat_forever())
         return store
 
     async def close(self) -> None:
+        self._closing = True
         try:
             await self.flush()
             for session_id, held in list(self._held.items()):
@@ -161,6 +164,8 @@ class PgStore(GroupCommit):
             self._writer.cancel()
             if self._heartbeat is not None:
                 self._heartbeat.cancel()
+            if self._relistening is not None:
+                self._relistening.cancel()
             with contextlib.suppress(Exception):  # a clean stop: what it still owes goes to the others now
                 await self.pool.execute("DELETE FROM workers WHERE id = $1", self.worker)
             await self.writer.close()
@@ -173,15 +178,18 @@ class PgStore(GroupCommit):
         # the writer's connection, and a commit is a script of EXECUTEs of them with their values, which the
         # simple query protocol runs as one transaction (all or nothing). Planning every statement anew cost
         # more than running it (docs/deploy.md, Figures).
+        if self.writer.is_closed():  # the server restarted, or the connection was cut: its statements went too
+            self.writer = await _writer_connection(self.url)
+            self._prepared.clear()
         new = [sql for sql in dict.fromkeys(sql for sql, _ in ops) if sql not in self._prepared]
         if len(self._prepared) + len(new) > PREPARED_AT_MOST:  # statements are the code's own, so this is a guard
             await self.writer.execute("DEALLOCATE ALL")
             self._prepared.clear()
             new = list(dict.fromkeys(sql for sql, _ in ops))
-        if new:
-            names = {sql: f"facilitator_{len(self._prepared) + n}" for n, sql in enumerate(new)}
-            await self.writer.execute(";".join(f"PREPARE {name} AS {sql}" for sql, name in names.items()))
-            self._prepared.update(names)
+        for sql in new:  # one at a time: a PREPARE is kept even when a script holding it fails
+            name = f"facilitator_{len(self._prepared)}"
+            await self.writer.execute(f"PREPARE {name} AS {sql}")
+            self._prepared[sql] = name
         await self.writer.execute(";".join(f"EXECUTE {self._prepared[sql]}({', '.join(map(_literal, params))})"
                                            if params else f"EXECUTE {self._prepared[sql]}" for sql, params in ops))
 
@@ -210,6 +218,9 @@ class PgStore(GroupCommit):
         async with self._taking.setdefault(session_id, asyncio.Lock()):  # one connection takes it, not several
             while (held := self._held.get(session_id)) is not None and not self._admits(held):
                 await held.released.wait()  # behind the process that asked first
+            if held is not None and not held.users and _gone(held.conn):
+                await self._lost(session_id, held)  # with its connection (the server restarted): take it anew
+                held = None
             if held is None:
                 conn, wanted = await self._lock(session_id)
                 held = self._held[session_id] = _Held(conn)
@@ -266,7 +277,8 @@ class PgStore(GroupCommit):
 
     async def _release_connection(self, conn: asyncpg.Connection) -> None:
         self._lock_conns -= 1
-        await self.locks.release(conn)
+        if not _gone(conn):  # a connection the pool took back when it closed is the pool's already
+            await self.locks.release(conn)
 
     @staticmethod
     def _admits(held: _Held) -> bool:
@@ -290,6 +302,31 @@ class PgStore(GroupCommit):
         task = asyncio.create_task(self._release_when_written(session_id, held))
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
+
+    async def _hear(self, listener: asyncpg.Connection) -> None:
+        await listener.add_listener(WANTED_CHANNEL, self._wanted)
+        await listener.add_listener(STARTED_CHANNEL, self._started)
+        listener.add_termination_listener(self._deaf)
+        self.listener = listener
+
+    def _deaf(self, _conn: object) -> None:
+        """The listening connection closed (the server restarted): listen again as soon as it is back. Asks
+        missed meanwhile are made again (REASK_MS), sessions started meanwhile are found by the sweep."""
+        if not self._closing and self._relistening is None:
+            self._relistening = asyncio.create_task(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        try:
+            while not self._closing:
+                try:
+                    await self._hear(await asyncpg.connect(self.url))
+                    log.info("listening to %s again", self.path)
+                    return
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("cannot listen to %s yet: %s", self.path, exc)
+                    await asyncio.sleep(RECONNECT_SECONDS)
+        finally:
+            self._relistening = None
 
     def _wanted(self, _conn: object, _pid: int, _channel: str, session_id: object) -> None:
         """Another process waits for a session's lock this one holds."""
@@ -327,10 +364,20 @@ class PgStore(GroupCommit):
                 del self._held[session_id]
                 self._seq.pop(session_id, None)  # another process may write the next ones
                 try:
-                    await held.conn.execute("SELECT pg_advisory_unlock($1)", lock_key(session_id))
+                    if not _gone(held.conn):  # else the lock went with its connection
+                        await held.conn.execute("SELECT pg_advisory_unlock($1)", lock_key(session_id))
                 finally:
                     await self._release_connection(held.conn)
                     held.released.set()
+
+    async def _lost(self, session_id: str, held: _Held) -> None:
+        if held.linger is not None:
+            held.linger.cancel()
+            held.linger = None
+        del self._held[session_id]
+        self._seq.pop(session_id, None)
+        await self._release_connection(held.conn)
+        held.released.set()
 
     @contextlib.asynccontextmanager
     async def channel_lock(self, channel: str) -> AsyncIterator[None]:
@@ -665,6 +712,19 @@ def _literal(value: Any) -> str:
 
 async def _as_it_is(conn: asyncpg.Connection) -> None:
     """Pool reset for connections that only ever run single statements outside transactions."""
+
+
+def _gone(conn: asyncpg.Connection) -> bool:
+    """Whether the connection closed (the pool takes back one of its own that closes, and then says so)."""
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+
+
+async def _writer_connection(url: str) -> asyncpg.Connection:
+    # The commit's script quotes values itself (_literal): only right with standard strings.
+    return await asyncpg.connect(url, server_settings={"standard_conforming_strings": "on"})
 
 
 def _without_password(url: str) -> str:

@@ -78,6 +78,11 @@ class PgServer:
         self._run(str(self.bins / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")
 
+    def restart(self) -> None:
+        """As an operator restarts it (an upgrade, a change of settings): every connection to it is closed."""
+        self._run(str(self.bins / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-l", str(self.root / "log"),
+                  "-w", "-t", "60", "restart")
+
     def url(self, name: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 

@@ -1,0 +1,79 @@
+"""PostgreSQL restarted under a running bot (an upgrade, a change of settings, a failover): every connection
+the bot had is closed, and with them the sessions' advisory locks. The bot reconnects and goes on, and a lock
+it held is taken again before anything is written under it. A server of the test's own, so that restarting it
+disturbs no other test."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.base import UserMessage
+from adapters.console import ConsoleAdapter
+from bot import pgstore
+from bot.assembly import assembled
+from bot.storage import open_store
+from facilitation.events import ReplyPosted
+from tests.pg import PgServer, bindir
+from tests.runtime.two_ideas import start_with_two_ideas
+
+
+@pytest.fixture
+def server() -> Iterator[PgServer]:
+    bins = bindir()
+    if bins is None:
+        pytest.fail("PostgreSQL is not installed (.ci/run installs Debian's postgresql package)")
+    own = PgServer(bins)
+    own.start()
+    try:
+        yield own
+    finally:
+        own.stop()
+
+
+def _reply(text: str) -> ReplyPosted:
+    return ReplyPosted(at=datetime.now(UTC), person="ana", name="Ana", text=text, message_ref=f"m-{text}",
+                       private=True)
+
+
+async def test_a_reply_after_postgresql_restarted_is_saved_and_the_session_goes_on(server: PgServer) -> None:
+    url = server.database()
+    adapter = ConsoleAdapter(out=io.StringIO())
+    async with assembled(adapter, database=url) as runtime:
+        root = await start_with_two_ideas(adapter)
+        server.restart()
+        await asyncio.sleep(0.2)  # the bot hears its connections close
+        answer = await adapter.send(UserMessage(channel=adapter.channel, person=adapter.person("P2"),
+                                                text="Share the budget", message_ref="m2", reply_to_ref=root,
+                                                event_id="e2"))
+        assert answer is None or "couldn't save" not in answer.text, answer
+        assert [i.text for i in next(iter(runtime.sessions.values())).ideas] == \
+            ["Listen more", "Pay people", "Share the budget"]
+    again = ConsoleAdapter(out=io.StringIO())
+    async with assembled(again, database=url) as runtime:  # and it is in the store, not only in memory
+        assert [i.text for i in next(iter(runtime.sessions.values())).ideas] == \
+            ["Listen more", "Pay people", "Share the budget"]
+
+
+async def test_a_lock_lost_with_a_restart_is_taken_again_before_the_next_event(
+        server: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One process held a session's lock (idle, lingering) when the server restarted; another took it and
+    wrote. The first must not go on as if it still held it: its next event is numbered after the other's."""
+    monkeypatch.setattr(pgstore, "LINGER_SECONDS", 600.0)
+    url = server.database()
+    one, two = await open_store(url), await open_store(url)
+    try:
+        await one.append("s1", _reply("one, before"))
+        server.restart()
+        await asyncio.sleep(0.2)
+        await two.append("s1", _reply("two, after"))
+        await one.append("s1", _reply("one, after"))
+        assert [(n, e.text) for n, e in await two.events("s1")] == \
+            [(1, "one, before"), (2, "two, after"), (3, "one, after")]
+    finally:
+        await one.close()
+        await two.close()
