@@ -219,7 +219,7 @@ class PgStore(GroupCommit):
             while (held := self._held.get(session_id)) is not None and not self._admits(held):
                 await held.released.wait()  # behind the process that asked first
             if held is not None and not held.users and _gone(held.conn):
-                await self._lost(session_id, held)  # with its connection (the server restarted): take it anew
+                await self._let_go(session_id, held)  # lost with its connection (a server restart): take it anew
                 held = None
             if held is None:
                 conn, wanted = await self._lock(session_id)
@@ -361,23 +361,20 @@ class PgStore(GroupCommit):
                     break
         finally:
             if not held.users and self._held.get(session_id) is held:
-                del self._held[session_id]
-                self._seq.pop(session_id, None)  # another process may write the next ones
-                try:
-                    if not _gone(held.conn):  # else the lock went with its connection
-                        await held.conn.execute("SELECT pg_advisory_unlock($1)", lock_key(session_id))
-                finally:
-                    await self._release_connection(held.conn)
-                    held.released.set()
+                await self._let_go(session_id, held)
 
-    async def _lost(self, session_id: str, held: _Held) -> None:
+    async def _let_go(self, session_id: str, held: _Held) -> None:
         if held.linger is not None:
             held.linger.cancel()
             held.linger = None
         del self._held[session_id]
-        self._seq.pop(session_id, None)
-        await self._release_connection(held.conn)
-        held.released.set()
+        self._seq.pop(session_id, None)  # another process may write the next ones
+        try:
+            if not _gone(held.conn):  # else the lock went with its connection
+                await held.conn.execute("SELECT pg_advisory_unlock($1)", lock_key(session_id))
+        finally:
+            await self._release_connection(held.conn)
+            held.released.set()
 
     @contextlib.asynccontextmanager
     async def channel_lock(self, channel: str) -> AsyncIterator[None]:
