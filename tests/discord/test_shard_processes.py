@@ -209,7 +209,10 @@ async def test_two_processes_split_discord_by_shard_and_fill_one_note(postgres, 
             await on_zero.slash(on_zero.facilitator, "end")
 
             note_text = await _until(lambda: _note_to(fake, on_one.facilitator), "the note to the convenor")
-            note = next(m for m in reversed(fake.bot_messages()) if "Approve" in "".join(_labels(m)))
+            # Her own draft, in her DM: the other server's draft may have come after it.
+            her_dm = fake.dm_channel(on_one.facilitator)
+            note = next(m for m in reversed(fake.bot_messages())
+                        if m["channel_id"] == her_dm and "Approve" in "".join(_labels(m)))
             approve = await on_one.click(on_one.facilitator, note, "Approve")  # in the convenor's DM: shard 0
             published = await _until(lambda: [m for m in fake.bot_messages() if m["channel_id"] == on_one.channel
                                                and "Round-up" in m["content"]], "the note in the channel")
