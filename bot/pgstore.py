@@ -30,7 +30,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,7 @@ from pydantic import TypeAdapter
 
 from bot.migrations import migrate_postgres
 from bot.outcomes import Outcome, from_text, to_text
-from bot.storage import GroupCommit, Op, OutboxRow
+from bot.storage import GroupCommit, Op, OutboxRow, StoreError
 from bot.store import DELIVERY_MEMORY, ENGINE_VERSION, Store, numbered, read_snapshot
 from facilitation.effects import CancelTimer, Effect, StartTimer
 from facilitation.events import Event, TimerFired
@@ -79,6 +79,46 @@ _ORPHAN = ("(o.owner IS NULL OR o.owner = $1 OR o.owner NOT IN "
            "(SELECT id FROM workers WHERE seen_at > now() - make_interval(secs => $2)))")
 
 
+# What a database out of reach raises (stopped, restarting, the connection cut): the runtime then answers "send
+# it again" (StoreError), as for a commit that failed, instead of the message going unanswered.
+_UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+                asyncpg.InterfaceError)
+
+
+@contextlib.contextmanager
+def _reaching(path: str) -> Iterator[None]:
+    try:
+        yield
+    except _UNREACHABLE as exc:
+        raise StoreError(f"{path} cannot be reached: {exc}") from exc
+
+
+class _Reads:
+    """The pool for reads and the small writes beside commits; a database out of reach raises StoreError."""
+
+    def __init__(self, pool: asyncpg.Pool, path: str) -> None:
+        self._pool, self._path = pool, path
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        with _reaching(self._path):
+            return await self._pool.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        with _reaching(self._path):
+            return await self._pool.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        with _reaching(self._path):
+            return await self._pool.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        with _reaching(self._path):
+            return await self._pool.execute(sql, *args)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
 def lock_key(name: str) -> int:
     """A session's advisory lock number (64 bits of its hash, signed as PostgreSQL's bigint)."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
@@ -104,7 +144,7 @@ class PgStore(GroupCommit):
                  listener: asyncpg.Connection) -> None:
         self.url = url
         self.path = _without_password(url)
-        self.pool = pool  # reads: each holds a connection only for its query
+        self.pool = _Reads(pool, self.path)  # reads: each holds a connection only for its query
         self.locks = locks  # advisory locks: one connection per session being applied, apart from the reads
         self.writer = writer  # the group-commit writer's own connection
         self.listener = listener  # hears other processes asking for a session's lock
@@ -222,7 +262,8 @@ class PgStore(GroupCommit):
                 await self._let_go(session_id, held)  # lost with its connection (a server restart): take it anew
                 held = None
             if held is None:
-                conn, wanted = await self._lock(session_id)
+                with _reaching(self.path):
+                    conn, wanted = await self._lock(session_id)
                 held = self._held[session_id] = _Held(conn)
                 if wanted:
                     held.wanted_at = asyncio.get_running_loop().time()
@@ -270,7 +311,8 @@ class PgStore(GroupCommit):
                     self._release(session_id, held)
         self._lock_conns += 1
         try:
-            return await self.locks.acquire()
+            with _reaching(self.path):
+                return await self.locks.acquire()
         except BaseException:
             self._lock_conns -= 1
             raise
@@ -387,7 +429,8 @@ class PgStore(GroupCommit):
             try:
                 while True:
                     try:
-                        await conn.execute("SELECT pg_advisory_lock($1)", key)
+                        with _reaching(self.path):
+                            await conn.execute("SELECT pg_advisory_lock($1)", key)
                         break
                     except asyncpg.LockNotAvailableError:  # the lock pool's lock_timeout: a start waits on
                         continue

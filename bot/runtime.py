@@ -283,15 +283,16 @@ class Runtime:
         """The adapters' entry point. Returns text to show only to the sender, if any."""
         if not self._restored.is_set():  # the adapter listens before sessions are restored (bot/assembly.py)
             await self._restored.wait()
-        if inbound.event_id and not await self.store.claim_delivery(inbound.event_id):
-            log.info("duplicate delivery %s ignored", inbound.event_id)
-            return None
-        size = _size(inbound)
-        if size > self.cfg.limits.message_chars:  # refused before it is stored or applied: nothing to replay
-            return Reply(text=self.cfg.say("runtime_too_long", length=size, limit=self.cfg.limits.message_chars))
         try:
+            if inbound.event_id and not await self.store.claim_delivery(inbound.event_id):
+                log.info("duplicate delivery %s ignored", inbound.event_id)
+                return None
+            size = _size(inbound)
+            if size > self.cfg.limits.message_chars:  # refused before it is stored or applied: nothing to replay
+                return Reply(text=self.cfg.say("runtime_too_long", length=size, limit=self.cfg.limits.message_chars))
             return await self._receive(inbound)
-        except StoreError:
+        except StoreError as exc:  # a write that failed, or a database out of reach: nothing of it counts
+            log.warning("%s not taken: %s", type(inbound).__name__, exc)
             return Reply(text=self.cfg.say("runtime_try_again"))
         except EventRefused:
             return Reply(text=self.cfg.say("runtime_event_refused"))

@@ -73,10 +73,18 @@ class PgServer:
         self._run(str(self.bins / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--no-sync")
         # fsync off: a test server's data need not survive a power cut, and the suite runs faster.
+        self.resume()
+
+    def resume(self) -> None:
+        """Started on its data (after `initdb`, or `halt`)."""
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
                    f"-c fsync={'on' if self.durable else 'off'} -c max_connections=300")
         self._run(str(self.bins / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")
+
+    def halt(self) -> None:
+        """Stopped as an operator stops it, its data kept: every connection is closed and none is taken."""
+        self._run(str(self.bins / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
 
     def restart(self) -> None:
         """As an operator restarts it (an upgrade, a change of settings): every connection to it is closed."""

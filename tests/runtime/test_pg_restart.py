@@ -35,6 +35,9 @@ def server() -> Iterator[PgServer]:
         own.stop()
 
 
+RECONNECT = pgstore.RECONNECT_SECONDS * 2  # the listener's next try at least has come
+
+
 def _reply(text: str) -> ReplyPosted:
     return ReplyPosted(at=datetime.now(UTC), person="ana", name="Ana", text=text, message_ref=f"m-{text}",
                        private=True)
@@ -57,6 +60,40 @@ async def test_a_reply_after_postgresql_restarted_is_saved_and_the_session_goes_
     async with assembled(again, database=url) as runtime:  # and it is in the store, not only in memory
         assert [i.text for i in next(iter(runtime.sessions.values())).ideas] == \
             ["Listen more", "Pay people", "Share the budget"]
+
+
+async def test_while_postgresql_is_down_a_reply_is_answered_send_it_again_and_counts_once_sent_again(
+        server: PgServer) -> None:
+    """Nothing may vanish without a word: a Discord message is not sent again by Discord, so its sender must
+    be told that it did not count. Once the server is back, the platform's retry of it (same delivery id) and
+    a fresh message both count."""
+    url = server.database()
+    adapter = ConsoleAdapter(out=io.StringIO())
+    async with assembled(adapter, database=url) as runtime:
+        root = await start_with_two_ideas(adapter)
+        server.halt()
+        try:
+            await asyncio.sleep(0.2)
+            retried = UserMessage(channel=adapter.channel, person=adapter.person("P2"), text="Share the budget",
+                                  message_ref="m2", reply_to_ref=root, event_id="e2")
+            answer = await asyncio.wait_for(adapter.send(retried), 30)
+            assert answer is not None and "couldn't save that just now" in answer.text, answer
+            other = UserMessage(channel=adapter.channel, person=adapter.person("P3"), text="Meet in the evening",
+                                message_ref="m3", reply_to_ref=root, event_id="e3")
+            answer = await asyncio.wait_for(adapter.send(other), 30)
+            assert answer is not None and "couldn't save that just now" in answer.text, answer
+        finally:
+            server.resume()
+        await asyncio.sleep(RECONNECT)
+        for message in (retried, other):
+            answer = await asyncio.wait_for(adapter.send(message), 30)
+            assert answer is None or "couldn't save" not in answer.text, answer
+        assert [i.text for i in next(iter(runtime.sessions.values())).ideas] == \
+            ["Listen more", "Pay people", "Share the budget", "Meet in the evening"]
+    again = ConsoleAdapter(out=io.StringIO())
+    async with assembled(again, database=url) as runtime:
+        assert [i.text for i in next(iter(runtime.sessions.values())).ideas] == \
+            ["Listen more", "Pay people", "Share the budget", "Meet in the evening"]
 
 
 async def test_a_lock_lost_with_a_restart_is_taken_again_before_the_next_event(
