@@ -16,6 +16,7 @@ facilitator with the `retry` command, and the entry stays in the outbox until it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import itertools
 import logging
@@ -91,19 +92,35 @@ class Deliveries:
         self._by_session: dict[str, int] = {}
         self._quiet: dict[str, asyncio.Event] = {}
         self._calls = asyncio.Semaphore(parallel)  # a bound on adapter calls in flight at once
+        self._delivering: dict[str, int] = {}  # lane -> entries at its head being delivered now
+        self._jumped: dict[str, asyncio.Event] = {}  # lane -> set when older entries were put in front
 
     # --- queueing -------------------------------------------------------------------------------
 
-    def submit(self, entries: list[Entry]) -> None:
+    def submit(self, entries: list[Entry], older: bool = False) -> None:
         """Queue entries in the order given; each is delivered once its event's commit is on disk (and
         dropped if that commit fails). Lanes run in empty contexts: an inbound call's context (a Discord
-        interaction being answered) reaches only the entries that carry it."""
+        interaction being answered) reaches only the entries that carry it.
+        `older`: entries of earlier events, taken over from a process that died (bot/shared.py): they go
+        before what this process queued since, in each lane, and a head waiting for one of them (an intro in
+        a pair space it was to open) lets it go first."""
+        at: dict[str, int] = {}  # lane -> where the next older entry goes
         for entry in entries:
             self._pending[(entry.session_id, entry.key)] = entry
             self._by_session[entry.session_id] = self._by_session.get(entry.session_id, 0) + 1
             self._quiet.setdefault(entry.session_id, asyncio.Event()).clear()
             lane = self._lane_of(entry)
             queue = self._lanes.setdefault(lane, deque())
+            if older:
+                if lane not in at:  # behind what is being delivered now, in front of the rest
+                    at[lane] = self._delivering.get(lane, 0) if lane in self._tasks else \
+                        next((n for n, e in enumerate(queue) if not e.inline), len(queue))
+                queue.insert(at[lane], entry)
+                at[lane] += 1
+                self._jumped.setdefault(lane, asyncio.Event()).set()
+                if lane not in self._tasks and lane not in self._inline:
+                    self._start(lane)
+                continue
             owner = self._inline.get(lane)
             # The sender's answer into a lane with nothing before it (or only this event's own answers): its
             # caller delivers it after the commit. Anything queued behind waits for that, then gets a task.
@@ -218,24 +235,62 @@ class Deliveries:
 
     async def _run(self, lane: str) -> None:
         queue = self._lanes[lane]
+        jumped = self._jumped.setdefault(lane, asyncio.Event())
         try:
             while queue:
+                jumped.clear()
                 entry = queue[0]
-                if entry.committed is not None:
-                    try:
-                        await asyncio.shield(entry.committed)
-                    except Exception:  # noqa: BLE001 - its event was not saved, so it never happened
-                        self._drop(entry)
-                        queue.popleft()
-                        continue
+                committed = entry.committed
+                if committed is not None and not committed.done():
+                    with contextlib.suppress(Exception):  # looked at below
+                        await asyncio.shield(committed)
+                    continue  # the head again: older entries may have been put in front meanwhile
+                if committed is not None and (committed.cancelled() or committed.exception() is not None):
+                    self._drop(entry)  # its event was not saved, so it never happened
+                    queue.popleft()
+                    continue
+                if not await self._ready(entry, jumped):
+                    continue
                 group = self._batch(queue)
-                await self._deliver(group)
+                self._delivering[lane] = len(group)
+                try:
+                    await self._deliver(group)
+                finally:
+                    del self._delivering[lane]
                 for _ in group:
                     queue.popleft()
         finally:
             if not queue:
                 self._lanes.pop(lane, None)
+                self._jumped.pop(lane, None)
             self._tasks.pop(lane, None)
+
+    async def _ready(self, entry: Entry, jumped: asyncio.Event) -> bool:
+        """Wait, before it is delivered, for what the entry hangs on that another process owes (PostgreSQL);
+        False if older entries were put in front of it meanwhile, which go first. What this process owes
+        itself is waited for in `_deliver`: it is ahead in its lane, or in another lane."""
+        if not self.store.shared:
+            return True
+        sid = entry.session_id
+        for key in _hangs_on(entry.effect, entry.after):
+            if (sid, key) in self._pending or key in self.refs.get(sid, {}):
+                continue
+            owed = asyncio.ensure_future(self.store.wait_ref(sid, key))  # type: ignore[attr-defined]
+            overtaken = asyncio.ensure_future(jumped.wait())
+            try:
+                await asyncio.wait((owed, overtaken), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in (owed, overtaken):
+                    waiting.cancel()
+            if not owed.done() or owed.cancelled():
+                return False
+            if (error := owed.exception()) is not None:  # the database out of reach: ask again in a moment
+                log.warning("session %s: cannot learn whether %s was delivered (%s)", sid, key, _describe(error))
+                await asyncio.sleep(FIRST_BACKOFF)
+                return False
+            if (ref := owed.result()) is not None:
+                self.refs.setdefault(sid, {})[key] = ref
+        return True
 
     def _batch(self, queue: deque[Entry]) -> list[Entry]:
         """The head of the lane and the posts after it that share its message: consecutive posts of its batch (of
@@ -428,6 +483,19 @@ class Deliveries:
             if anchor:
                 return Target(kind="thread", ref=anchor)
         return Target(kind="channel")
+
+
+def _hangs_on(effect: Effect, after: str | None) -> list[str]:
+    """The keys of the effects this one needs delivered first: what it waits on, its thread's post, its pair's
+    space."""
+    keys = [after] if after else []
+    audience = getattr(effect, "audience", None)
+    if isinstance(effect, Post | PostChart) and audience is not None:
+        if audience.kind == "thread" and audience.anchor:
+            keys.append(audience.anchor)
+        elif audience.kind == "pair":
+            keys.append(f"pair:{audience.pair_id}")
+    return keys
 
 
 def _part(entry: Entry) -> Part:

@@ -209,7 +209,7 @@ class SharedWork:
                     self.store.write(self.store.delivered_ops(session_id, key, ref), lazy=True)
         if taken:
             log.info("took over %d posts of a process that stopped", len(taken))
-            rt.deliveries.submit(taken)
+            rt.deliveries.submit(taken, older=True)
         for session_id, timer_id, fire_at in await self.store.claim_due_timers():
             await rt.fire_timer(session_id, timer_id, claimed=True)
             await self.store.timer_done(session_id, timer_id, fire_at)

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.discord.fake_discord import FakeDiscord, FakeInteraction
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -307,11 +309,14 @@ async def test_private_ideas_sent_together_to_shard_0_all_land_in_the_session_jo
     assert all(t.startswith("Saved") for t in answers), answers
 
 
+@pytest.mark.parametrize("pair_minutes", ["0.05", "0.01"], ids=["timer-after-takeover", "timer-before-takeover"])
 async def test_a_shard_killed_mid_pair_has_its_posts_and_timer_taken_over_by_the_other(
-        postgres, tmp_path: Path) -> None:
+        postgres, tmp_path: Path, pair_minutes: str) -> None:
     """Shard 1's process is killed (SIGKILL) while Discord holds its answer to opening Ann's pair thread: shard 0's
     process, which has none of that server in its gateway cache, takes over what it owed (finding the thread
-    Discord made, not opening a second), and fires Pair's timer."""
+    Discord made, not opening a second), and fires Pair's timer. With a Pair of 0.6 s the timer is due before the
+    dead process's posts can be taken over (LEASE_SECONDS): the pairs are still opened and introduced, each
+    before it is told that Pair has closed."""
     fake = FakeDiscord()
     ids = {name: fake.add_user(name) for name in ("Fay", "Ann", "Ben", "Cat", "Dan")}
     room = Room(fake, fake.add_guild("A network on shard 1", shard=(1, 2)), ids["Fay"],
@@ -321,7 +326,7 @@ async def test_a_shard_killed_mid_pair_has_its_posts_and_timer_taken_over_by_the
     try:
         async with _bots(fake, postgres.database(), tmp_path) as bots:
             await room.slash(room.facilitator, "start",
-                             {"question": "own=private minutes=pair:0.05 What should we fix first?"})
+                             {"question": f"own=private minutes=pair:{pair_minutes} What should we fix first?"})
             question = await _until(lambda: room.post_with("Join"), "the question with its Join")
             for person in room.people:
                 await room.click(person, question, "Join")
@@ -345,6 +350,9 @@ async def test_a_shard_killed_mid_pair_has_its_posts_and_timer_taken_over_by_the
         await fake.stop()
     held = next(t for t in pair_threads() if "Ann" in fake.channels[t]["name"])
     assert [len(intro_in(t)) for t in pair_threads()] == [1, 1], "each pair introduced once"
+    for thread in pair_threads():
+        said = [m["content"] for m in fake.bot_messages() if m["channel_id"] == thread]
+        assert "Your pair" in said[0] and "closed" in said[-1], said
     assert {c.caller for c in fake.message_calls() if c.path == f"/channels/{held}/messages"} == {"p0"}
     assert ids["Ann"] in fake.thread_members[held]
     assert sum("**Explain**" in m["content"] for m in fake.bot_messages()) == 1, "Pair's timer fired once"
