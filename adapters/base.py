@@ -243,6 +243,9 @@ class Delivering:
     key: str
     maybe_sent: bool = False
     since: float = 0.0
+    # Asked before a call that waited (a throttle, a 429's Retry-After) goes out: False when another process may
+    # have taken the effect over meanwhile (several processes on PostgreSQL); see `may_go_on`.
+    may_send: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
     _parts: itertools.count[int] = field(default_factory=itertools.count, compare=False, repr=False)
 
     def nonce(self, size: int = 25) -> str:
@@ -253,3 +256,11 @@ class Delivering:
 
 # Set by the runtime around each adapter call that carries out an effect; None for immediate answers.
 DELIVERING: ContextVar[Delivering | None] = ContextVar("delivering", default=None)
+
+
+def may_go_on() -> None:
+    """Before an adapter's call that may have waited: stop (a DeliveryError the runtime tries again after, when
+    it finds out whose the effect is) if the effect being carried out may no longer be this process's."""
+    doing = DELIVERING.get()
+    if doing is not None and doing.may_send is not None and not doing.may_send():
+        raise DeliveryError("this process lost touch with the database, so another may be sending it", lasting=False)

@@ -59,6 +59,9 @@ class Entry:
     # Delivered by the caller of `apply` itself once its commit is on disk (`deliver_own`), not by a lane task:
     # the sender's answer into an idle lane, which needs no task of its own (50 answers at once: no 100 tasks).
     inline: bool = False
+    # The store's lease epoch in which this process last knew the entry to be its own (PostgreSQL): after a gap
+    # in its heartbeats another process may have taken it over (`_given_away`).
+    epoch: int = 0
     done: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     @property
@@ -105,7 +108,9 @@ class Deliveries:
         before what this process queued since, in each lane, and a head waiting for one of them (an intro in
         a pair space it was to open) lets it go first."""
         at: dict[str, int] = {}  # lane -> where the next older entry goes
+        epoch = self._epoch()
         for entry in entries:
+            entry.epoch = epoch
             self._pending[(entry.session_id, entry.key)] = entry
             self._by_session[entry.session_id] = self._by_session.get(entry.session_id, 0) + 1
             self._quiet.setdefault(entry.session_id, asyncio.Event()).clear()
@@ -156,6 +161,11 @@ class Deliveries:
                     self._start(lane)
                 else:
                     self._lanes.pop(lane, None)
+
+    def _epoch(self) -> int:
+        """The lease epoch now; -1 while the lease is not held (or the store has none to hold)."""
+        store = self.store
+        return store.lease_epoch if store.shared and store.holds_lease() else -1  # type: ignore[attr-defined]
 
     def pending(self, session_id: str) -> int:
         return self._by_session.get(session_id, 0)
@@ -339,18 +349,26 @@ class Deliveries:
         backoff = FIRST_BACKOFF
         started = time.time()
         while True:
+            if self.store.shared:
+                try:
+                    given = await self._given_away(group)
+                except Exception as exc:  # noqa: BLE001 - the database out of reach: ask again in a moment
+                    log.warning("session %s: cannot learn whether %s is still this process's to send (%s)", sid,
+                                key, _describe(exc))
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                    continue
+                if given:
+                    for each in group:
+                        if not any(each is g for g in given):
+                            await self._deliver([each])
+                    return
             maybe_sent = entry.first_try is not None
-            if entry.first_try is None:
-                first_try = time.time()
-                for each in group:
-                    each.first_try = first_try
-                if self.marks_attempts:  # on disk before the platform can have it: after a crash, look first
-                    try:
-                        await self.store.write([self.store.trying_op(sid, e.key, first_try) for e in group])
-                    except Exception:  # noqa: BLE001 - the attempt is still worth making
-                        log.warning("session %s: could not mark %s as being sent", sid, key)
-            doing = Delivering(key=f"{sid}/{key}", maybe_sent=maybe_sent, since=entry.first_try)
             try:
+                if entry.first_try is None:
+                    await self._mark_trying(group)
+                doing = Delivering(key=f"{sid}/{key}", maybe_sent=maybe_sent, since=entry.first_try or 0.0,
+                                   may_send=self._fence(entry))
                 async with self._calls:
                     if entry.inline:  # already in the inbound call's own task and context
                         ref = await self._attempt(group, doing)
@@ -371,7 +389,8 @@ class Deliveries:
                     await self._fail(group, exc.message)
                     return
                 why = exc.message
-            except Exception as exc:  # noqa: BLE001 - 5xx, dropped connections, 429s past the adapter's waits
+            except Exception as exc:  # noqa: BLE001 - 5xx, dropped connections, 429s past the adapter's waits, the
+                # store out of reach
                 if time.time() - started > self.give_up_after:
                     await self._fail(group, _describe(exc))
                     return
@@ -383,6 +402,45 @@ class Deliveries:
             log.warning("session %s: %s not delivered yet (%s); trying again in %.1f s", sid, key, why, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _mark_trying(self, group: list[Entry]) -> None:
+        """Before the first attempt: on disk that it may reach the platform, so that after a crash, or in the
+        process that takes it over, the post is looked for before it is sent again. Not marked, not sent."""
+        first_try = time.time()
+        if self.marks_attempts:
+            await self.store.write([self.store.trying_op(e.session_id, e.key, first_try) for e in group])
+        for each in group:
+            each.first_try = first_try
+
+    async def _given_away(self, group: list[Entry]) -> list[Entry]:
+        """The entries of the group another process has taken over, once this one holds its lease again: a
+        gap in its heartbeats (the database out of reach) may have made it look dead. Each is settled with what
+        the other process made of it, once it has; the rest are this process's, in the new epoch."""
+        store = self.store
+        epoch = await store.lease()  # type: ignore[attr-defined]
+        stale = [e for e in group if e.epoch != epoch]
+        if not stale:
+            return []
+        sid = group[0].session_id
+        owners = await store.owners(sid, [e.key for e in stale])  # type: ignore[attr-defined]
+        given = [e for e in stale if owners.get(e.key) != store.worker]  # type: ignore[attr-defined]
+        for each in stale:
+            each.epoch = epoch
+        for each in given:
+            log.info("session %s: %s was taken over by another process", sid, each.key)
+            outcome = await store.wait_ref(sid, each.key)  # type: ignore[attr-defined]
+            outcome = FAILED if outcome is None else outcome  # it failed there: that process tells the facilitator
+            self.refs.setdefault(sid, {})[each.key] = outcome
+            self._settle(each, outcome)
+        return given
+
+    def _fence(self, entry: Entry) -> Callable[[], bool] | None:
+        """For the adapter, before it tries again after waiting out a 429: whether this process may still send
+        the entry (its lease held, with no gap since the entry was known to be its own)."""
+        store = self.store
+        if not store.shared:
+            return None
+        return lambda: store.holds_lease() and store.lease_epoch == entry.epoch  # type: ignore[attr-defined]
 
     async def _attempt(self, group: list[Entry], doing: Delivering) -> str:
         token = DELIVERING.set(doing)

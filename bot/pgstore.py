@@ -49,7 +49,7 @@ log = logging.getLogger("facilitator.store")
 
 _EVENT = TypeAdapter(Event)
 
-HEARTBEAT_SECONDS = 1.0
+HEARTBEAT_SECONDS = 0.5
 # A session's lock is kept this long after its last event here, unless another process asks for it.
 LINGER_SECONDS = 1.0
 # Asked for by another process, it is still used here this long (what is already waiting here goes first).
@@ -64,6 +64,12 @@ WANTED_CHANNEL = "facilitator_lock_wanted"
 STARTED_CHANNEL = "facilitator_session_started"
 # A process silent this long is taken for dead: its unsent posts and claimed timers go to the others.
 LEASE_SECONDS = 3.0
+# A process sends its posts only while its last heartbeat began less than this long ago, so it has stopped
+# before another can take it for dead (a server down for a while, or this process cut off from it); and it
+# takes over another's posts only once its own heartbeats have gone through for LEASE_SECONDS, so that after
+# the server was down every live process has been heard again first.
+SENDS_WITHIN = LEASE_SECONDS - 1.0
+_NEVER = 1e9  # seconds: a window in which no process that heartbeats at all is taken for dead
 # The listening connection, lost with a server restart, is opened again this often until it can be.
 RECONNECT_SECONDS = 0.5
 # Statements prepared on the writer's connection at most (the code has a few dozen).
@@ -165,6 +171,10 @@ class PgStore(GroupCommit):
         self.started: set[str] = set()
         self._ref_pos: dict[str, int] = {}  # session -> the newest ref this process has read
         self._prepared: dict[str, str] = {}  # statement -> its name on the writer's connection
+        self._beat_at: float | None = None  # loop time the last heartbeat that went through began
+        self._lease_since = 0.0  # loop time the heartbeats began going through without a gap
+        self.lease_epoch = 0  # counts the gaps: posts queued in an earlier epoch may be another's now
+        self._leased = asyncio.Event()
 
     @classmethod
     async def open(cls, url: str) -> PgStore:
@@ -236,8 +246,39 @@ class PgStore(GroupCommit):
     # --- liveness and locks ---------------------------------------------------------------------------------
 
     async def beat(self) -> None:
+        began = asyncio.get_running_loop().time()  # the row's time is later: the lease is reckoned from here
         await self.pool.execute("INSERT INTO workers VALUES ($1, now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
                                 self.worker)
+        if not self.holds_lease():
+            self.lease_epoch += 1
+            self._lease_since = began
+        self._beat_at = max(began, self._beat_at or began)
+        self._leased.set()
+
+    def holds_lease(self) -> bool:
+        """Whether no other process can have taken this one for dead: it may send what it owes."""
+        return self._beat_at is not None and asyncio.get_running_loop().time() - self._beat_at < SENDS_WITHIN
+
+    async def lease(self) -> int:
+        """Once this process holds its lease (the database may be out of reach for a while): its epoch."""
+        while not self.holds_lease():
+            self._leased.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._leased.wait(), HEARTBEAT_SECONDS)
+        return self.lease_epoch
+
+    def _dead_after(self) -> float:
+        """How long a process's silence must be for this one to take it for dead now: LEASE_SECONDS, unless
+        this one has itself been heard for less than that (the server was down: the others' heartbeats may
+        not have gone through again yet), when only a process that stopped cleanly is."""
+        held_for = asyncio.get_running_loop().time() - self._lease_since
+        return LEASE_SECONDS if self.holds_lease() and held_for >= LEASE_SECONDS else _NEVER
+
+    async def owners(self, session_id: str, keys: list[str]) -> dict[str, str | None]:
+        """Which process owes each of these outbox entries now; an entry delivered since is not among them."""
+        rows = await self.pool.fetch("SELECT key, owner FROM outbox WHERE session_id = $1 AND key = ANY($2::text[])",
+                                     session_id, keys)
+        return {row[0]: row[1] for row in rows}
 
     async def _beat_forever(self) -> None:
         while True:
@@ -617,7 +658,8 @@ class PgStore(GroupCommit):
         rows = await self.pool.fetch(
             "UPDATE outbox o SET owner = $1 FROM (SELECT session_id, key FROM outbox o WHERE session_id = $3 AND "
             f"{_ORPHAN} FOR UPDATE SKIP LOCKED) c WHERE o.session_id = c.session_id AND o.key = c.key "
-            "RETURNING o.pos, o.key, o.effect, o.after, o.state, o.first_try", self.worker, LEASE_SECONDS, session_id)
+            "RETURNING o.pos, o.key, o.effect, o.after, o.state, o.first_try", self.worker, self._dead_after(),
+            session_id)
         return [(r[1], r[2], r[3], r[4], r[5]) for r in sorted(rows, key=lambda r: r[0])]
 
     async def claim_orphans(self) -> dict[str, list[OutboxRow]]:
@@ -627,7 +669,7 @@ class PgStore(GroupCommit):
             f"o.state <> 'failed' AND {_ORPHAN} FOR UPDATE SKIP LOCKED) c "
             "WHERE o.session_id = c.session_id AND o.key = c.key "
             "RETURNING o.pos, o.session_id, o.key, o.effect, o.after, o.state, o.first_try",
-            self.worker, LEASE_SECONDS)
+            self.worker, self._dead_after())
         out: dict[str, list[OutboxRow]] = {}
         for r in sorted(rows, key=lambda r: r[0]):
             out.setdefault(r[1], []).append((r[2], r[3], r[4], r[5], r[6]))

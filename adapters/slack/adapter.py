@@ -38,7 +38,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Part, Reply, Sink, StartRefused, Target
+from adapters.base import DELIVERING, STORED, DeliveryError, Inbound, Part, Reply, Sink, StartRefused, Target, may_go_on
 from adapters.formbook import FormBook
 from adapters.slack import render
 from adapters.slack.checks import token_problem
@@ -93,12 +93,22 @@ class _ServerErrorRetryHandler(AsyncServerErrorRetryHandler):
             state=state, request=request, response=response, error=error)
 
 
+class _RateLimitErrorRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """Waits out a 429's Retry-After, then goes again only if the post is still this process's to send."""
+
+    async def prepare_for_next_attempt_async(self, *, state: RetryState, request: HttpRequest,
+                                             response: HttpResponse | None = None,
+                                             error: Exception | None = None) -> None:
+        await super().prepare_for_next_attempt_async(state=state, request=request, response=response, error=error)
+        may_go_on()
+
+
 def make_client(token: str, base_url: str, max_429_retries: int = 3) -> AsyncWebClient:
     """A Web API client that retries 429s (Retry-After) for every method, and 500/503s and dropped
     connections for every method but chat.postMessage (SlackAdapter.post_message checks before re-posting)."""
     handlers: list[AsyncRetryHandler] = [
         _ConnectionErrorRetryHandler(),
-        AsyncRateLimitErrorRetryHandler(max_retry_count=max_429_retries),
+        _RateLimitErrorRetryHandler(max_retry_count=max_429_retries),
         _ServerErrorRetryHandler(),
     ]
     return AsyncWebClient(token=token, base_url=base_url, retry_handlers=handlers)
@@ -253,6 +263,7 @@ class SlackAdapter:
         handler gave up on are waited out here too, for Retry-After (a 429 means nothing was posted, so repeating
         the call cannot post twice). The adapter's one 429 loop."""
         for attempt in range(self.extra_429_rounds + 1):
+            may_go_on()  # after the channel's throttle or a Retry-After: still this process's to send?
             try:
                 return await getattr(self.client, method.replace(".", "_"))(**params)
             except SlackApiError as exc:

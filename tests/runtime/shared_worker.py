@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import random
 import sys
 
@@ -46,6 +48,8 @@ async def _handle(runtime: Runtime, msg: dict[str, str]) -> None:
 
 
 async def main(database: str, api: str) -> None:
+    # What each process did, on stderr, which the test shows when it fails (takeovers are logged at INFO).
+    logging.basicConfig(level=logging.INFO, format=f"[{os.getpid()}] %(name)s %(levelname)s %(message)s")
     settings = Settings()
     store = await open_store(database)
     adapter = SlackAdapter(make_client("xoxb-test", api), ChannelThrottle(per_second=100, burst=20))

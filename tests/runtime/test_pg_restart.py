@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -19,7 +21,10 @@ from bot.assembly import assembled
 from bot.storage import open_store
 from facilitation.events import ReplyPosted
 from tests.pg import PgServer, bindir
+from tests.runtime.test_delivery_faults import _slack_posts
+from tests.runtime.test_shared import FACILITATOR, PEOPLE, _reference, _script, _workers
 from tests.runtime.two_ideas import start_with_two_ideas
+from tests.slack.fake_slack import FakeSlack
 
 
 @pytest.fixture
@@ -114,3 +119,37 @@ async def test_a_lock_lost_with_a_restart_is_taken_again_before_the_next_event(
     finally:
         await one.close()
         await two.close()
+
+
+async def test_postgresql_out_of_reach_past_the_lease_with_both_processes_alive_posts_everything_once(
+        server: PgServer) -> None:
+    """Every process's heartbeat fails while the server is down, so once it is back each looks dead to the
+    other for a moment. Process A owes Pair's posts, held up by a storm of 429s; neither process may send
+    them twice, and none may be lost."""
+    expected, _ = await _reference(server.database())
+    fake = FakeSlack()
+    await fake.start()
+    try:
+        async with _workers(server.database(), fake, 2) as (a, b):
+            for n, msg in enumerate(_script(PEOPLE)):
+                await (a, b)[n % 2].send(msg)
+            fake.retry_after = 1
+            fake.storm_until = time.monotonic() + pgstore.LEASE_SECONDS + 4
+            await a.send({**FACILITATOR, "command": "next"})  # Pair's posts, a's to send, wait out the storm
+            server.halt()
+            try:
+                await asyncio.sleep(pgstore.LEASE_SECONDS + 2)
+            finally:
+                server.resume()
+            for worker in (a, b):
+                await worker.send({"phase": "arrange"})
+            for worker in (a, b):
+                await worker.send({"settle": True})
+                await worker.stop()
+        seen = _slack_posts(fake)
+    finally:
+        await fake.stop()
+    # By text: a pair's group DM gets its id from the order the spaces were opened in, which 429s shuffle.
+    posted, wanted = Counter(t for _, t in seen.elements()), Counter(t for _, t in expected.elements())
+    assert posted - wanted == Counter(), "posted twice, or posted what one process does not"
+    assert wanted - posted == Counter(), "never posted"
