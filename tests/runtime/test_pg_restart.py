@@ -6,6 +6,7 @@ disturbs no other test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import time
 from collections import Counter
@@ -22,7 +23,7 @@ from bot.storage import open_store
 from facilitation.events import ReplyPosted
 from tests.pg import PgServer, bindir
 from tests.runtime.test_delivery_faults import _slack_posts
-from tests.runtime.test_shared import FACILITATOR, PEOPLE, _reference, _script, _workers
+from tests.runtime.test_shared import FACILITATOR, PEOPLE, Worker, _reference, _script, _workers
 from tests.runtime.two_ideas import start_with_two_ideas
 from tests.slack.fake_slack import FakeSlack
 
@@ -150,6 +151,91 @@ async def test_postgresql_out_of_reach_past_the_lease_with_both_processes_alive_
     finally:
         await fake.stop()
     # By text: a pair's group DM gets its id from the order the spaces were opened in, which 429s shuffle.
+    posted, wanted = Counter(t for _, t in seen.elements()), Counter(t for _, t in expected.elements())
+    assert posted - wanted == Counter(), "posted twice, or posted what one process does not"
+    assert wanted - posted == Counter(), "never posted"
+
+
+class _Cable:
+    """A loopback TCP relay between one bot process and the server, which the test can cut (every connection
+    through it closed, new ones closed as they come) and mend: that process alone loses the database."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.cut = port, False
+        self._pipes: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self._pipes |= {writer, up_writer}
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        self._pipes -= {writer, up_writer}
+
+    def sever(self) -> None:
+        self.cut = True
+        for pipe in list(self._pipes):
+            pipe.transport.abort()
+
+    async def stop(self) -> None:
+        self.sever()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def test_a_process_cut_off_from_postgresql_stops_sending_and_the_other_sends_its_posts_once(
+        server: PgServer) -> None:
+    """Process A alone loses the database (its link cut) while it owes Pair's posts, held up by 429s. B,
+    still heard, takes A for dead after LEASE_SECONDS and sends them; A, which could not heartbeat, has
+    stopped sending before that, and once back it finds them taken and leaves them. Each is posted once."""
+    expected, _ = await _reference(server.database())
+    url = server.database()
+    cable = _Cable(server.port)
+    relayed = url.replace(f":{server.port}/", f":{await cable.start()}/")
+    fake = FakeSlack()
+    await fake.start()
+    workers: list[Worker] = []
+    try:
+        workers += [await Worker.start(relayed, fake.api_url), await Worker.start(url, fake.api_url)]
+        a, b = workers
+        for n, msg in enumerate(_script(PEOPLE)):
+            await (a, b)[n % 2].send(msg)
+        fake.retry_after = 1
+        fake.storm_until = time.monotonic() + pgstore.LEASE_SECONDS + 4
+        a.send_nowait({**FACILITATOR, "command": "next"})  # Pair's posts, a's to send, wait out the storm
+        # Cut off once Pair is stored and its spaces are being opened (refused: 429).
+        while not any(c.method == "conversations.open" and "," in str(c.params.get("users")) for c in fake.calls):
+            await asyncio.sleep(0.02)
+        cable.sever()
+        await asyncio.sleep(pgstore.LEASE_SECONDS + 2)
+        cable.cut = False
+        assert await a._line() == "ok", "`next` was answered"
+        for worker in (a, b):
+            await worker.send({"phase": "arrange"})
+        for worker in (a, b):
+            await worker.send({"settle": True})
+            await worker.stop()
+        seen = _slack_posts(fake)
+    finally:
+        for worker in workers:
+            await worker.kill()
+        await cable.stop()
+        await fake.stop()
     posted, wanted = Counter(t for _, t in seen.elements()), Counter(t for _, t in expected.elements())
     assert posted - wanted == Counter(), "posted twice, or posted what one process does not"
     assert wanted - posted == Counter(), "never posted"
