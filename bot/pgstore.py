@@ -14,7 +14,9 @@ deliveries and hands out outbox entries and due timers to whichever process is a
   not ask at every message which sessions there are;
 - each process heartbeats a row in `workers`; each outbox entry names the process that owes it. Entries whose
   process stopped heartbeating for LEASE_SECONDS are claimed by another (FOR UPDATE SKIP LOCKED) and sent by it,
-  looking first where an attempt may have reached the platform, as after a restart;
+  looking first where an attempt may have reached the platform, as after a restart. The heartbeat is a lease:
+  a process sends only within SENDS_WITHIN of its last one, and claims others' entries only once it has been
+  heard for LEASE_SECONDS itself, so two live processes never both send one post;
 - timers are rows with their due time, written in the transaction of the event that set them and claimed the
   same way when due (a claim lapses after LEASE_SECONDS, so a process that dies holding one loses nothing).
 See docs/deploy.md.
