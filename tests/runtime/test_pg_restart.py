@@ -122,6 +122,28 @@ async def test_a_lock_lost_with_a_restart_is_taken_again_before_the_next_event(
         await two.close()
 
 
+def _storm(fake: FakeSlack) -> None:
+    """Every post and space opening answered 429 (Retry-After 1 s) until the outage below is over."""
+    fake.retry_after = 1
+    fake.storm_until = time.monotonic() + pgstore.LEASE_SECONDS + 4
+
+
+async def _to_the_end(*workers: Worker) -> None:
+    """Until Pair's timer has moved the session on and everything is sent; then a clean stop."""
+    for worker in workers:
+        await worker.send({"phase": "arrange"})
+    for worker in workers:
+        await worker.send({"settle": True})
+        await worker.stop()
+
+
+def _posted_once(seen: Counter[tuple[str, str]], expected: Counter[tuple[str, str]]) -> None:
+    # By text: a pair's group DM gets its id from the order the spaces were opened in, which 429s shuffle.
+    posted, wanted = Counter(t for _, t in seen.elements()), Counter(t for _, t in expected.elements())
+    assert posted - wanted == Counter(), "posted twice, or posted what one process does not"
+    assert wanted - posted == Counter(), "never posted"
+
+
 async def test_postgresql_out_of_reach_past_the_lease_with_both_processes_alive_posts_everything_once(
         server: PgServer) -> None:
     """Every process's heartbeat fails while the server is down, so once it is back each looks dead to the
@@ -134,26 +156,18 @@ async def test_postgresql_out_of_reach_past_the_lease_with_both_processes_alive_
         async with _workers(server.database(), fake, 2) as (a, b):
             for n, msg in enumerate(_script(PEOPLE)):
                 await (a, b)[n % 2].send(msg)
-            fake.retry_after = 1
-            fake.storm_until = time.monotonic() + pgstore.LEASE_SECONDS + 4
+            _storm(fake)
             await a.send({**FACILITATOR, "command": "next"})  # Pair's posts, a's to send, wait out the storm
             server.halt()
             try:
                 await asyncio.sleep(pgstore.LEASE_SECONDS + 2)
             finally:
                 server.resume()
-            for worker in (a, b):
-                await worker.send({"phase": "arrange"})
-            for worker in (a, b):
-                await worker.send({"settle": True})
-                await worker.stop()
+            await _to_the_end(a, b)
         seen = _slack_posts(fake)
     finally:
         await fake.stop()
-    # By text: a pair's group DM gets its id from the order the spaces were opened in, which 429s shuffle.
-    posted, wanted = Counter(t for _, t in seen.elements()), Counter(t for _, t in expected.elements())
-    assert posted - wanted == Counter(), "posted twice, or posted what one process does not"
-    assert wanted - posted == Counter(), "never posted"
+    _posted_once(seen, expected)
 
 
 class _Cable:
@@ -215,8 +229,7 @@ async def test_a_process_cut_off_from_postgresql_stops_sending_and_the_other_sen
         a, b = workers
         for n, msg in enumerate(_script(PEOPLE)):
             await (a, b)[n % 2].send(msg)
-        fake.retry_after = 1
-        fake.storm_until = time.monotonic() + pgstore.LEASE_SECONDS + 4
+        _storm(fake)
         a.send_nowait({**FACILITATOR, "command": "next"})  # Pair's posts, a's to send, wait out the storm
         # Cut off once Pair is stored and its spaces are being opened (refused: 429).
         while not any(c.method == "conversations.open" and "," in str(c.params.get("users")) for c in fake.calls):
@@ -225,17 +238,11 @@ async def test_a_process_cut_off_from_postgresql_stops_sending_and_the_other_sen
         await asyncio.sleep(pgstore.LEASE_SECONDS + 2)
         cable.cut = False
         assert await a._line() == "ok", "`next` was answered"
-        for worker in (a, b):
-            await worker.send({"phase": "arrange"})
-        for worker in (a, b):
-            await worker.send({"settle": True})
-            await worker.stop()
+        await _to_the_end(a, b)
         seen = _slack_posts(fake)
     finally:
         for worker in workers:
             await worker.kill()
         await cable.stop()
         await fake.stop()
-    posted, wanted = Counter(t for _, t in seen.elements()), Counter(t for _, t in expected.elements())
-    assert posted - wanted == Counter(), "posted twice, or posted what one process does not"
-    assert wanted - posted == Counter(), "never posted"
+    _posted_once(seen, expected)
