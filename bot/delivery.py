@@ -506,7 +506,7 @@ class Deliveries:
             elif aud.kind == "private":
                 target = Target(kind="private", ref=aud.person)
             elif aud.kind == "pair":
-                space = await self._waited(sid, f"pair:{aud.pair_id}")
+                space = await self._waited(sid, _space_key(aud.pair_id))
                 if isinstance(space, ReachedPrivately):  # no pair space could be made: each member hears privately
                     first = ""
                     for person in space.members:
@@ -547,13 +547,17 @@ def _hangs_on(effect: Effect, after: str | None) -> list[str]:
     """The keys of the effects this one needs delivered first: what it waits on, its thread's post, its pair's
     space."""
     keys = [after] if after else []
-    audience = getattr(effect, "audience", None)
-    if isinstance(effect, Post | PostChart) and audience is not None:
-        if audience.kind == "thread" and audience.anchor:
-            keys.append(audience.anchor)
-        elif audience.kind == "pair":
-            keys.append(f"pair:{audience.pair_id}")
+    if isinstance(effect, Post | PostChart):
+        if effect.audience.kind == "thread" and effect.audience.anchor:
+            keys.append(effect.audience.anchor)
+        elif effect.audience.kind == "pair":
+            keys.append(_space_key(effect.audience.pair_id))
     return keys
+
+
+def _space_key(pair_id: str | None) -> str:
+    """The key of the effect that opens a pair's space (facilitation/phases/pair.py)."""
+    return f"pair:{pair_id}"
 
 
 def _part(entry: Entry) -> Part:
