@@ -254,7 +254,7 @@ class PgStore(GroupCommit):
         if not self.holds_lease():
             self.lease_epoch += 1
             self._lease_since = began
-        self._beat_at = max(began, self._beat_at or began)
+        self._beat_at = began
         self._leased.set()
 
     def holds_lease(self) -> bool:
